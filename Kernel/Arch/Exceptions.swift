@@ -1,0 +1,52 @@
+import X86
+
+/// The architecture's names for the 32 exception vectors.
+func exceptionName(_ vector: UInt64) -> StaticString {
+  switch vector {
+  case 0: return "#DE divide error"
+  case 1: return "#DB debug"
+  case 2: return "NMI non-maskable interrupt"
+  case 3: return "#BP breakpoint"
+  case 4: return "#OF overflow"
+  case 5: return "#BR bound range exceeded"
+  case 6: return "#UD invalid opcode"
+  case 7: return "#NM device not available"
+  case 8: return "#DF double fault"
+  case 9: return "coprocessor segment overrun"
+  case 10: return "#TS invalid TSS"
+  case 11: return "#NP segment not present"
+  case 12: return "#SS stack-segment fault"
+  case 13: return "#GP general protection"
+  case 14: return "#PF page fault"
+  case 16: return "#MF x87 floating-point error"
+  case 17: return "#AC alignment check"
+  case 18: return "#MC machine check"
+  case 19: return "#XM SIMD floating-point error"
+  case 20: return "#VE virtualization exception"
+  case 21: return "#CP control protection"
+  case 28: return "#HV hypervisor injection"
+  case 29: return "#VC VMM communication"
+  case 30: return "#SX security exception"
+  default: return "reserved exception"
+  }
+}
+
+/// Entry from Boot/interrupts.S for every vector.
+@_cdecl("interrupt_dispatch")
+func interruptDispatch(_ rawFrame: UnsafeMutableRawPointer) {
+  let frame = rawFrame.assumingMemoryBound(to: InterruptFrame.self)
+  if frame.pointee.vector < 32 {
+    Panic.exception(frame)
+  }
+}
+
+/// Stacks whose guard pages Boot/entry.S leaves unmapped.
+enum GuardPages {
+  static func name(containing address: UInt64) -> StaticString? {
+    let page = address & ~0xFFF
+    if page == symbol_boot_stack_guard() { return "boot stack" }
+    if page == symbol_ist_df_stack_guard() { return "double-fault stack" }
+    if page == symbol_ist_nmi_stack_guard() { return "NMI stack" }
+    return nil
+  }
+}

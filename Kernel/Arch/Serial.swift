@@ -1,0 +1,32 @@
+import X86
+
+/// The 16550 UART at COM1, 115200 8N1, polled. Output waits for the
+/// transmitter; input is read a byte at a time when one is waiting.
+enum Serial {
+  static let port: UInt16 = 0x3F8
+
+  static func initialize() {
+    x86_outb(port + 1, 0x00)  // no interrupts (the shell polls for now)
+    x86_outb(port + 3, 0x80)  // DLAB on: divisor follows
+    x86_outb(port + 0, 0x01)  // 115200 baud = 115200 / 1
+    x86_outb(port + 1, 0x00)
+    x86_outb(port + 3, 0x03)  // 8 data bits, no parity, one stop bit
+    x86_outb(port + 2, 0xC1)  // FIFOs on, 14-byte threshold; keep bytes already typed
+    x86_outb(port + 4, 0x03)  // DTR, RTS
+  }
+
+  static func write(byte: UInt8) {
+    // Bounded: a missing or wedged UART must not hang the kernel.
+    var spins = 0
+    while x86_inb(port + 5) & 0x20 == 0 && spins < 100_000 {
+      x86_pause()
+      spins += 1
+    }
+    x86_outb(port, byte)
+  }
+
+  static func read() -> UInt8? {
+    guard x86_inb(port + 5) & 0x01 != 0 else { return nil }
+    return x86_inb(port)
+  }
+}

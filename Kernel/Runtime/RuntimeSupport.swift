@@ -1,0 +1,58 @@
+import X86
+
+// The C entry points the Embedded Swift runtime expects from its platform.
+
+/// The heap behind every Swift allocation in the kernel. Boot hands it the
+/// early arena reserved in Boot/entry.S.
+nonisolated(unsafe) var kernelHeap = KernelHeap()
+
+func initializeKernelHeap() {
+  let start = UnsafeMutableRawPointer(bitPattern: UInt(symbol_early_heap_start()))!
+  let size = Int(symbol_early_heap_end() - symbol_early_heap_start())
+  if !kernelHeap.initialize(arena: start, size: size) {
+    Panic.halt(because: "the early kernel heap arena is unusable")
+  }
+}
+
+// Boot/libc.c forwards posix_memalign and free here (Swift may not define
+// runtime-reserved symbols itself).
+@_cdecl("tessera_posix_memalign")
+func tesseraPosixMemalign(
+  _ result: UnsafeMutablePointer<UnsafeMutableRawPointer?>, _ alignment: Int, _ size: Int
+) -> Int32 {
+  guard let block = kernelHeap.allocate(size: size, alignment: alignment) else {
+    // The Swift runtime cannot recover from a failed allocation; say why we stop.
+    Panic.halt(because: "kernel heap exhausted (Swift runtime allocation failed)")
+  }
+  result.pointee = block
+  return 0
+}
+
+@_cdecl("tessera_free")
+func tesseraFree(_ pointer: UnsafeMutableRawPointer?) {
+  guard let pointer else { return }
+  if case .failure(let error) = kernelHeap.free(pointer) {
+    Panic.halt(because: "kernel heap: " + error.description)
+  }
+}
+
+@_cdecl("putchar")
+func putchar(_ c: Int32) -> Int32 {
+  Console.put(UInt8(truncatingIfNeeded: c))
+  return c
+}
+
+/// Seeds for Swift's hashing. Not cryptographic: mixes the TSC.
+@_cdecl("arc4random_buf")
+func arc4random_buf(_ buffer: UnsafeMutableRawPointer, _ count: Int) {
+  var state = x86_rdtsc() | 1
+  for i in 0..<count {
+    // xorshift64*
+    state ^= state >> 12
+    state ^= state << 25
+    state ^= state >> 27
+    buffer.storeBytes(
+      of: UInt8(truncatingIfNeeded: (state &* 0x2545_F491_4F6C_DD1D) >> 56), toByteOffset: i,
+      as: UInt8.self)
+  }
+}

@@ -1,0 +1,46 @@
+/// The kernel monitor on the serial console: reads lines with the Core line
+/// editor and runs commands from `ShellCommands.all`. No input stops it.
+struct Shell {
+  static let prompt: StaticString = "tessera> "
+  static let lineLimit = 256
+
+  var editor = LineEditor(limit: Shell.lineLimit)
+
+  mutating func run() -> Never {
+    Console.write(Self.prompt)
+    while true {
+      guard let byte = Serial.read() else {
+        x86Pause()
+        continue
+      }
+      let output = editor.feed(byte)
+      for b in output.echo { Serial.write(byte: b) }
+      guard let event = output.event else { continue }
+      switch event {
+      case .line(let text):
+        execute(text)
+      case .cancelled:
+        break
+      case .tooLong(let limit):
+        print("error: line too long (more than \(limit) characters), ignored")
+      }
+      Console.write(Self.prompt)
+    }
+  }
+
+  func execute(_ line: String) {
+    let command: ShellCommand?
+    do {
+      command = try ShellCommand.parse(line)
+    } catch {
+      print("error: \(error.description)")
+      return
+    }
+    guard let command else { return }
+    guard let entry = ShellCommands.all.first(where: { $0.name == command.name }) else {
+      print("error: unknown command \"\(command.name)\" (try help)")
+      return
+    }
+    entry.run(command.arguments)
+  }
+}

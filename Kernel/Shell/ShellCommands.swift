@@ -1,0 +1,133 @@
+import X86
+
+/// One shell command: its name, its usage and one line of help.
+struct ShellCommandEntry {
+  let name: String
+  let usage: String
+  let summary: String
+  let run: ([String]) -> Void
+}
+
+enum ShellCommands {
+  static let all: [ShellCommandEntry] = [
+    ShellCommandEntry(name: "help", usage: "help", summary: "list the commands", run: help),
+    ShellCommandEntry(name: "echo", usage: "echo [WORD...]", summary: "print the words", run: echo),
+    ShellCommandEntry(
+      name: "bootinfo", usage: "bootinfo [raw]",
+      summary: "boot loader, command line and modules (raw: hex dump of the block)", run: bootinfo),
+    ShellCommandEntry(
+      name: "memmap", usage: "memmap", summary: "the firmware memory map as parsed", run: memmap),
+    ShellCommandEntry(
+      name: "fault", usage: "fault pf|ud|gp|de|stack",
+      summary: "raise that exception on purpose to show the panic report", run: fault),
+    ShellCommandEntry(
+      name: "poweroff", usage: "poweroff", summary: "switch the machine off (ACPI S5)",
+      run: poweroff),
+  ]
+
+  static func help(_ arguments: [String]) {
+    for command in all {
+      print("  \(command.usage.padded(to: 26)) \(command.summary)")
+    }
+  }
+
+  static func echo(_ arguments: [String]) {
+    var line = ""
+    for (i, word) in arguments.enumerated() {
+      if i > 0 { line += " " }
+      line += word
+    }
+    print(line)
+  }
+
+  static func bootinfo(_ arguments: [String]) {
+    if let error = boot.bootInfoError {
+      print("boot information unusable: \(error)")
+      return
+    }
+    guard let info = boot.bootInfo else {
+      print("no boot information")
+      return
+    }
+    if arguments.first == "raw" {
+      dumpHex(address: boot.bootInfoAddress, count: info.totalSize)
+      return
+    }
+    guard arguments.isEmpty else {
+      print("usage: bootinfo [raw]")
+      return
+    }
+    print("loader:       \(info.bootLoaderName ?? "(not given)")")
+    print("command line: \(info.commandLine ?? "")")
+    for option in boot.commandLine.options { print("  option \(option.description)") }
+    for warning in boot.commandLine.warnings { print("  warning: \(warning)") }
+    for error in boot.commandLine.errors { print("  error: \(error.description)") }
+    print("boot info:    \(hex(boot.bootInfoAddress)), \(info.totalSize) bytes")
+    if info.modules.isEmpty { print("modules:      none") }
+    for (i, module) in info.modules.enumerated() {
+      print("module \(i):     \(hex(UInt64(module.start)))-\(hex(UInt64(module.end))) \(formatSize(UInt64(module.size))) \"\(module.commandLine)\"")
+    }
+    if let rsdp = info.rsdp {
+      print("ACPI RSDP:    copy at \(hex(boot.bootInfoAddress + UInt64(rsdp.offset))), \(rsdp.length) bytes")
+    }
+  }
+
+  static func memmap(_ arguments: [String]) {
+    guard arguments.isEmpty else {
+      print("usage: memmap")
+      return
+    }
+    guard let info = boot.bootInfo else {
+      print("no memory map (boot information unusable)")
+      return
+    }
+    printMemoryMap(info.memoryMap)
+  }
+
+  static func fault(_ arguments: [String]) {
+    guard arguments.count == 1 else {
+      print("usage: fault pf|ud|gp|de|stack")
+      return
+    }
+    switch arguments[0] {
+    case "pf":
+      // An address in the unmapped lower half above the identity map.
+      UnsafeMutablePointer<UInt64>(bitPattern: 0x0000_7000_0000_0000)!.pointee = 1
+    case "ud": x86_ud2()
+    case "gp": x86_load_noncanonical()
+    case "de": x86_divide_by_zero()
+    case "stack": print(overflowStack(1))
+    default: print("error: unknown fault kind \"\(arguments[0])\" (pf, ud, gp, de, stack)")
+    }
+  }
+
+  /// Recursion the optimizer cannot remove, to run into the stack guard page.
+  static func overflowStack(_ depth: UInt64) -> UInt64 {
+    var frame: (UInt64, UInt64, UInt64, UInt64) = (depth, depth, depth, depth)
+    return withUnsafeMutableBytes(of: &frame) { bytes in
+      bytes.storeBytes(of: depth &+ x86_rdtsc(), as: UInt64.self)
+      return overflowStack(depth + 1) &+ bytes.load(as: UInt64.self)
+    }
+  }
+
+  static func poweroff(_ arguments: [String]) {
+    PowerOff.run()
+  }
+
+  static func dumpHex(address: UInt64, count: Int) {
+    guard let view = PhysicalMemory.view(address, count) else {
+      print("error: \(hex(address)) is not in the direct map")
+      return
+    }
+    var offset = 0
+    while offset < count {
+      var line = hex(address + UInt64(offset), digits: 8) + ":"
+      for i in offset..<min(offset + 16, count) {
+        let byte = view.u8(i) ?? 0
+        line += (byte < 16 ? " 0" : " ") + String(byte, radix: 16)
+      }
+      print(line)
+      offset += 16
+    }
+  }
+}

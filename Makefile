@@ -1,0 +1,113 @@
+# Tessera: build the Embedded Swift kernel, a GRUB ISO, run it under QEMU,
+# and test it. `make run` and `make test` install what they need.
+#
+#   make run   [SMP=1] [MEM=128M] [NUMA=0] [CMDLINE="..."]
+#   make test  hosted unit tests, then the QEMU boot scenarios
+#   make debug like run, but QEMU waits for gdb
+#   make bench boot-time measurements for the README
+
+SMP ?= 1
+MEM ?= 128M
+NUMA ?= 0
+CMDLINE ?=
+QEMU_EXTRA ?=
+
+BUILD := build
+SWIFT_BIN := $(dir $(shell command -v swiftc 2>/dev/null || echo /opt/swift/usr/bin/swiftc))
+SWIFTC := $(SWIFT_BIN)swiftc
+CLANG := $(SWIFT_BIN)clang
+LLD := $(SWIFT_BIN)ld.lld
+EMBEDDED_LIB := $(SWIFT_BIN)../lib/swift/embedded/x86_64-unknown-none-elf
+
+KERNEL_SWIFT := $(shell find Kernel -name '*.swift' | sort)
+BOOT_ASM := $(wildcard Boot/*.S)
+BOOT_C := $(wildcard Boot/*.c)
+BOOT_HEADERS := $(wildcard Boot/include/*)
+
+KERNEL := $(BUILD)/tessera.elf
+ISO := $(BUILD)/tessera.iso
+
+SWIFT_FLAGS := -target x86_64-unknown-none-elf -enable-experimental-feature Embedded \
+  -wmo -parse-as-library -Osize -module-name Tessera \
+  -Xcc -mno-red-zone -Xfrontend -disable-stack-protector \
+  -I Boot/include
+CLANG_FLAGS := -target x86_64-unknown-none-elf -mcmodel=small -mno-red-zone \
+  -ffreestanding -fno-builtin -fno-stack-protector -fno-pic -O2 -g -Wall
+
+.PHONY: all kernel iso run debug test hosted-test scenarios bench deps clean format
+
+all: kernel
+
+kernel: $(KERNEL)
+
+# Swift cannot be told to avoid the red zone, and interrupts arrive on the
+# kernel stack: emit IR, mark every function `noredzone`, then compile it.
+$(BUILD)/kernel.ll: $(KERNEL_SWIFT) $(BOOT_HEADERS) | $(BUILD)
+	$(SWIFTC) $(SWIFT_FLAGS) -emit-ir $(KERNEL_SWIFT) -o $@
+
+$(BUILD)/kernel-noredzone.ll: $(BUILD)/kernel.ll
+	sed -E 's/^(attributes #[0-9]+ = \{ )/\1noredzone /' $< > $@
+
+$(BUILD)/kernel.o: $(BUILD)/kernel-noredzone.ll
+	$(CLANG) $(CLANG_FLAGS) -Wno-override-module -c $< -o $@
+
+$(BUILD)/%.o: Boot/%.S | $(BUILD)
+	$(CLANG) $(CLANG_FLAGS) -c $< -o $@
+
+$(BUILD)/%.o: Boot/%.c $(BOOT_HEADERS) | $(BUILD)
+	$(CLANG) $(CLANG_FLAGS) -I Boot/include -c $< -o $@
+
+BOOT_OBJECTS := $(patsubst Boot/%.S,$(BUILD)/%.o,$(BOOT_ASM)) $(patsubst Boot/%.c,$(BUILD)/%.o,$(BOOT_C))
+
+$(KERNEL): $(BOOT_OBJECTS) $(BUILD)/kernel.o linker.ld
+	$(LLD) -T linker.ld -nostdlib -z max-page-size=4096 --gc-sections \
+	  $(BOOT_OBJECTS) $(BUILD)/kernel.o $(EMBEDDED_LIB)/libswiftUnicodeDataTables.a -o $@
+	@echo "kernel: $@ ($$(stat -c %s $@) bytes)"
+
+$(ISO): $(KERNEL) Tools/mkiso.sh $(BUILD)/cmdline.txt
+	Tools/mkiso.sh $@ $(KERNEL) "$(CMDLINE)"
+
+# Rebuild the ISO when the command line changes.
+$(BUILD)/cmdline.txt: FORCE | $(BUILD)
+	@echo '$(CMDLINE)' | cmp -s - $@ || echo '$(CMDLINE)' > $@
+FORCE:
+
+iso: deps $(ISO)
+
+run: deps $(ISO)
+	@echo "Tessera under QEMU (SMP=$(SMP) MEM=$(MEM) NUMA=$(NUMA)); quit with Ctrl-A X"
+	Tools/qemu.sh $(ISO) $(SMP) $(MEM) $(NUMA) -serial mon:stdio $(QEMU_EXTRA) 2>&1 | cat
+
+debug: deps $(ISO)
+	@echo "QEMU waits for gdb. In another terminal:"
+	@echo "  gdb $(KERNEL) -ex 'target remote :1234'"
+	Tools/qemu.sh $(ISO) $(SMP) $(MEM) $(NUMA) -s -S $(QEMU_EXTRA)
+
+SCENARIO_RUNNER := .build/release/tessera-scenario
+
+$(SCENARIO_RUNNER): Package.swift $(shell find Tools/Scenario -name '*.swift')
+	swift build -c release --product tessera-scenario
+
+test: deps $(KERNEL) $(SCENARIO_RUNNER)
+	Tools/test.sh $(SCENARIO_RUNNER) $(KERNEL)
+
+hosted-test:
+	swift test
+
+scenarios: deps $(KERNEL) $(SCENARIO_RUNNER)
+	$(SCENARIO_RUNNER) run --kernel $(KERNEL)
+
+bench: deps $(KERNEL) $(SCENARIO_RUNNER)
+	Tools/bench.sh $(SCENARIO_RUNNER) $(KERNEL)
+
+deps:
+	@Tools/install-deps.sh
+
+format:
+	swift format -i -r Kernel Tools Tests Package.swift
+
+$(BUILD):
+	mkdir -p $@
+
+clean:
+	rm -rf $(BUILD)

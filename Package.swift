@@ -1,0 +1,33 @@
+// swift-tools-version: 6.1
+// The host side of Tessera: the portable kernel core as a library (the same
+// sources are compiled into the Embedded kernel by the Makefile), its tests,
+// and the host tools that boot and drive the kernel under QEMU.
+import PackageDescription
+
+let package = Package(
+  name: "Tessera",
+  products: [
+    .library(name: "TesseraCore", targets: ["TesseraCore"]),
+    .executable(name: "tessera-scenario", targets: ["ScenarioRunner"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+  ],
+  targets: [
+    .target(name: "TesseraCore", path: "Kernel/Core"),
+    .executableTarget(
+      name: "ScenarioRunner",
+      dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")],
+      path: "Tools/Scenario"
+    ),
+    .testTarget(
+      name: "TesseraCoreTests",
+      dependencies: [
+        "TesseraCore",
+        .product(name: "PropertyBased", package: "swift-property-based"),
+      ],
+      path: "Tests/CoreTests"
+    ),
+  ]
+)
