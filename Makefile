@@ -32,7 +32,7 @@ SWIFT_FLAGS := -target x86_64-unknown-none-elf -enable-experimental-feature Embe
   -Xcc -mno-red-zone -Xfrontend -disable-stack-protector \
   -I Boot/include
 CLANG_FLAGS := -target x86_64-unknown-none-elf -mcmodel=small -mno-red-zone \
-  -ffreestanding -fno-builtin -fno-stack-protector -fno-pic -O2 -g -Wall
+  -ffreestanding -fno-builtin -fno-stack-protector -fno-pic -fno-omit-frame-pointer -O2 -g -Wall
 
 .PHONY: all kernel iso run debug test hosted-test scenarios bench deps clean format
 

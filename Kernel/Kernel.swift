@@ -62,17 +62,25 @@ func logBootInformation() {
     return
   }
   guard let info = boot.bootInfo else { return }
-  print("boot: loader \"\(info.bootLoaderName ?? "(unnamed)")\", boot information at \(hex(boot.bootInfoAddress)) (\(info.totalSize) bytes)")
+  print(
+    "boot: loader \"\(info.bootLoaderName ?? "(unnamed)")\", boot information at \(hex(boot.bootInfoAddress)) (\(info.totalSize) bytes)"
+  )
   print("boot: command line \"\(boot.commandLine.raw)\"")
   for warning in boot.commandLine.warnings { print("boot: command line warning: \(warning)") }
-  for error in boot.commandLine.errors { print("boot: command line error: \(error.description) (ignored)") }
+  for error in boot.commandLine.errors {
+    print("boot: command line error: \(error.description) (ignored)")
+  }
   printMemoryMap(info.memoryMap)
   for (i, module) in info.modules.enumerated() {
-    print("boot: module \(i) \(hex(UInt64(module.start)))-\(hex(UInt64(module.end))) \(module.size) bytes \"\(module.commandLine)\"")
+    print(
+      "boot: module \(i) \(hex(UInt64(module.start)))-\(hex(UInt64(module.end))) \(module.size) bytes \"\(module.commandLine)\""
+    )
   }
   if let rsdp = info.rsdp {
     let version = info.newRSDP != nil ? "2" : "1"
-    print("boot: ACPI RSDP v\(version) copy at \(hex(boot.bootInfoAddress + UInt64(rsdp.offset))) (\(rsdp.length) bytes)")
+    print(
+      "boot: ACPI RSDP v\(version) copy at \(hex(boot.bootInfoAddress + UInt64(rsdp.offset))) (\(rsdp.length) bytes)"
+    )
   } else {
     print("boot: no ACPI RSDP from the loader")
   }
@@ -83,7 +91,9 @@ func printMemoryMap(_ map: [MemoryMapEntry]) {
   print("memory map (\(map.count) entries, as the loader reported it):")
   for entry in map {
     let end = entry.end ?? UInt64.max
-    print("  \(hex(entry.base))-\(hex(end &- 1))  \(formatSize(entry.length).padded(to: 12))  \(entry.type.description)")
+    print(
+      "  \(hex(entry.base))-\(hex(end &- 1))  \(formatSize(entry.length).padded(to: 12))  \(entry.type.description)"
+    )
     if entry.type == .available { usable &+= entry.length }
   }
   print("total usable: \(usable / 1024) KiB (\(usable >> 20) MiB)")

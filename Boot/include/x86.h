@@ -121,6 +121,9 @@ static inline void x86_divide_by_zero(void) {
   __asm__ volatile("xorl %%ecx, %%ecx; movl $1, %%eax; xorl %%edx, %%edx; divl %%ecx" : : : "eax", "ecx", "edx");
 }
 
+// Boot/faults.c: recurses until the stack guard page stops it.
+uint64_t x86_overflow_stack(uint64_t depth);
+
 // Addresses from linker.ld and Boot/*.S. Swift cannot import incomplete
 // arrays, so each gets an accessor: symbol_NAME() is its address.
 #define LINKER_SYMBOL(name) \

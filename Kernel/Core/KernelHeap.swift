@@ -26,7 +26,8 @@ public struct KernelHeap {
       switch self {
       case .outsideHeap(let a): return "free of 0x\(String(a, radix: 16)) outside the kernel heap"
       case .notAllocated(let a): return "free of 0x\(String(a, radix: 16)) which is not allocated"
-      case .misaligned(let a): return "free of 0x\(String(a, radix: 16)) not at the start of a block"
+      case .misaligned(let a):
+        return "free of 0x\(String(a, radix: 16)) not at the start of a block"
       }
     }
   }

@@ -1,7 +1,7 @@
 // One range of the firmware's physical memory map, as Multiboot2 (and E820
 // before it) reports it. Kept independent of the boot protocol so the
 // memory-map normalizer and the partition split can use it directly.
-public struct MemoryMapEntry: Equatable {
+public struct MemoryMapEntry: Equatable, Sendable {
   public var base: UInt64
   public var length: UInt64
   public var type: MemoryType
@@ -27,7 +27,7 @@ public struct MemoryMapEntry: Equatable {
 /// The kind of a memory range. The raw values are the Multiboot2/E820 type
 /// numbers; numbers without a meaning here are kept as `unrecognized` and must
 /// be treated as reserved.
-public enum MemoryType: Equatable, Hashable, RawRepresentable {
+public enum MemoryType: Equatable, Hashable, Sendable, RawRepresentable {
   case available
   case reserved
   /// Holds ACPI tables; usable once they have been read.

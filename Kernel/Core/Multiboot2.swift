@@ -119,9 +119,12 @@ public enum Multiboot2 {
     return text
   }
 
-  private static func module(_ tag: ByteView, at offset: Int) throws(Multiboot2Error) -> BootModule {
+  private static func module(_ tag: ByteView, at offset: Int) throws(Multiboot2Error)
+    -> BootModule
+  {
     guard let start = tag.u32(8), let end = tag.u32(12) else {
-      throw .tagTooShort(offset: offset, type: TagType.module, size: UInt32(truncatingIfNeeded: tag.count))
+      throw .tagTooShort(
+        offset: offset, type: TagType.module, size: UInt32(truncatingIfNeeded: tag.count))
     }
     guard end >= start else { throw .moduleEndBeforeStart(offset: offset, start: start, end: end) }
     let commandLine = try string(in: tag, from: 16, type: TagType.module, at: offset)
@@ -135,7 +138,8 @@ public enum Multiboot2 {
     -> [MemoryMapEntry]
   {
     guard let entrySizeField = tag.u32(8), tag.u32(12) != nil else {
-      throw .tagTooShort(offset: offset, type: TagType.memoryMap, size: UInt32(truncatingIfNeeded: tag.count))
+      throw .tagTooShort(
+        offset: offset, type: TagType.memoryMap, size: UInt32(truncatingIfNeeded: tag.count))
     }
     guard entrySizeField >= UInt32(memoryMapEntryMinimumSize) else {
       throw .memoryMapEntrySizeTooSmall(offset: offset, entrySize: entrySizeField)
@@ -171,7 +175,7 @@ public enum Multiboot2 {
 }
 
 /// What the kernel learns from the boot-information block.
-public struct BootInformation: Equatable {
+public struct BootInformation: Equatable, Sendable {
   /// The block's total_size field: how many bytes the kernel must keep.
   public var totalSize: Int
   public var commandLine: String?
@@ -198,7 +202,7 @@ public struct BootInformation: Equatable {
 }
 
 /// A Multiboot2 module: physical range [start, end) and its command line.
-public struct BootModule: Equatable {
+public struct BootModule: Equatable, Sendable {
   public var start: UInt32
   public var end: UInt32
   public var commandLine: String
@@ -214,7 +218,7 @@ public struct BootModule: Equatable {
 }
 
 /// Memory below 1 MiB and above 1 MiB (up to the first hole), in KiB.
-public struct BasicMemoryInfo: Equatable {
+public struct BasicMemoryInfo: Equatable, Sendable {
   public var lowerKiB: UInt32
   public var upperKiB: UInt32
 
@@ -227,7 +231,7 @@ public struct BasicMemoryInfo: Equatable {
 /// The loader's copy of the ACPI RSDP, located by its offset inside the
 /// block so the kernel can print its physical address (block address +
 /// offset) and parse `bytes` later.
-public struct RSDPCopy: Equatable {
+public struct RSDPCopy: Equatable, Sendable {
   public var offset: Int
   public var bytes: [UInt8]
 
@@ -240,7 +244,7 @@ public struct RSDPCopy: Equatable {
 }
 
 /// Where a tag sits in the block (for listing the tags of a boot).
-public struct Multiboot2TagLocation: Equatable {
+public struct Multiboot2TagLocation: Equatable, Sendable {
   public var type: UInt32
   public var offset: Int
   public var size: Int
@@ -276,7 +280,8 @@ public enum Multiboot2Error: Error, Equatable {
   public var description: String {
     switch self {
     case .badMagic(let value):
-      "multiboot2: bad magic " + hex(value) + " (expected " + hex(Multiboot2.bootloaderMagic) + ")"
+      "multiboot2: bad magic " + hexNumber(value) + " (expected "
+        + hexNumber(Multiboot2.bootloaderMagic) + ")"
     case .blockTooShort(let count):
       "multiboot2: block of " + String(count) + " bytes is shorter than its 8-byte header"
     case .totalSizeTooSmall(let totalSize):
@@ -285,36 +290,37 @@ public enum Multiboot2Error: Error, Equatable {
       "multiboot2: total_size " + String(totalSize) + " exceeds the " + String(viewCount)
         + " readable bytes"
     case .tagHeaderTruncated(let offset):
-      "multiboot2: tag header at offset " + hex(offset) + " crosses total_size"
+      "multiboot2: tag header at offset " + hexNumber(offset) + " crosses total_size"
     case .tagSizeTooSmall(let offset, let type, let size):
-      "multiboot2: tag type " + String(type) + " at offset " + hex(offset) + " has size "
+      "multiboot2: tag type " + String(type) + " at offset " + hexNumber(offset) + " has size "
         + String(size) + " (< 8)"
     case .tagOversized(let offset, let type, let size, let totalSize):
-      "multiboot2: tag type " + String(type) + " at offset " + hex(offset) + " with size "
+      "multiboot2: tag type " + String(type) + " at offset " + hexNumber(offset) + " with size "
         + String(size) + " runs past total_size " + String(totalSize)
     case .tagTooShort(let offset, let type, let size):
-      "multiboot2: tag type " + String(type) + " at offset " + hex(offset) + " with size "
+      "multiboot2: tag type " + String(type) + " at offset " + hexNumber(offset) + " with size "
         + String(size) + " is too short for its fields"
     case .missingEndTag(let offset):
-      "multiboot2: no end tag before total_size (walk stopped at offset " + hex(offset) + ")"
+      "multiboot2: no end tag before total_size (walk stopped at offset " + hexNumber(offset) + ")"
     case .malformedEndTag(let offset, let size):
-      "multiboot2: end tag at offset " + hex(offset) + " has size " + String(size) + " (not 8)"
+      "multiboot2: end tag at offset " + hexNumber(offset) + " has size " + String(size)
+        + " (not 8)"
     case .unterminatedString(let offset, let type):
-      "multiboot2: string in tag type " + String(type) + " at offset " + hex(offset)
+      "multiboot2: string in tag type " + String(type) + " at offset " + hexNumber(offset)
         + " has no NUL terminator"
     case .memoryMapEntrySizeTooSmall(let offset, let entrySize):
-      "multiboot2: memory map at offset " + hex(offset) + " has entry_size " + String(entrySize)
-        + " (< 24)"
+      "multiboot2: memory map at offset " + hexNumber(offset) + " has entry_size "
+        + String(entrySize) + " (< 24)"
     case .memoryMapEntriesDoNotFit(let offset, let entrySize, let bytes):
-      "multiboot2: memory map at offset " + hex(offset) + ": " + String(bytes)
+      "multiboot2: memory map at offset " + hexNumber(offset) + ": " + String(bytes)
         + " entry bytes are not a whole number of " + String(entrySize) + "-byte entries"
     case .moduleEndBeforeStart(let offset, let start, let end):
-      "multiboot2: module at offset " + hex(offset) + " ends (" + hex(end) + ") before it starts ("
-        + hex(start) + ")"
+      "multiboot2: module at offset " + hexNumber(offset) + " ends (" + hexNumber(end)
+        + ") before it starts (" + hexNumber(start) + ")"
     }
   }
 }
 
-private func hex(_ value: some BinaryInteger) -> String {
+private func hexNumber(_ value: some BinaryInteger) -> String {
   "0x" + String(value, radix: 16)
 }

@@ -65,10 +65,14 @@ enum ShellCommands {
     print("boot info:    \(hex(boot.bootInfoAddress)), \(info.totalSize) bytes")
     if info.modules.isEmpty { print("modules:      none") }
     for (i, module) in info.modules.enumerated() {
-      print("module \(i):     \(hex(UInt64(module.start)))-\(hex(UInt64(module.end))) \(formatSize(UInt64(module.size))) \"\(module.commandLine)\"")
+      print(
+        "module \(i):     \(hex(UInt64(module.start)))-\(hex(UInt64(module.end))) \(formatSize(UInt64(module.size))) \"\(module.commandLine)\""
+      )
     }
     if let rsdp = info.rsdp {
-      print("ACPI RSDP:    copy at \(hex(boot.bootInfoAddress + UInt64(rsdp.offset))), \(rsdp.length) bytes")
+      print(
+        "ACPI RSDP:    copy at \(hex(boot.bootInfoAddress + UInt64(rsdp.offset))), \(rsdp.length) bytes"
+      )
     }
   }
 
@@ -96,17 +100,8 @@ enum ShellCommands {
     case "ud": x86_ud2()
     case "gp": x86_load_noncanonical()
     case "de": x86_divide_by_zero()
-    case "stack": print(overflowStack(1))
+    case "stack": print(x86_overflow_stack(1))
     default: print("error: unknown fault kind \"\(arguments[0])\" (pf, ud, gp, de, stack)")
-    }
-  }
-
-  /// Recursion the optimizer cannot remove, to run into the stack guard page.
-  static func overflowStack(_ depth: UInt64) -> UInt64 {
-    var frame: (UInt64, UInt64, UInt64, UInt64) = (depth, depth, depth, depth)
-    return withUnsafeMutableBytes(of: &frame) { bytes in
-      bytes.storeBytes(of: depth &+ x86_rdtsc(), as: UInt64.self)
-      return overflowStack(depth + 1) &+ bytes.load(as: UInt64.self)
     }
   }
 
