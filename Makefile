@@ -83,10 +83,10 @@ debug: deps $(ISO)
 	@echo "  gdb $(KERNEL) -ex 'target remote :1234'"
 	Tools/qemu.sh $(ISO) $(SMP) $(MEM) $(NUMA) -s -S $(QEMU_EXTRA)
 
-SCENARIO_RUNNER := .build/release/tessera-scenario
+SCENARIO_RUNNER := .build/debug/tessera-scenario
 
 $(SCENARIO_RUNNER): Package.swift $(shell find Tools/Scenario -name '*.swift')
-	swift build -c release --product tessera-scenario
+	swift build --product tessera-scenario
 
 test: deps $(KERNEL) $(SCENARIO_RUNNER)
 	Tools/test.sh $(SCENARIO_RUNNER) $(KERNEL)
