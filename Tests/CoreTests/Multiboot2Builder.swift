@@ -34,7 +34,9 @@ struct Multiboot2Builder {
   mutating func memoryMap(_ entries: [MemoryMapEntry], entrySize: UInt32 = 24) {
     var payload = Self.le32(entrySize) + Self.le32(0)
     for entry in entries {
-      var bytes = Self.le64(entry.base) + Self.le64(entry.length) + Self.le32(entry.type.rawValue) + Self.le32(0)
+      var bytes =
+        Self.le64(entry.base) + Self.le64(entry.length) + Self.le32(entry.type.rawValue)
+        + Self.le32(0)
       bytes += [UInt8](repeating: 0, count: max(0, Int(entrySize) - bytes.count))
       payload += bytes.prefix(Int(entrySize))
     }
@@ -73,8 +75,12 @@ struct Multiboot2Builder {
 }
 
 extension Multiboot2Builder {
-  static func le32(_ value: UInt32) -> [UInt8] { withUnsafeBytes(of: value.littleEndian, Array.init) }
-  static func le64(_ value: UInt64) -> [UInt8] { withUnsafeBytes(of: value.littleEndian, Array.init) }
+  static func le32(_ value: UInt32) -> [UInt8] {
+    withUnsafeBytes(of: value.littleEndian, Array.init)
+  }
+  static func le64(_ value: UInt64) -> [UInt8] {
+    withUnsafeBytes(of: value.littleEndian, Array.init)
+  }
   static func cString(_ text: String) -> [UInt8] { Array(text.utf8) + [0] }
 
   /// Overwrites four bytes of `bytes` with a little-endian value.

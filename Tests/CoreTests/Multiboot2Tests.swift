@@ -60,7 +60,9 @@ private func fullBuilder() -> MB {
     #expect(info.modules.map(\.size) == [0x1234, 0])
     #expect(info.basicMemory == BasicMemoryInfo(lowerKiB: 639, upperKiB: 129_920))
     #expect(info.memoryMap.count == 7)
-    #expect(info.memoryMap[5] == MemoryMapEntry(base: 0x1_0000_0000, length: 0x1_4000_0000, type: .available))
+    #expect(
+      info.memoryMap[5]
+        == MemoryMapEntry(base: 0x1_0000_0000, length: 0x1_4000_0000, type: .available))
     #expect(info.memoryMap[6].type == .badRAM)
     #expect(info.memoryMap[6].end == 0x100_0000_0000)
     #expect(info.unknownTagTypes == [8, 21])
@@ -125,7 +127,10 @@ private func fullBuilder() -> MB {
 
   @Test func mapsMemoryTypesAndKeepsUnrecognizedOnes() throws {
     var builder = MB()
-    builder.memoryMap((1...9).map { MemoryMapEntry(base: UInt64($0) << 12, length: 4096, type: MemoryType(rawValue: UInt32($0))) })
+    builder.memoryMap(
+      (1...9).map {
+        MemoryMapEntry(base: UInt64($0) << 12, length: 4096, type: MemoryType(rawValue: UInt32($0)))
+      })
     let info = try #require(parsed(builder.build()))
     #expect(
       info.memoryMap.map(\.type) == [
@@ -222,7 +227,8 @@ private func fullBuilder() -> MB {
     builder.tag(type: 99, sizeField: UInt32.max, payload: [])
     let bytes = builder.build()
     #expect(
-      failure(bytes) == .tagOversized(offset: 8, type: 99, size: UInt32.max, totalSize: bytes.count))
+      failure(bytes) == .tagOversized(offset: 8, type: 99, size: UInt32.max, totalSize: bytes.count)
+    )
   }
 
   @Test func rejectsABlockWithoutEndTag() {
@@ -270,7 +276,8 @@ private func fullBuilder() -> MB {
   @Test func rejectsAModuleThatEndsBeforeItStarts() {
     var builder = MB()
     builder.module(start: 0x2000, end: 0x1fff, commandLine: "bad")
-    #expect(failure(builder.build()) == .moduleEndBeforeStart(offset: 8, start: 0x2000, end: 0x1fff))
+    #expect(
+      failure(builder.build()) == .moduleEndBeforeStart(offset: 8, start: 0x2000, end: 0x1fff))
   }
 
   @Test(arguments: [(UInt32(3), 4), (3, 7), (4, 4), (6, 4)])
@@ -284,7 +291,8 @@ private func fullBuilder() -> MB {
   @Test(arguments: [UInt32(0), 16, 23]) func rejectsAMemoryMapEntrySizeBelow24(entrySize: UInt32) {
     var builder = MB()
     builder.memoryMap([MemoryMapEntry(base: 0, length: 1, type: .available)], entrySize: entrySize)
-    #expect(failure(builder.build()) == .memoryMapEntrySizeTooSmall(offset: 8, entrySize: entrySize))
+    #expect(
+      failure(builder.build()) == .memoryMapEntrySizeTooSmall(offset: 8, entrySize: entrySize))
   }
 
   @Test func rejectsMemoryMapEntriesThatDoNotFit() {
@@ -292,7 +300,8 @@ private func fullBuilder() -> MB {
     let entry = MB.le64(0) + MB.le64(0x1000) + MB.le32(1) + MB.le32(0)
     // Two entries less six bytes: the second entry is cut short.
     builder.tag(type: 6, payload: MB.le32(24) + MB.le32(0) + entry + entry.prefix(18))
-    #expect(failure(builder.build()) == .memoryMapEntriesDoNotFit(offset: 8, entrySize: 24, bytes: 42))
+    #expect(
+      failure(builder.build()) == .memoryMapEntriesDoNotFit(offset: 8, entrySize: 24, bytes: 42))
   }
 
   @Test func describesErrorsWithTheirOffset() {
@@ -316,6 +325,16 @@ private func fullBuilder() -> MB {
       var block = bytes
       MB.patch32(&block, at: 0, UInt32(block.count))
       checkInvariants(block)
+    }
+  }
+
+  @Test func randomWellFramedTagsYieldAValueOrAnError() async {
+    // Correct framing with random types and payloads reaches every decoder.
+    let tag = zip(Gen.uint32(in: 1...22), Gen.uint8().array(of: 0...48))
+    await propertyCheck(count: 400, input: tag.array(of: 0...8)) { tags in
+      var builder = MB()
+      for (type, payload) in tags { builder.tag(type: type, payload: payload) }
+      checkInvariants(builder.build())
     }
   }
 
