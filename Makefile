@@ -76,7 +76,7 @@ iso: deps $(ISO)
 
 run: deps $(ISO)
 	@echo "Tessera under QEMU (SMP=$(SMP) MEM=$(MEM) NUMA=$(NUMA)); quit with Ctrl-A X"
-	Tools/qemu.sh $(ISO) $(SMP) $(MEM) $(NUMA) -serial mon:stdio $(QEMU_EXTRA) 2>&1 | cat
+	QEMU_SERIAL=mon:stdio Tools/qemu.sh $(ISO) $(SMP) $(MEM) $(NUMA) $(QEMU_EXTRA)
 
 debug: deps $(ISO)
 	@echo "QEMU waits for gdb. In another terminal:"

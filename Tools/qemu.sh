@@ -3,12 +3,15 @@
 # SMP/MEM/NUMA into QEMU arguments (used by make run/debug and the scenario runner).
 #   qemu.sh ISO SMP MEM NUMA [extra QEMU arguments...]
 # NUMA=N (N >= 1) splits CPUs and memory evenly over N nodes; NUMA=0 means no -numa.
-# The serial console is on stdio; isa-debug-exit lets a test kernel end QEMU.
+# The serial console is on stdio (QEMU_SERIAL=mon:stdio multiplexes the QEMU
+# monitor in, for interactive use); isa-debug-exit lets a test kernel end QEMU.
 set -euo pipefail
 iso=$1 smp=$2 mem=$3 numa=$4
 shift 4
-args=(-cdrom "$iso" -boot d -m "$mem" -smp "$smp"
-  -display none -serial stdio -monitor none -no-reboot
+monitor=(-monitor none)
+[ "${QEMU_SERIAL:-stdio}" = stdio ] || monitor=()
+args=("${monitor[@]}" -cdrom "$iso" -boot d -m "$mem" -smp "$smp"
+  -display none -serial "${QEMU_SERIAL:-stdio}" -no-reboot
   -device isa-debug-exit,iobase=0xf4,iosize=0x04)
 if [ "$numa" -gt 0 ]; then
   if [ $((smp % numa)) -ne 0 ]; then

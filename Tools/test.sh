@@ -9,9 +9,12 @@ mkdir -p build
 log=build/hosted-tests.log
 swift test 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
-# Swift Testing prints one line per test function: "✔ Test name() passed ..."
-passed=$(grep -cE '^✔ Test .*\) passed' "$log")
-failed=$(grep -cE '^✘ Test .*\) (failed|recorded)' "$log")
+# Swift Testing closes with "Test run with N tests in M suites passed|failed"
+# and marks each failed test with "✘ Test NAME failed".
+total=$(sed -nE 's/^. Test run with ([0-9]+) tests? .*/\1/p' "$log" | tail -1)
+failed=$(grep -cE '^✘ Test .* failed' "$log")
+passed=$(( ${total:-0} - failed ))
+[ "$passed" -ge 0 ] || passed=0
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
   echo "test.sh: swift test exited with status $status (build failure or crash)" >&2
   failed=1
