@@ -12,7 +12,7 @@ status=${PIPESTATUS[0]}
 # Swift Testing closes with "Test run with N tests in M suites passed|failed"
 # and marks each failed test with "✘ Test NAME failed".
 total=$(sed -nE 's/^. Test run with ([0-9]+) tests? .*/\1/p' "$log" | tail -1)
-failed=$(grep -cE '^✘ Test .* failed' "$log")
+failed=$(grep -E '^✘ Test .* failed' "$log" | grep -vc 'Test run with')
 passed=$(( ${total:-0} - failed ))
 [ "$passed" -ge 0 ] || passed=0
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
