@@ -1,14 +1,52 @@
 // The kernel heap: power-of-two size classes carved from whole pages for small
-// objects, runs of whole pages for large ones. It manages one arena of memory
-// handed to it and keeps all of its bookkeeping inside that arena, so it never
-// allocates itself (it is what the Embedded Swift runtime allocates from).
-//
-// Arena layout: [page kinds: 1 byte/page][run lengths/use counts: 4 bytes/page]
-// [free-list heads][padding to a page] [pages handed out ...]
-public struct KernelHeap {
-  public static let pageSize = 4096
+// objects, runs of whole pages for large ones, over one or more arenas of
+// memory. Each arena keeps its bookkeeping inside itself, so the heap never
+// allocates (it is what the Embedded Swift runtime allocates from). When every
+// arena is full the heap asks its `grow` source for another one: at boot that
+// is nothing (a fixed early arena), later whole frames from the partition's
+// frame allocator. Pages of a grown arena are not given back.
+
+public enum KernelHeapFreeError: Error, Equatable {
+  case outsideHeap(UInt)
+  case notAllocated(UInt)
+  case misaligned(UInt)
+
+  public var description: String {
+    switch self {
+    case .outsideHeap(let a): return "free of 0x\(String(a, radix: 16)) outside the kernel heap"
+    case .notAllocated(let a): return "free of 0x\(String(a, radix: 16)) which is not allocated"
+    case .misaligned(let a): return "free of 0x\(String(a, radix: 16)) not at the start of a block"
+    }
+  }
+}
+
+public struct KernelHeapStatistics: Equatable {
+  public var arenas = 0
+  public var totalPages = 0
+  public var freePages = 0
+  public var slabPages = 0
+  public var largePages = 0
+  public var bytesInUse = 0
+  public var allocations = 0
+
+  static func + (a: Self, b: Self) -> Self {
+    KernelHeapStatistics(
+      arenas: a.arenas + b.arenas, totalPages: a.totalPages + b.totalPages,
+      freePages: a.freePages + b.freePages, slabPages: a.slabPages + b.slabPages,
+      largePages: a.largePages + b.largePages, bytesInUse: a.bytesInUse + b.bytesInUse,
+      allocations: a.allocations + b.allocations)
+  }
+}
+
+/// One arena. Layout: [page kinds: 1 byte/page][run lengths or use counts:
+/// 4 bytes/page][free-list heads][padding to a page][pages handed out ...]
+struct HeapArena {
+  typealias FreeError = KernelHeapFreeError
+  typealias Statistics = KernelHeapStatistics
+
+  static let pageSize = 4096
   /// Block sizes of the small classes: 16 B ... 2 KiB.
-  public static let classSizes: [Int] = [16, 32, 64, 128, 256, 512, 1024, 2048]
+  static let classSizes: [Int] = [16, 32, 64, 128, 256, 512, 1024, 2048]
   static let classCount = 8
 
   // Page kinds.
@@ -17,53 +55,35 @@ public struct KernelHeap {
   static let largeTail: UInt8 = 0xFD
   // 1...classCount: a slab page of that class (index + 1).
 
-  public enum FreeError: Error, Equatable {
-    case outsideHeap(UInt)
-    case notAllocated(UInt)
-    case misaligned(UInt)
-
-    public var description: String {
-      switch self {
-      case .outsideHeap(let a): return "free of 0x\(String(a, radix: 16)) outside the kernel heap"
-      case .notAllocated(let a): return "free of 0x\(String(a, radix: 16)) which is not allocated"
-      case .misaligned(let a):
-        return "free of 0x\(String(a, radix: 16)) not at the start of a block"
-      }
-    }
-  }
-
-  public struct Statistics: Equatable {
-    public var totalPages = 0
-    public var freePages = 0
-    public var slabPages = 0
-    public var largePages = 0
-    public var bytesInUse = 0
-    public var allocations = 0
-  }
-
   var kinds: UnsafeMutablePointer<UInt8>? = nil
   var counts: UnsafeMutablePointer<UInt32>? = nil
   var freeLists: UnsafeMutablePointer<UInt>? = nil
   var firstPage: UInt = 0
   var pageCount = 0
   var searchHint = 0
-  public private(set) var statistics = Statistics()
-
-  public init() {}
+  /// The caller's share of the bookkeeping pages, if it asked for one.
+  var extraMetadata: UnsafeMutableRawPointer? = nil
+  private(set) var statistics = Statistics()
 
   /// Takes over `size` bytes at `arena` (page aligned). Returns false when the
   /// arena is too small to hold its bookkeeping and one page.
-  public mutating func initialize(arena: UnsafeMutableRawPointer, size: Int) -> Bool {
+  /// `extra` more bytes of bookkeeping are set aside for the caller (see `extraMetadata`).
+  mutating func initialize(arena: UnsafeMutableRawPointer, size: Int, extra: Int = 0) -> Bool {
     let start = UInt(bitPattern: arena)
-    guard start % UInt(Self.pageSize) == 0, size >= 2 * Self.pageSize else { return false }
+    guard start % UInt(Self.pageSize) == 0, size >= 2 * Self.pageSize, extra >= 0,
+      extra <= size
+    else { return false }
     let totalPages = size / Self.pageSize
     // Bookkeeping for every page of the arena (a little more than needed).
-    let metaBytes = totalPages * 5 + Self.classCount * MemoryLayout<UInt>.size
-    let metaPages = (metaBytes + Self.pageSize - 1) / Self.pageSize
+    let countsOffset = (totalPages + 7) & ~7
+    let listsOffset = (countsOffset + totalPages * 4 + 7) & ~7
+    let extraOffset = (listsOffset + Self.classCount * 8 + 15) & ~15
+    let metaPages = (extraOffset + extra + Self.pageSize - 1) / Self.pageSize
     guard metaPages < totalPages else { return false }
     kinds = arena.bindMemory(to: UInt8.self, capacity: totalPages)
-    counts = (arena + totalPages).bindMemory(to: UInt32.self, capacity: totalPages)
-    freeLists = (arena + totalPages * 5).bindMemory(to: UInt.self, capacity: Self.classCount)
+    counts = (arena + countsOffset).bindMemory(to: UInt32.self, capacity: totalPages)
+    freeLists = (arena + listsOffset).bindMemory(to: UInt.self, capacity: Self.classCount)
+    extraMetadata = extra > 0 ? arena + extraOffset : nil
     for i in 0..<totalPages {
       kinds![i] = Self.freePage
       counts![i] = 0
@@ -72,7 +92,7 @@ public struct KernelHeap {
     firstPage = start + UInt(metaPages * Self.pageSize)
     pageCount = totalPages - metaPages
     searchHint = 0
-    statistics = Statistics(totalPages: pageCount, freePages: pageCount)
+    statistics = Statistics(arenas: 1, totalPages: pageCount, freePages: pageCount)
     return true
   }
 
@@ -85,7 +105,7 @@ public struct KernelHeap {
 
   /// Allocates `size` bytes aligned to `alignment` (a power of two, at most a
   /// page). Returns nil when the heap is exhausted or the request is invalid.
-  public mutating func allocate(size: Int, alignment: Int = 16) -> UnsafeMutableRawPointer? {
+  mutating func allocate(size: Int, alignment: Int = 16) -> UnsafeMutableRawPointer? {
     guard kinds != nil, size >= 0, alignment > 0, alignment & (alignment - 1) == 0,
       alignment <= Self.pageSize, size <= pageCount * Self.pageSize
     else { return nil }
@@ -134,7 +154,7 @@ public struct KernelHeap {
 
   /// Returns a block. A pointer the heap did not hand out is refused, not
   /// absorbed (which would corrupt the free lists).
-  public mutating func free(_ pointer: UnsafeMutableRawPointer) -> Result<Void, FreeError> {
+  mutating func free(_ pointer: UnsafeMutableRawPointer) -> Result<Void, FreeError> {
     let address = UInt(bitPattern: pointer)
     guard kinds != nil, address >= firstPage,
       address < firstPage + UInt(pageCount * Self.pageSize)
@@ -169,7 +189,7 @@ public struct KernelHeap {
   }
 
   /// The usable size of an allocated block (for realloc-style callers).
-  public func blockSize(_ pointer: UnsafeRawPointer) -> Int? {
+  func blockSize(_ pointer: UnsafeRawPointer) -> Int? {
     let address = UInt(bitPattern: pointer)
     guard kinds != nil, address >= firstPage,
       address < firstPage + UInt(pageCount * Self.pageSize)
@@ -208,5 +228,90 @@ public struct KernelHeap {
     }
     searchHint = firstFree ?? pageCount
     return nil
+  }
+
+  func contains(_ address: UInt) -> Bool {
+    kinds != nil && address >= firstPage && address < firstPage + UInt(pageCount * Self.pageSize)
+  }
+}
+
+public struct KernelHeap {
+  public static let pageSize = HeapArena.pageSize
+  public static let classSizes = HeapArena.classSizes
+  public typealias FreeError = KernelHeapFreeError
+  public typealias Statistics = KernelHeapStatistics
+  /// Gives a new page-aligned arena of at least the requested bytes, or nil.
+  public typealias ArenaSource = (Int) -> (UnsafeMutableRawPointer, Int)?
+
+  /// Arena descriptors live in the first arena's first allocation.
+  static let maxArenas = 64
+  var arenas: UnsafeMutablePointer<HeapArena>? = nil
+  var arenaCount = 0
+  public var grow: ArenaSource? = nil
+
+  public init() {}
+
+  /// Starts the heap on its first arena.
+  public mutating func initialize(arena: UnsafeMutableRawPointer, size: Int) -> Bool {
+    var first = HeapArena()
+    guard
+      first.initialize(
+        arena: arena, size: size, extra: Self.maxArenas * MemoryLayout<HeapArena>.stride),
+      let table = first.extraMetadata
+    else { return false }
+    arenas = table.bindMemory(to: HeapArena.self, capacity: Self.maxArenas)
+    arenas!.initialize(to: first)
+    arenaCount = 1
+    return true
+  }
+
+  /// Adds memory to the heap. False when it is unusable or the table is full.
+  public mutating func addArena(_ arena: UnsafeMutableRawPointer, size: Int) -> Bool {
+    guard arenas != nil, arenaCount < Self.maxArenas else { return false }
+    var next = HeapArena()
+    guard next.initialize(arena: arena, size: size) else { return false }
+    (arenas! + arenaCount).initialize(to: next)
+    arenaCount += 1
+    return true
+  }
+
+  public mutating func allocate(size: Int, alignment: Int = 16) -> UnsafeMutableRawPointer? {
+    guard let arenas else { return nil }
+    for i in 0..<arenaCount {
+      if let block = arenas[i].allocate(size: size, alignment: alignment) { return block }
+    }
+    // Every arena is full: grow by at least 2 MiB, or enough for this block
+    // plus the arena's own bookkeeping page(s).
+    guard let grow, size >= 0, size <= Int.max / 2 else { return nil }
+    let wanted = max(
+      2 << 20, (size + alignment + 2 * Self.pageSize + Self.pageSize - 1) & ~(Self.pageSize - 1))
+    guard let (memory, bytes) = grow(wanted), addArena(memory, size: bytes) else { return nil }
+    return arenas[arenaCount - 1].allocate(size: size, alignment: alignment)
+  }
+
+  public mutating func free(_ pointer: UnsafeMutableRawPointer) -> Result<Void, FreeError> {
+    let address = UInt(bitPattern: pointer)
+    guard let arenas else { return .failure(.outsideHeap(address)) }
+    for i in 0..<arenaCount where arenas[i].contains(address) {
+      return arenas[i].free(pointer)
+    }
+    return .failure(.outsideHeap(address))
+  }
+
+  /// The usable size of an allocated block.
+  public func blockSize(_ pointer: UnsafeRawPointer) -> Int? {
+    let address = UInt(bitPattern: pointer)
+    guard let arenas else { return nil }
+    for i in 0..<arenaCount where arenas[i].contains(address) {
+      return arenas[i].blockSize(pointer)
+    }
+    return nil
+  }
+
+  public var statistics: Statistics {
+    var total = Statistics()
+    guard let arenas else { return total }
+    for i in 0..<arenaCount { total = total + arenas[i].statistics }
+    return total
   }
 }

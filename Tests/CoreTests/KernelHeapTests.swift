@@ -172,3 +172,39 @@ final class TestHeap {
     #expect(formatSize(12 << 30) == "12 GiB")
   }
 }
+
+@Suite struct KernelHeapGrowthTests {
+  /// When the first arena is full the heap takes a new one from its source,
+  /// large enough for the request, and frees find the right arena.
+  @Test func growsFromItsSourceAndFreesAcrossArenas() throws {
+    let first = Arena(pages: 8)
+    var grown: [Arena] = []
+    let heap = TestHeap()
+    #expect(heap.initialize(arena: first.base, size: first.size))
+    heap.heap.grow = { bytes in
+      let arena = Arena(pages: (bytes + 4095) / 4096)
+      grown.append(arena)
+      return (arena.base, arena.size)
+    }
+    var blocks: [UnsafeMutableRawPointer] = []
+    for _ in 0..<40 {
+      let block = try #require(heap.allocate(size: 3000))
+      blocks.append(block)
+    }
+    let big = try #require(heap.allocate(size: 5 << 20))
+    #expect(grown.count >= 2)
+    #expect(grown.contains { $0.base <= big && big + (5 << 20) <= $0.base + $0.size })
+    #expect(heap.statistics.arenas == 1 + grown.count)
+    for block in blocks + [big] {
+      #expect(heap.free(block) == nil)
+    }
+    #expect(heap.statistics.allocations == 0)
+  }
+
+  @Test func withoutASourceExhaustionIsNil() {
+    let first = Arena(pages: 8)
+    let heap = TestHeap()
+    #expect(heap.initialize(arena: first.base, size: first.size))
+    #expect(heap.allocate(size: 1 << 20) == nil)
+  }
+}
