@@ -21,6 +21,7 @@ let package = Package(
       dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")],
       path: "Tools/Scenario"
     ),
+    .executableTarget(name: "tessera-bench", dependencies: ["TesseraCore"], path: "Tools/Bench"),
     .testTarget(
       name: "TesseraCoreTests",
       dependencies: [

@@ -293,5 +293,5 @@ ist_nmi_stack_top:
 /* The early kernel heap behind the Embedded Swift runtime. */
 .global early_heap_start, early_heap_end
 .balign 4096
-early_heap_start: .skip 16 * 1024 * 1024
+early_heap_start: .skip 8 * 1024 * 1024
 early_heap_end:

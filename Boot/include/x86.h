@@ -121,6 +121,10 @@ static inline void x86_divide_by_zero(void) {
   __asm__ volatile("xorl %%ecx, %%ecx; movl $1, %%eax; xorl %%edx, %%edx; divl %%ecx" : : : "eax", "ecx", "edx");
 }
 
+static inline void x86_call_address(uint64_t address) {
+  __asm__ volatile("call *%0" : : "r"(address) : "memory");
+}
+
 // Boot/faults.c: recurses until the stack guard page stops it.
 uint64_t x86_overflow_stack(uint64_t depth);
 

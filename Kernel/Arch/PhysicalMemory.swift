@@ -1,9 +1,10 @@
-/// Physical memory as the kernel sees it: through the direct map that
-/// Boot/entry.S sets up at a fixed offset (the low 4 GiB for now; the memory
-/// issue extends it to all RAM).
+/// Physical memory as the kernel sees it: through the direct map at a fixed
+/// offset. Boot/entry.S maps the low 4 GiB there; KernelAddressSpace extends
+/// it to all RAM.
 enum PhysicalMemory {
   static let directMapBase: UInt64 = 0x0000_4000_0000_0000
-  static let directMapSize: UInt64 = 4 << 30
+  static let bootDirectMapSize: UInt64 = 4 << 30
+  nonisolated(unsafe) static var directMapSize: UInt64 = bootDirectMapSize
 
   static func pointer(_ physical: UInt64) -> UnsafeMutableRawPointer? {
     guard physical < directMapSize else { return nil }

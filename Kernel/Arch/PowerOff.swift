@@ -13,10 +13,13 @@ enum PowerOff {
     case .failure(let error):
       print("poweroff: ACPI tables unusable: \(error.description)")
     case .success(let plan):
-      print("poweroff: ACPI S5 via PM1a control port \(hex(UInt64(plan.pm1aControlPort), digits: 4))")
+      print(
+        "poweroff: ACPI S5 via PM1a control port \(hex(UInt64(plan.pm1aControlPort), digits: 4))")
       // With ACPI still in legacy mode (SCI_EN clear) the write is ignored:
       // hand the chipset to ACPI first when the FADT says how.
-      if x86_inw(plan.pm1aControlPort) & 1 == 0, let smi = plan.smiCommandPort, plan.acpiEnableValue != 0 {
+      if x86_inw(plan.pm1aControlPort) & 1 == 0, let smi = plan.smiCommandPort,
+        plan.acpiEnableValue != 0
+      {
         x86_outb(smi, plan.acpiEnableValue)
         var spins = 0
         while x86_inw(plan.pm1aControlPort) & 1 == 0 && spins < 1_000_000 {

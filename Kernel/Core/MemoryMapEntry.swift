@@ -62,6 +62,22 @@ public enum MemoryType: Equatable, Hashable, Sendable, RawRepresentable {
   /// Only `available` memory may be handed to an allocator.
   public var isAvailable: Bool { self == .available }
 
+  /// Which type wins where firmware entries overlap: the higher rank, so
+  /// memory is never treated as more usable than any entry says. Bad RAM
+  /// (4) must not be touched by anyone; reserved and unrecognized types (3)
+  /// belong to the firmware or devices; ACPI NVS (2) must survive sleep
+  /// states; ACPI reclaimable (1) becomes usable only after the tables are
+  /// read; available (0) is the least restrictive.
+  public var restrictiveness: Int {
+    switch self {
+    case .available: 0
+    case .acpiReclaimable: 1
+    case .acpiNVS: 2
+    case .reserved, .unrecognized: 3
+    case .badRAM: 4
+    }
+  }
+
   public var description: String {
     switch self {
     case .available: "available"

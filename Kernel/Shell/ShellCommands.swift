@@ -18,7 +18,15 @@ enum ShellCommands {
     ShellCommandEntry(
       name: "memmap", usage: "memmap", summary: "the firmware memory map as parsed", run: memmap),
     ShellCommandEntry(
-      name: "fault", usage: "fault pf|ud|gp|de|stack",
+      name: "mem", usage: "mem",
+      summary: "memory maps, reservations, the partition split and the allocators",
+      run: MemoryCommands.mem),
+    ShellCommandEntry(
+      name: "memtest", usage: "memtest [N]",
+      summary: "allocate, fill, check and free N random blocks of service memory",
+      run: MemoryCommands.memtest),
+    ShellCommandEntry(
+      name: "fault", usage: "fault pf|ud|gp|de|stack|wx|nx",
       summary: "raise that exception on purpose to show the panic report", run: fault),
     ShellCommandEntry(
       name: "poweroff", usage: "poweroff", summary: "switch the machine off (ACPI S5)",
@@ -90,7 +98,7 @@ enum ShellCommands {
 
   static func fault(_ arguments: [String]) {
     guard arguments.count == 1 else {
-      print("usage: fault pf|ud|gp|de|stack")
+      print("usage: fault pf|ud|gp|de|stack|wx|nx")
       return
     }
     switch arguments[0] {
@@ -101,7 +109,13 @@ enum ShellCommands {
     case "gp": x86_load_noncanonical()
     case "de": x86_divide_by_zero()
     case "stack": print(x86_overflow_stack(1))
-    default: print("error: unknown fault kind \"\(arguments[0])\" (pf, ud, gp, de, stack)")
+    case "wx":
+      // Kernel text is mapped read-only: this write must fault.
+      UnsafeMutablePointer<UInt8>(bitPattern: UInt(symbol___text_start()))!.pointee = 0x90
+    case "nx":
+      // Data is mapped no-execute: jumping into it must fault.
+      x86_call_address(symbol___data_start())
+    default: print("error: unknown fault kind \"\(arguments[0])\" (pf, ud, gp, de, stack, wx, nx)")
     }
   }
 
