@@ -60,7 +60,7 @@ func setUpMemory(features: CPUFeatures) {
 
   let plan = MemoryPartitionPlan(
     splitting: map, request: MemoryPartitionRequest(commandLine: boot.commandLine))
-  for message in plan.messages { print("memory: \(message)") }
+  for message in plan.messages { print("boot: \(message)") }
   memory.plan = plan
 
   var next = pool.base
@@ -77,9 +77,6 @@ func setUpMemory(features: CPUFeatures) {
   memory.service = FrameAllocator(ranges: plan.service.usableRanges, storage: links)
   kernelHeap.grow = growKernelHeap
   memory.lwk = FrameAllocator(ranges: plan.lwk.usableRanges, storage: links)
-  print(
-    "memory: \(formatSize(memory.firmware.usableBytes)) usable; service partition \(formatSize(plan.serviceBytes)) (\(plan.source.description)), LWK partition \(formatSize(plan.lwkBytes))"
-  )
 }
 
 /// The end of the highest range that holds RAM (usable or ACPI), which the
