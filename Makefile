@@ -28,7 +28,7 @@ KERNEL := $(BUILD)/tessera.elf
 ISO := $(BUILD)/tessera.iso
 
 SWIFT_FLAGS := -target x86_64-unknown-none-elf -enable-experimental-feature Embedded \
-  -wmo -parse-as-library -Osize -module-name Tessera \
+  -wmo -parse-as-library -O -enforce-exclusivity=unchecked -module-name Tessera \
   -Xcc -mno-red-zone -Xfrontend -disable-stack-protector \
   -I Boot/include
 CLANG_FLAGS := -target x86_64-unknown-none-elf -mcmodel=small -mno-red-zone \
@@ -42,7 +42,7 @@ kernel: $(KERNEL)
 
 # Swift cannot be told to avoid the red zone, and interrupts arrive on the
 # kernel stack: emit IR, mark every function `noredzone`, then compile it.
-$(BUILD)/kernel.ll: $(KERNEL_SWIFT) $(BOOT_HEADERS) | $(BUILD)
+$(BUILD)/kernel.ll: $(KERNEL_SWIFT) $(BOOT_HEADERS) Makefile | $(BUILD)
 	$(SWIFTC) $(SWIFT_FLAGS) -emit-ir $(KERNEL_SWIFT) -o $@
 
 $(BUILD)/kernel-noredzone.ll: $(BUILD)/kernel.ll

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # make bench: the figures of the README's performance section.
-#   boot time (QEMU start to the first shell prompt, median of 5) on -smp 1 and 4,
-#   and the kernel image size.
+#   - boot time (QEMU start to the first shell prompt, median of 5) on -smp 1 and 4
+#   - the kernel image size
+#   - in-kernel frame and heap alloc+free: instructions (-icount shift=0) and TCG cycles
+#   - the hosted allocator benchmark (release build)
 set -euo pipefail
 runner=$1 kernel=$2
 echo "kernel image: $(stat -c %s "$kernel") bytes file, $(size -A "$kernel" 2>/dev/null | awk '/^\.(boot|text|rodata|data) /{s+=$2} END{print s}') bytes loaded (text+rodata+data)"
@@ -9,3 +11,11 @@ for smp in 1 4; do
   echo "boot to prompt, -smp $smp -m 128M:"
   "$runner" boot-time --kernel "$kernel" --smp "$smp" --mem 128M --runs 5
 done
+"$runner" run --kernel "$kernel" --jobs 1 Tests/Bench >/dev/null
+for name in alloc-icount alloc-cycles; do
+  echo "in-kernel allocator ($name):"
+  grep -a '^bench:' "build/scenarios/$name.log" | tr -d '\r' | sed 's/^/  /'
+done
+echo "hosted allocator benchmark (swift build -c release):"
+swift build -c release --product tessera-bench >/dev/null
+.build/release/tessera-bench

@@ -74,6 +74,8 @@ public enum PageTableError: Error, Equatable {
   /// A page table hangs where a large page was asked for.
   case tableInTheWay(UInt64)
   case notMapped(UInt64)
+  /// Outside the addresses this address space may map (e.g. kernel slots).
+  case outsideRange(UInt64)
   case outOfMemory
 
   public var description: String {
@@ -86,6 +88,8 @@ public enum PageTableError: Error, Equatable {
     case .tableInTheWay(let v):
       "0x\(String(v, radix: 16)) already has smaller pages mapped below it"
     case .notMapped(let v): "0x\(String(v, radix: 16)) is not mapped"
+    case .outsideRange(let v):
+      "0x\(String(v, radix: 16)) is outside the range this address space may map"
     case .outOfMemory: "no memory for a page table"
     }
   }

@@ -20,9 +20,14 @@ func initializeKernelHeap() {
 func tesseraPosixMemalign(
   _ result: UnsafeMutablePointer<UnsafeMutableRawPointer?>, _ alignment: Int, _ size: Int
 ) -> Int32 {
+  // POSIX: a power of two, a multiple of the pointer size; the heap aligns to
+  // at most a page.
+  guard alignment >= MemoryLayout<UInt>.size, alignment & (alignment - 1) == 0,
+    alignment <= KernelHeap.pageSize
+  else { return 22 }  // EINVAL
   guard let block = kernelHeap.allocate(size: size, alignment: alignment) else {
     // The Swift runtime cannot recover from a failed allocation; say why we stop.
-    Panic.halt(because: "kernel heap exhausted (Swift runtime allocation failed)")
+    Panic.halt(because: "kernel heap exhausted: no memory left for a Swift runtime allocation")
   }
   result.pointee = block
   return 0

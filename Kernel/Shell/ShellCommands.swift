@@ -26,6 +26,13 @@ enum ShellCommands {
       summary: "allocate, fill, check and free N random blocks of service memory",
       run: MemoryCommands.memtest),
     ShellCommandEntry(
+      name: "vmtest", usage: "vmtest",
+      summary: "build an address space, map 4 KiB and 2 MiB pages, switch to it, unmap, destroy",
+      run: AddressSpaceCommands.vmtest),
+    ShellCommandEntry(
+      name: "bench", usage: "bench alloc [N]",
+      summary: "time N frame and heap alloc+free pairs (rdtsc ticks)", run: BenchCommands.bench),
+    ShellCommandEntry(
       name: "fault", usage: "fault pf|ud|gp|de|stack|wx|nx",
       summary: "raise that exception on purpose to show the panic report", run: fault),
     ShellCommandEntry(

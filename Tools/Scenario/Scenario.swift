@@ -15,6 +15,8 @@ struct Scenario: Sendable {
   var commandLine = ""
   /// Paths relative to the repository root, passed to mkiso.sh as modules.
   var modules: [String] = []
+  /// More QEMU arguments, after the topology.
+  var qemuArguments: [String] = []
   /// Seconds allowed for each step that waits.
   var timeout: Double = 10
   /// Seconds allowed from QEMU's start to the first prompt; `timeout` if unset.

@@ -78,7 +78,8 @@ struct ScenarioExecution {
 
     let session = QEMUSession(
       executable: environment.qemu,
-      arguments: [iso, "\(scenario.smp)", scenario.memory, "\(scenario.numa)"],
+      arguments: [iso, "\(scenario.smp)", scenario.memory, "\(scenario.numa)"]
+        + scenario.qemuArguments,
       workingDirectory: environment.root)
     note("start: \(environment.display(session.commandDescription))")
     do {

@@ -87,7 +87,7 @@ enum ScenarioParser {
   }
 
   static let headerDirectives: Set<String> = [
-    "name", "smp", "mem", "numa", "cmdline", "modules", "timeout", "boot-timeout",
+    "name", "smp", "mem", "numa", "cmdline", "modules", "timeout", "boot-timeout", "qemu-args",
   ]
   static let stepDirectives = [
     "send", "send-raw", "send-random", "expect", "expect-line", "expect-re", "expect-not",
@@ -125,6 +125,10 @@ enum ScenarioParser {
       scenario.timeout = try seconds(value, directive)
     case "boot-timeout":
       scenario.bootTimeout = try seconds(value, directive)
+    case "qemu-args":
+      // Extra QEMU options, e.g. `-icount shift=0` for benchmarks.
+      scenario.qemuArguments = value.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(
+        String.init)
     default:
       throw Problem("unknown header '\(directive):'")
     }

@@ -1,0 +1,82 @@
+import X86
+
+/// An address space for user programs: its own page tables whose kernel slots
+/// (PML4 entries of the kernel image and of the direct map) are shared with
+/// the kernel's, so the kernel stays mapped after a switch. Tables it creates
+/// come from the service partition's frames and go back when it is destroyed.
+/// Unmapping invalidates this CPU's TLB entry when the space is active; other
+/// CPUs' shootdown arrives with SMP.
+final class AddressSpace {
+  /// PML4 slots user mappings may use: 1-127 (0 holds the kernel image, 128
+  /// and up the direct map).
+  static let userSlots: ClosedRange<UInt64> = 1...127
+
+  let table: PageTable<DirectMapTableMemory>
+  private let tracker: TableFrameTracker
+
+  init?() {
+    guard let kernel = KernelAddressSpace.table else { return nil }
+    let tracker = TableFrameTracker()
+    let memory = DirectMapTableMemory { tracker.allocate() }
+    guard let table = PageTable(memory: memory) else { return nil }
+    for slot in [UInt64(0)] + Array(128...511) {
+      memory.store(table.root + slot * 8, memory.load(kernel.root + slot * 8))
+    }
+    self.table = table
+    self.tracker = tracker
+  }
+
+  deinit {
+    if isActive { KernelAddressSpace.activate() }
+    tracker.releaseAll()
+  }
+
+  var isActive: Bool { x86_read_cr3() & 0x000F_FFFF_FFFF_F000 == table.root }
+
+  static func isUserAddress(_ virtual: UInt64) -> Bool {
+    userSlots.contains(virtual >> 39)
+  }
+
+  func map(_ virtual: UInt64, to physical: UInt64, size: PageSize, flags: PageFlags) -> Result<
+    Void, PageTableError
+  > {
+    guard Self.isUserAddress(virtual), Self.isUserAddress(virtual + size.bytes - 1) else {
+      return .failure(.outsideRange(virtual))
+    }
+    return table.map(virtual, to: physical, size: size, flags: flags)
+  }
+
+  func unmap(_ virtual: UInt64) -> Result<Translation, PageTableError> {
+    guard Self.isUserAddress(virtual) else { return .failure(.outsideRange(virtual)) }
+    let result = table.unmap(virtual)
+    // One invlpg drops the whole TLB entry, large pages included.
+    if case .success = result, isActive { x86_invlpg(virtual) }
+    return result
+  }
+
+  func translate(_ virtual: UInt64) -> Translation? { table.translate(virtual) }
+
+  func activate() { x86_write_cr3(table.root) }
+}
+
+/// The page-table frames one address space allocated, to give back.
+final class TableFrameTracker {
+  var frames: [UInt64] = []
+
+  func allocate() -> UInt64? {
+    guard let frame = memory.service?.allocate(order: 0) else { return nil }
+    frames.append(frame)
+    return frame
+  }
+
+  func releaseAll() {
+    for frame in frames { _ = memory.service?.free(frame) }
+    frames.removeAll()
+  }
+}
+
+extension KernelAddressSpace {
+  static func activate() {
+    if let table { x86_write_cr3(table.root) }
+  }
+}

@@ -1,0 +1,50 @@
+import X86
+
+/// `bench`: in-kernel micro-benchmarks timed with rdtsc. Under QEMU
+/// `-icount shift=0` the TSC advances one tick per guest instruction, so the
+/// figures become exact instruction counts.
+enum BenchCommands {
+  static func bench(_ arguments: [String]) {
+    guard arguments.first == "alloc", arguments.count <= 2 else {
+      print("usage: bench alloc [N]")
+      return
+    }
+    var rounds: UInt64 = 10_000
+    if arguments.count == 2 {
+      guard let n = ShellCommand.parseUnsigned(arguments[1]), n > 0, n <= 10_000_000 else {
+        print("usage: bench alloc [N]   (1 <= N <= 10000000)")
+        return
+      }
+      rounds = n
+    }
+    guard memory.service != nil else {
+      print("bench: no service frame allocator")
+      return
+    }
+    for (order, label) in [(0, "4 KiB"), (9, "2 MiB")] {
+      guard let cycles = framePairs(order: order, rounds: rounds) else {
+        print("bench: no free block of \(label)")
+        return
+      }
+      print("bench: \(label) frame alloc+free: \(cycles / rounds) ticks per pair (\(rounds) pairs)")
+    }
+    let start = x86_rdtsc()
+    for _ in 0..<rounds {
+      guard let block = kernelHeap.allocate(size: 64) else { break }
+      _ = kernelHeap.free(block)
+    }
+    print(
+      "bench: 64 B kernel heap alloc+free: \((x86_rdtsc() - start) / rounds) ticks per pair (\(rounds) pairs)"
+    )
+  }
+
+  /// TSC ticks for `rounds` allocate/free pairs of one block order.
+  static func framePairs(order: Int, rounds: UInt64) -> UInt64? {
+    let start = x86_rdtsc()
+    for _ in 0..<rounds {
+      guard let frame = memory.service!.allocate(order: order) else { return nil }
+      _ = memory.service!.free(frame)
+    }
+    return x86_rdtsc() - start
+  }
+}
