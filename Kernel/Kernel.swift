@@ -30,6 +30,7 @@ func kmain(_ magic: UInt32, _ bootInfoAddress: UInt64) -> Never {
   readBootInformation(at: bootInfoAddress)
   logBootInformation()
   setUpMemory(features: CPUFeatures.detect())
+  discoverACPI()
   var shell = Shell()
   shell.run()
 }

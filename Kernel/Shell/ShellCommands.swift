@@ -26,6 +26,10 @@ enum ShellCommands {
       summary: "allocate, fill, check and free N random blocks of service memory",
       run: MemoryCommands.memtest),
     ShellCommandEntry(
+      name: "acpi", usage: "acpi [dump SIG]",
+      summary: "ACPI tables with addresses, lengths and checksums; dump one in hex",
+      run: ACPICommands.acpi),
+    ShellCommandEntry(
       name: "vmtest", usage: "vmtest",
       summary: "build an address space, map 4 KiB and 2 MiB pages, switch to it, unmap, destroy",
       run: AddressSpaceCommands.vmtest),
