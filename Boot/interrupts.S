@@ -47,6 +47,13 @@ STUB 28, 0
 STUB 29, 1
 STUB 30, 1
 STUB 31, 0
+/* Device interrupts and IPIs: the CPU pushes no error code. */
+.altmacro
+.set vector, 32
+.rept 224
+  STUB %vector, 0
+  .set vector, vector + 1
+.endr
 
 isr_common:
   pushq %rax
@@ -101,6 +108,11 @@ isr_common:
 .balign 8
 .global isr_stub_table
 isr_stub_table:
-.irp v, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
-  .quad isr_stub_\v
+.macro STUB_ADDRESS vector
+  .quad isr_stub_\vector
+.endm
+.set vector, 0
+.rept 256
+  STUB_ADDRESS %vector
+  .set vector, vector + 1
 .endr

@@ -18,8 +18,8 @@ func kmain(_ magic: UInt32, _ bootInfoAddress: UInt64) -> Never {
   initializeKernelHeap()
   let tables = DescriptorTables(
     doubleFaultStackTop: symbol_ist_df_stack_top(), nmiStackTop: symbol_ist_nmi_stack_top())
-  let interrupts = InterruptTable()
-  interrupts.load()
+  interruptTable = InterruptTable()
+  interruptTable!.load()
   _ = tables
 
   print("Tessera: x86-64 capability microkernel")
@@ -29,8 +29,14 @@ func kmain(_ magic: UInt32, _ bootInfoAddress: UInt64) -> Never {
   }
   readBootInformation(at: bootInfoAddress)
   logBootInformation()
-  setUpMemory(features: CPUFeatures.detect())
+  let features = CPUFeatures.detect()
+  let haveMemory = reserveBootMemory()
   discoverACPI()
+  planPlatform()
+  if haveMemory, let request = platform?.memoryRequest {
+    partitionMemory(request: request, features: features)
+  }
+  bringUpProcessors()
   var shell = Shell()
   shell.run()
 }

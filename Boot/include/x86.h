@@ -35,6 +35,31 @@ static inline void x86_hlt(void) { __asm__ volatile("hlt"); }
 static inline void x86_cli(void) { __asm__ volatile("cli" ::: "memory"); }
 static inline void x86_sti(void) { __asm__ volatile("sti" ::: "memory"); }
 
+// Enable interrupts and halt in one step: an interrupt that arrives between
+// the two still wakes the hlt (sti takes effect after the next instruction).
+static inline void x86_sti_hlt(void) { __asm__ volatile("sti; hlt" ::: "memory"); }
+
+// Device registers: volatile so the compiler neither drops nor merges them.
+static inline uint32_t x86_mmio_read32(uint64_t address) {
+  return *(volatile uint32_t *)address;
+}
+static inline void x86_mmio_write32(uint64_t address, uint32_t value) {
+  *(volatile uint32_t *)address = value;
+}
+
+// A test-and-set lock word for code that must not allocate (the heap lock).
+static inline _Bool x86_try_lock(uint64_t *word) {
+  return __atomic_exchange_n(word, 1, __ATOMIC_ACQUIRE) == 0;
+}
+static inline void x86_unlock(uint64_t *word) { __atomic_store_n(word, 0, __ATOMIC_RELEASE); }
+
+// Per-CPU data: the GS base points at the CPU's block.
+static inline uint64_t x86_read_gs_qword(uint64_t offset) {
+  uint64_t v;
+  __asm__ volatile("movq %%gs:(%1), %0" : "=r"(v) : "r"(offset));
+  return v;
+}
+
 static inline uint64_t x86_rdtsc(void) {
   uint32_t lo, hi;
   __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
@@ -153,5 +178,8 @@ LINKER_SYMBOL(ist_nmi_stack_top)
 LINKER_SYMBOL(early_heap_start)
 LINKER_SYMBOL(early_heap_end)
 LINKER_SYMBOL(isr_stub_table)
+LINKER_SYMBOL(trampoline_start)
+LINKER_SYMBOL(trampoline_end)
+LINKER_SYMBOL(trampoline_data)
 
 #endif

@@ -35,10 +35,27 @@ func exceptionName(_ vector: UInt64) -> StaticString {
 @_cdecl("interrupt_dispatch")
 func interruptDispatch(_ rawFrame: UnsafeMutableRawPointer) {
   let frame = rawFrame.assumingMemoryBound(to: InterruptFrame.self)
-  if frame.pointee.vector < 32 {
-    Panic.exception(frame)
+  let vector = frame.pointee.vector
+  if vector < 32 { Panic.exception(frame) }
+  switch UInt8(truncatingIfNeeded: vector) {
+  case InterruptVector.timer:
+    if !processors.isEmpty { Timer.tick() }
+  case InterruptVector.serial:
+    Serial.handleInterrupt()
+  case InterruptVector.remoteCall:
+    RemoteCall.handleInterrupt()
+  case InterruptVector.spurious, InterruptVector.legacyBase + 7, InterruptVector.legacyBase + 15:
+    return  // spurious: no EOI
+  case InterruptVector.apicError:
+    LocalAPIC.write(.errorStatus, 0)
+  default:
+    unexpectedInterrupts &+= 1
   }
+  LocalAPIC.endOfInterrupt()
 }
+
+/// Interrupts on vectors nothing was set up for (shown by `cpus`).
+nonisolated(unsafe) var unexpectedInterrupts: UInt64 = 0
 
 /// Stacks whose guard pages Boot/entry.S leaves unmapped.
 enum GuardPages {
@@ -47,6 +64,7 @@ enum GuardPages {
     if page == symbol_boot_stack_guard() { return "boot stack" }
     if page == symbol_ist_df_stack_guard() { return "double-fault stack" }
     if page == symbol_ist_nmi_stack_guard() { return "NMI stack" }
+    if KernelStacks.guardSlot(containing: page) != nil { return "a CPU's kernel stack" }
     return nil
   }
 }

@@ -1,7 +1,8 @@
 import X86
 
-/// The IDT: 256 interrupt gates. The 32 exception vectors point at the stubs in
-/// Boot/interrupts.S; double fault and NMI run on their own IST stacks.
+/// The IDT: 256 interrupt gates, each pointing at its stub in
+/// Boot/interrupts.S; double fault and NMI run on their own IST stacks. One
+/// table serves every CPU.
 struct InterruptTable {
   static let entries = 256
   let table: UnsafeMutablePointer<UInt64>
@@ -10,7 +11,7 @@ struct InterruptTable {
     table = UnsafeMutablePointer<UInt64>.allocate(capacity: Self.entries * 2)
     table.initialize(repeating: 0, count: Self.entries * 2)
     let stubs = UnsafePointer<UInt64>(bitPattern: UInt(symbol_isr_stub_table()))!
-    for vector in 0..<32 {
+    for vector in 0..<Self.entries {
       var ist: UInt8 = 0
       if vector == 8 { ist = InterruptStack.doubleFault }
       if vector == 2 { ist = InterruptStack.nmi }
@@ -30,3 +31,5 @@ struct InterruptTable {
     x86_lidt(UInt64(UInt(bitPattern: table)), UInt16(Self.entries * 16 - 1))
   }
 }
+
+nonisolated(unsafe) var interruptTable: InterruptTable? = nil

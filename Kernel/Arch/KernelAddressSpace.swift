@@ -53,6 +53,13 @@ enum KernelAddressSpace {
       }
       page += 4096
     }
+    // The AP trampoline runs from its page with paging on before it reaches
+    // the kernel: that one page is identity mapped.
+    if case .failure(let error) = table.map(
+      SMP.trampolinePage, to: SMP.trampolinePage, size: .small, flags: .kernelCode)
+    {
+      return .failure(error)
+    }
     let twoMiB: UInt64 = 1 << 21
     let end = (max(physicalEnd, PhysicalMemory.bootDirectMapSize) + twoMiB - 1) & ~(twoMiB - 1)
     let direct = table.mapRange(

@@ -102,7 +102,8 @@ enum Panic {
     Console.write("\n")
     var frame = rbp
     var depth = 1
-    while depth < 24, frame & 7 == 0, frame >= stacksStart, frame + 16 <= stacksEnd,
+    while depth < 24, frame & 7 == 0,
+      (frame >= stacksStart && frame + 16 <= stacksEnd) || KernelStacks.contains(frame),
       GuardPages.name(containing: frame) == nil
     {
       let record = UnsafePointer<UInt64>(bitPattern: UInt(frame))!

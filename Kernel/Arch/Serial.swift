@@ -1,7 +1,8 @@
 import X86
 
-/// The 16550 UART at COM1, 115200 8N1, polled. Output waits for the
-/// transmitter; input is read a byte at a time when one is waiting.
+/// The 16550 UART at COM1, 115200 8N1. Output waits for the transmitter.
+/// Input is polled until `enableReceiveInterrupt`; then the interrupt handler
+/// moves bytes into a ring the shell drains, and the shell sleeps in hlt.
 enum Serial {
   static let port: UInt16 = 0x3F8
 
@@ -28,5 +29,38 @@ enum Serial {
   static func read() -> UInt8? {
     guard x86_inb(port + 5) & 0x01 != 0 else { return nil }
     return x86_inb(port)
+  }
+
+  nonisolated(unsafe) static var interruptDriven = false
+  nonisolated(unsafe) static var ring = ByteRing()
+
+  /// Receive-data interrupts on; OUT2 gates the UART's IRQ line on PCs.
+  static func enableReceiveInterrupt() {
+    x86_outb(port + 4, 0x0B)
+    x86_outb(port + 1, 0x01)
+    interruptDriven = true
+  }
+
+  /// The receive interrupt: drain the FIFO into the ring.
+  static func handleInterrupt() {
+    while let byte = read() { ring.push(byte) }
+  }
+
+  /// The next input byte, sleeping until one arrives. Interrupts stay
+  /// enabled on return (the shell runs with them on).
+  static func waitForByte() -> UInt8 {
+    while true {
+      if !interruptDriven {
+        if let byte = read() { return byte }
+        x86_pause()
+        continue
+      }
+      x86_cli()
+      if let byte = ring.pop() {
+        x86_sti()
+        return byte
+      }
+      x86_sti_hlt()
+    }
   }
 }

@@ -137,7 +137,10 @@ public struct MemoryPartitionPlan: Sendable {
       let allowed = nodes.filter { lwkNodes.contains($0.node) }.map { $0.range }.sortedAndMerged()
       eligible = remaining.intersection(allowed).compactMap { $0.pageAlignedInward }
       let outside = remaining.totalBytes - eligible.totalBytes
-      if outside > 0 {
+      if outside > 0 && lwkNodes.isEmpty {
+        messages.append(
+          formatSize(outside) + " stays unassigned: the LWK partition has no CPUs to use it")
+      } else if outside > 0 {
         messages.append(
           formatSize(outside) + " outside the LWK partition's NUMA nodes ("
             + MemoryPartitionPlan.list(lwkNodes)

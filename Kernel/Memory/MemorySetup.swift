@@ -18,15 +18,15 @@ struct MemoryState {
 
 nonisolated(unsafe) var memory = MemoryState()
 
-/// Boot's memory sequence: reserve what must survive, split, switch to the
-/// kernel's own page tables (W^X, all RAM in the direct map), then build the
-/// partitions' allocators and let the heap grow from the service partition.
-/// Each failure is reported and boot goes on with what it has.
-func setUpMemory(features: CPUFeatures) {
+/// Boot's memory sequence, first half: normalize the firmware map and
+/// reserve what must survive (kernel, boot information, modules, first MiB,
+/// trampoline, rings, the kernel's page-table pool). False when there is no
+/// usable map; boot then stays on the early heap and the boot page tables.
+func reserveBootMemory() -> Bool {
   guard let info = boot.bootInfo, !info.memoryMap.isEmpty else {
     print(
       "memory: no memory map from the boot loader; staying on the early heap and boot page tables")
-    return
+    return false
   }
   memory.firmware = MemoryMap.normalize(info.memoryMap)
   var map = memory.firmware
@@ -53,19 +53,29 @@ func setUpMemory(features: CPUFeatures) {
     pool.end <= PhysicalMemory.bootDirectMapSize
   else {
     print("memory: no room below 4 GiB for the kernel page tables; staying on the boot page tables")
-    return
+    return false
   }
   memory.pageTablePool = pool
   memory.reserved = map
+  return true
+}
 
-  let plan = MemoryPartitionPlan(
-    splitting: map, request: MemoryPartitionRequest(commandLine: boot.commandLine))
+/// Second half: split the reserved map between the partitions (mOS style,
+/// with the NUMA constraint the CPU plan asks for), switch to the kernel's own
+/// page tables (W^X, all RAM in the direct map), then build the partitions'
+/// allocators and let the heap grow from the service partition.
+func partitionMemory(request: MemoryPartitionRequest, features: CPUFeatures) {
+  guard let pool = memory.pageTablePool else { return }
+  let end = physicalEnd(memory.firmware)
+  let plan = MemoryPartitionPlan(splitting: memory.reserved, request: request)
   for message in plan.messages { print("boot: \(message)") }
   memory.plan = plan
 
   var next = pool.base
   let switched = KernelAddressSpace.build(physicalEnd: end, features: features) {
-    guard next < pool.end else { return nil }
+    // The boot pool first; once the allocators exist, service frames (new
+    // kernel mappings such as CPU stacks need tables after boot).
+    guard next < pool.end else { return memory.service?.allocate(order: 0) }
     defer { next += 4096 }
     return next
   }

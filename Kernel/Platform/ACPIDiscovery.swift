@@ -7,7 +7,8 @@ struct ACPIState {
   var error: String? = nil
 
   func find(_ signature: ACPISignature) -> ACPITable? {
-    guard let directory, case .success(let table) = directory.find(signature, using: PhysicalMemory.view)
+    guard let directory,
+      case .success(let table) = directory.find(signature, using: PhysicalMemory.view)
     else { return nil }
     return table
   }

@@ -5,6 +5,9 @@ import X86
 /// The heap behind every Swift allocation in the kernel. Boot hands it the
 /// early arena reserved in Boot/entry.S.
 nonisolated(unsafe) var kernelHeap = KernelHeap()
+/// Every CPU allocates; the heap itself is single-threaded. A raw atomic word
+/// (not a class) so that taking it never allocates.
+nonisolated(unsafe) var kernelHeapLockWord: UInt64 = 0
 
 func initializeKernelHeap() {
   let start = UnsafeMutableRawPointer(bitPattern: UInt(symbol_early_heap_start()))!
@@ -25,7 +28,10 @@ func tesseraPosixMemalign(
   guard alignment >= MemoryLayout<UInt>.size, alignment & (alignment - 1) == 0,
     alignment <= KernelHeap.pageSize
   else { return 22 }  // EINVAL
-  guard let block = kernelHeap.allocate(size: size, alignment: alignment) else {
+  let interrupts = HeapLock.lock()
+  let allocated = kernelHeap.allocate(size: size, alignment: alignment)
+  HeapLock.unlock(interrupts)
+  guard let block = allocated else {
     // The Swift runtime cannot recover from a failed allocation; say why we stop.
     Panic.halt(because: "kernel heap exhausted: no memory left for a Swift runtime allocation")
   }
@@ -36,7 +42,10 @@ func tesseraPosixMemalign(
 @_cdecl("tessera_free")
 func tesseraFree(_ pointer: UnsafeMutableRawPointer?) {
   guard let pointer else { return }
-  if case .failure(let error) = kernelHeap.free(pointer) {
+  let interrupts = HeapLock.lock()
+  let result = kernelHeap.free(pointer)
+  HeapLock.unlock(interrupts)
+  if case .failure(let error) = result {
     Panic.halt(because: "kernel heap: " + error.description)
   }
 }
@@ -59,5 +68,24 @@ func arc4random_buf(_ buffer: UnsafeMutableRawPointer, _ count: Int) {
     buffer.storeBytes(
       of: UInt8(truncatingIfNeeded: (state &* 0x2545_F491_4F6C_DD1D) >> 56), toByteOffset: i,
       as: UInt8.self)
+  }
+}
+
+/// The heap's lock: a spin lock on a plain word through the C atomics, with
+/// interrupts off while held (an interrupt handler that allocated on a CPU
+/// holding it would otherwise spin forever).
+enum HeapLock {
+  static func lock() -> Bool {
+    let interruptsWereOn = x86_read_rflags() & (1 << 9) != 0
+    x86_cli()
+    withUnsafeMutablePointer(to: &kernelHeapLockWord) { word in
+      while !x86_try_lock(word) { x86_pause() }
+    }
+    return interruptsWereOn
+  }
+
+  static func unlock(_ interruptsWereOn: Bool) {
+    withUnsafeMutablePointer(to: &kernelHeapLockWord) { x86_unlock($0) }
+    if interruptsWereOn { x86_sti() }
   }
 }

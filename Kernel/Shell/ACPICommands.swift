@@ -13,7 +13,9 @@ enum ACPICommands {
     }
     if let error = ACPIStateView.error { print("acpi: \(error)") }
     guard let rsdp = ACPIStateView.rsdp, let directory = ACPIStateView.directory else { return }
-    print("RSDP revision \(rsdp.revision), OEM \"\(rsdp.oemID)\", \(rsdp.xsdtAddress != nil ? "XSDT" : "RSDT") at \(hex(directory.root.address))")
+    print(
+      "RSDP revision \(rsdp.revision), OEM \"\(rsdp.oemID)\", \(rsdp.xsdtAddress != nil ? "XSDT" : "RSDT") at \(hex(directory.root.address))"
+    )
     var summaries = directory.summaries(using: PhysicalMemory.view)
     // The DSDT hangs off the FADT, not the root table.
     if let fadt = ACPIStateView.find(.fadt), let dsdt = fadt.view.u32(40), dsdt != 0 {
@@ -21,7 +23,9 @@ enum ACPICommands {
     }
     for summary in summaries {
       let name = summary.signature?.description ?? "????"
-      print("  \(name)  \(hex(summary.address))  \(String(summary.length).padded(to: 6)) bytes  checksum \(summary.isValid ? "ok" : "BAD")")
+      print(
+        "  \(name)  \(hex(summary.address))  \(String(summary.length).padded(to: 6)) bytes  checksum \(summary.isValid ? "ok" : "BAD")"
+      )
     }
   }
 
@@ -32,10 +36,13 @@ enum ACPICommands {
       return
     }
     let signature = ACPISignature(
-      rawValue: UInt32(bytes[0]) | UInt32(bytes[1]) << 8 | UInt32(bytes[2]) << 16 | UInt32(bytes[3]) << 24)
+      rawValue: UInt32(bytes[0]) | UInt32(bytes[1]) << 8 | UInt32(bytes[2]) << 16 | UInt32(bytes[3])
+        << 24)
     var table = ACPIStateView.find(signature)
-    if table == nil, signature == .dsdt, let fadt = ACPIStateView.find(.fadt), let address = fadt.view.u32(40),
-      case .success(let dsdt) = ACPITable.read(at: UInt64(address), expecting: .dsdt, using: PhysicalMemory.view)
+    if table == nil, signature == .dsdt, let fadt = ACPIStateView.find(.fadt),
+      let address = fadt.view.u32(40),
+      case .success(let dsdt) = ACPITable.read(
+        at: UInt64(address), expecting: .dsdt, using: PhysicalMemory.view)
     {
       table = dsdt
     }

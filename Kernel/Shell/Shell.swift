@@ -9,10 +9,7 @@ struct Shell {
   mutating func run() -> Never {
     Console.write(Self.prompt)
     while true {
-      guard let byte = Serial.read() else {
-        x86Pause()
-        continue
-      }
+      let byte = Serial.waitForByte()
       let output = editor.feed(byte)
       for b in output.echo { Serial.write(byte: b) }
       guard let event = output.event else { continue }

@@ -26,6 +26,19 @@ enum ShellCommands {
       summary: "allocate, fill, check and free N random blocks of service memory",
       run: MemoryCommands.memtest),
     ShellCommandEntry(
+      name: "cpus", usage: "cpus", summary: "CPUs: APIC ID, node, partition, state, TSC kHz",
+      run: CPUCommands.cpus),
+    ShellCommandEntry(
+      name: "numa", usage: "numa", summary: "NUMA nodes: CPUs, memory, SLIT distances",
+      run: CPUCommands.numa),
+    ShellCommandEntry(
+      name: "parts", usage: "parts",
+      summary: "the partition plan: CPUs and memory per partition and where they came from",
+      run: CPUCommands.parts),
+    ShellCommandEntry(
+      name: "ipi", usage: "ipi CPU [N]",
+      summary: "N remote-call round trips to a CPU: min/median/max cycles", run: CPUCommands.ipi),
+    ShellCommandEntry(
       name: "acpi", usage: "acpi [dump SIG]",
       summary: "ACPI tables with addresses, lengths and checksums; dump one in hex",
       run: ACPICommands.acpi),

@@ -1,0 +1,10 @@
+/// The kernel's interrupt vectors above the 32 exceptions.
+enum InterruptVector {
+  static let timer: UInt8 = 0x20
+  /// ISA IRQ n arrives at legacyBase + n (COM1 is IRQ 4).
+  static let legacyBase: UInt8 = 0x30
+  static let serial: UInt8 = 0x34
+  static let remoteCall: UInt8 = 0xF0
+  static let apicError: UInt8 = 0xFE
+  static let spurious: UInt8 = 0xFF
+}

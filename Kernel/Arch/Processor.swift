@@ -1,0 +1,71 @@
+import Synchronization
+import X86
+
+/// One CPU as the kernel tracks it: who it is, which partition it belongs
+/// to, its state, and its remote-call mailbox. The GS base of each CPU points
+/// at a small block whose second word is the CPU's logical number.
+final class Processor {
+  enum State: UInt8 {
+    case offline = 0
+    case starting = 1
+    case online = 2  // a service CPU, running the service kernel
+    case parked = 3  // an LWK CPU, waiting for work from the LWK instance
+    case failed = 4  // did not report in after INIT-SIPI-SIPI
+
+    var description: String {
+      switch self {
+      case .offline: "offline"
+      case .starting: "starting"
+      case .online: "online"
+      case .parked: "parked"
+      case .failed: "failed"
+      }
+    }
+  }
+
+  let index: Int
+  let apicID: UInt32
+  let node: Int
+  let isService: Bool
+  private let stateValue = Atomic<UInt8>(State.offline.rawValue)
+  let ticks = Atomic<UInt64>(0)
+  let mailbox = RemoteCallMailbox()
+  var tscKHz: UInt64 = 0
+  /// TSC cycles from the INIT IPI to the CPU reporting in.
+  var bringUpCycles: UInt64 = 0
+  var tables: DescriptorTables? = nil
+  var interruptStackTops: (doubleFault: UInt64, nmi: UInt64) = (0, 0)
+  let block: UnsafeMutablePointer<UInt64>
+
+  init(index: Int, apicID: UInt32, node: Int, isService: Bool) {
+    self.index = index
+    self.apicID = apicID
+    self.node = node
+    self.isService = isService
+    block = UnsafeMutablePointer<UInt64>.allocate(capacity: 8)
+    block.initialize(repeating: 0, count: 8)
+    block[0] = UInt64(UInt(bitPattern: block))
+    block[1] = UInt64(index)
+  }
+
+  var state: State {
+    get { State(rawValue: stateValue.load(ordering: .acquiring)) ?? .failed }
+    set { stateValue.store(newValue.rawValue, ordering: .releasing) }
+  }
+
+  var partitionName: String { isService ? "service" : "LWK" }
+
+  /// Points this CPU's GS base at its block.
+  func installPerCPUBlock() {
+    x86_wrmsr(0xC000_0101, UInt64(UInt(bitPattern: block)))
+  }
+
+  /// The logical number of the calling CPU (0 before per-CPU blocks exist).
+  static var currentIndex: Int {
+    x86_rdmsr(0xC000_0101) == 0 ? 0 : Int(x86_read_gs_qword(8))
+  }
+}
+
+/// Every CPU of the machine by logical number, filled at boot before any AP
+/// starts and never resized afterwards (APs read it without locks).
+nonisolated(unsafe) var processors: [Processor] = []

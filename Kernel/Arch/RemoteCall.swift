@@ -1,0 +1,114 @@
+import Synchronization
+import X86
+
+/// A function to run on another CPU: a C function pointer and one argument,
+/// so that nothing needs to be allocated or reference-counted across CPUs.
+typealias RemoteFunction = @convention(c) (UInt64) -> UInt64
+
+/// One request slot per CPU. A caller owns it while `busy`; it publishes the
+/// request by bumping `requested` and sends the remote-call IPI; the target's
+/// handler runs the function and publishes `completed`.
+final class RemoteCallMailbox {
+  let busy = Atomic<Bool>(false)
+  let requested = Atomic<UInt64>(0)
+  let completed = Atomic<UInt64>(0)
+  nonisolated(unsafe) var function: RemoteFunction? = nil
+  nonisolated(unsafe) var argument: UInt64 = 0
+  nonisolated(unsafe) var result: UInt64 = 0
+}
+
+enum RemoteCallError: Error {
+  case noSuchCPU(Int)
+  case notRunning(Int, String)
+  case timedOut(Int)
+  case busy(Int)
+
+  var description: String {
+    switch self {
+    case .noSuchCPU(let cpu): "CPU \(cpu) does not exist"
+    case .notRunning(let cpu, let state): "CPU \(cpu) is \(state)"
+    case .timedOut(let cpu): "CPU \(cpu) did not answer in time"
+    case .busy(let cpu): "CPU \(cpu)'s mailbox stayed busy"
+    }
+  }
+}
+
+enum RemoteCall {
+  /// How long a caller waits for an answer before giving up.
+  static let timeoutMicroseconds: UInt64 = 200_000
+
+  /// Sends the fixed-vector IPI to one CPU, checked against the partition
+  /// plan: the CPU must exist and be running (online or parked).
+  static func sendIPI(to cpu: Int, vector: UInt8) -> Result<Void, RemoteCallError> {
+    guard cpu >= 0, cpu < processors.count else { return .failure(.noSuchCPU(cpu)) }
+    let target = processors[cpu]
+    guard target.state == .online || target.state == .parked else {
+      return .failure(.notRunning(cpu, target.state.description))
+    }
+    LocalAPIC.send(to: target.apicID, command: UInt32(vector) | LocalAPIC.deliveryFixed)
+    return .success(())
+  }
+
+  /// Runs `function(argument)` on `cpu` and waits for its result.
+  static func run(on cpu: Int, _ function: RemoteFunction, _ argument: UInt64) -> Result<
+    UInt64, RemoteCallError
+  > {
+    guard cpu >= 0, cpu < processors.count else { return .failure(.noSuchCPU(cpu)) }
+    if cpu == Processor.currentIndex { return .success(function(argument)) }
+    let box = processors[cpu].mailbox
+    let deadline = x86_rdtsc() + Clock.cycles(microseconds: timeoutMicroseconds)
+    while !box.busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged
+    {
+      if x86_rdtsc() > deadline { return .failure(.busy(cpu)) }
+      x86_pause()
+    }
+    box.function = function
+    box.argument = argument
+    let sequence = box.requested.load(ordering: .relaxed) &+ 1
+    box.requested.store(sequence, ordering: .releasing)
+    if case .failure(let error) = sendIPI(to: cpu, vector: InterruptVector.remoteCall) {
+      box.busy.store(false, ordering: .releasing)
+      return .failure(error)
+    }
+    while box.completed.load(ordering: .acquiring) != sequence {
+      if x86_rdtsc() > deadline {
+        // The slot stays busy: a late answer must not meet a new request.
+        return .failure(.timedOut(cpu))
+      }
+      x86_pause()
+    }
+    let result = box.result
+    box.busy.store(false, ordering: .releasing)
+    return .success(result)
+  }
+
+  /// The remote-call IPI handler on the target CPU.
+  static func handleInterrupt() {
+    let box = processors[Processor.currentIndex].mailbox
+    let sequence = box.requested.load(ordering: .acquiring)
+    guard sequence != box.completed.load(ordering: .relaxed), let function = box.function else {
+      return
+    }
+    box.result = function(box.argument)
+    box.completed.store(sequence, ordering: .releasing)
+  }
+}
+
+/// TLB shootdown on top of remote calls: every other running service CPU
+/// drops its translation of a page.
+enum TLBShootdown {
+  static func invalidate(_ virtual: UInt64) -> Int {
+    x86_invlpg(virtual)
+    var failures = 0
+    let me = Processor.currentIndex
+    for cpu in processors where cpu.isService && cpu.state == .online && cpu.index != me {
+      if case .failure = RemoteCall.run(on: cpu.index, invalidatePage, virtual) { failures += 1 }
+    }
+    return failures
+  }
+}
+
+let invalidatePage: RemoteFunction = { address in
+  x86_invlpg(address)
+  return 0
+}

@@ -1,0 +1,98 @@
+import Synchronization
+import X86
+
+/// Starting the other CPUs: the trampoline is copied to its reserved page
+/// below 1 MiB, and each AP is started with INIT-SIPI-SIPI addressed to its
+/// own APIC ID (never the all or all-but-self shorthands), one at a time,
+/// with a bounded wait. An AP that does not report in is marked failed and
+/// boot goes on without it.
+enum SMP {
+  static let trampolinePage: UInt64 = 0x8000  // must match Boot/trampoline.S
+  static let kernelStackPages = 8  // 32 KiB
+  static let interruptStackPages = 4  // 16 KiB each for double faults and NMIs
+  /// How long an AP gets to report in.
+  static let reportMicroseconds: UInt64 = 200_000
+
+  /// Starts `cpus` one after the other. Returns one boot-log line per CPU
+  /// that failed.
+  static func start(_ cpus: [Processor]) -> [String] {
+    var problems: [String] = []
+    guard !cpus.isEmpty else { return problems }
+    guard memory.bootRegions?.trampoline.base == trampolinePage, KernelAddressSpace.table != nil
+    else {
+      for cpu in cpus { cpu.state = .failed }
+      return ["smp: the AP trampoline page 0x8000 is not available; only the boot CPU runs"]
+    }
+    let size = Int(symbol_trampoline_end() - symbol_trampoline_start())
+    let source = UnsafeRawPointer(bitPattern: UInt(symbol_trampoline_start()))!
+    PhysicalMemory.pointer(trampolinePage)!.copyMemory(from: source, byteCount: size)
+    let data = PhysicalMemory.pointer(
+      trampolinePage + symbol_trampoline_data() - symbol_trampoline_start())!
+      .assumingMemoryBound(to: UInt64.self)
+    data[0] = x86_read_cr3()
+    data[2] = UInt64(UInt(bitPattern: unsafeBitCast(apEntry, to: UnsafeRawPointer.self)))
+    data[4] = x86_rdmsr(0xC000_0080) & ((1 << 8) | (1 << 11))  // LME, NXE as on the boot CPU
+
+    for cpu in cpus {
+      guard let stack = KernelStacks.allocate(pages: kernelStackPages),
+        let doubleFault = KernelStacks.allocate(pages: interruptStackPages),
+        let nmi = KernelStacks.allocate(pages: interruptStackPages)
+      else {
+        cpu.state = .failed
+        problems.append("smp: no memory for CPU \(cpu.index)'s stacks")
+        continue
+      }
+      cpu.interruptStackTops = (doubleFault, nmi)
+      data[1] = stack
+      data[3] = UInt64(cpu.index)
+      if !start(cpu) {
+        cpu.state = .failed
+        problems.append(
+          "smp: CPU \(cpu.index) (APIC \(cpu.apicID)) did not start; continuing without it")
+      }
+    }
+    return problems
+  }
+
+  /// INIT, 10 ms, SIPI, 200 µs, SIPI again unless it already runs, then wait.
+  static func start(_ cpu: Processor) -> Bool {
+    cpu.state = .starting
+    let vector = UInt32(trampolinePage >> 12)
+    let begin = x86_rdtsc()
+    LocalAPIC.send(to: cpu.apicID, command: LocalAPIC.deliveryINIT | LocalAPIC.levelAssert)
+    Clock.delay(microseconds: 10_000)
+    LocalAPIC.send(to: cpu.apicID, command: LocalAPIC.deliveryStartup | vector)
+    Clock.delay(microseconds: 200)
+    if cpu.state == .starting {
+      LocalAPIC.send(to: cpu.apicID, command: LocalAPIC.deliveryStartup | vector)
+    }
+    let deadline = x86_rdtsc() + Clock.cycles(microseconds: reportMicroseconds)
+    while cpu.state == .starting {
+      if x86_rdtsc() > deadline { return false }
+      x86_pause()
+    }
+    cpu.bringUpCycles = x86_rdtsc() - begin
+    return true
+  }
+}
+
+/// Where the trampoline lands on each AP, on its own stack.
+let apEntry: @convention(c) (UInt64) -> Void = { index in
+  let cpu = processors[Int(index)]
+  cpu.tables = DescriptorTables(
+    doubleFaultStackTop: cpu.interruptStackTops.doubleFault, nmiStackTop: cpu.interruptStackTops.nmi
+  )
+  interruptTable?.load()
+  cpu.installPerCPUBlock()
+  LocalAPIC.enable()
+  cpu.tscKHz = Clock.tscKHz
+  if cpu.isService {
+    Timer.startTick()
+    cpu.state = .online
+  } else {
+    // LWK CPUs take no timer interrupt at all: only the IPIs they are sent.
+    LocalAPIC.maskTimer()
+    cpu.state = .parked
+  }
+  while true { x86_sti_hlt() }
+}

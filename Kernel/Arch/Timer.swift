@@ -1,0 +1,17 @@
+import Synchronization
+
+/// The periodic tick of service CPUs (it will drive the scheduler). LWK CPUs
+/// never start it: they run tickless.
+enum Timer {
+  static let hertz: UInt64 = 100
+
+  static func startTick() {
+    let count = max(Clock.apicTicksPerMillisecond * 1000 / hertz, 1)
+    LocalAPIC.startPeriodicTimer(
+      vector: InterruptVector.timer, count: UInt32(truncatingIfNeeded: count))
+  }
+
+  static func tick() {
+    processors[Processor.currentIndex].ticks.add(1, ordering: .relaxed)
+  }
+}
