@@ -4,8 +4,8 @@ import X86
 /// (PML4 entries of the kernel image and of the direct map) are shared with
 /// the kernel's, so the kernel stays mapped after a switch. Tables it creates
 /// come from the service partition's frames and go back when it is destroyed.
-/// Unmapping invalidates this CPU's TLB entry when the space is active; other
-/// CPUs' shootdown arrives with SMP.
+/// Unmapping invalidates the page on every running service CPU (remote calls)
+/// before it returns.
 final class AddressSpace {
   /// PML4 slots user mappings may use: 1-127 (0 holds the kernel image, 128
   /// and up the direct map).
@@ -49,8 +49,9 @@ final class AddressSpace {
   func unmap(_ virtual: UInt64) -> Result<Translation, PageTableError> {
     guard Self.isUserAddress(virtual) else { return .failure(.outsideRange(virtual)) }
     let result = table.unmap(virtual)
-    // One invlpg drops the whole TLB entry, large pages included.
-    if case .success = result, isActive { x86_invlpg(virtual) }
+    // One invlpg drops the whole TLB entry, large pages included; every
+    // service CPU may have used this space, so all of them drop it.
+    if case .success = result { _ = TLBShootdown.invalidate(virtual) }
     return result
   }
 
