@@ -3,11 +3,12 @@
 #   - boot time (QEMU start to the first shell prompt, median of 5) on -smp 1 and 4
 #   - the kernel image size
 #   - in-kernel frame and heap alloc+free: instructions (-icount shift=0) and TCG cycles
+#   - AP bring-up and IPI remote-call round trips, same and other NUMA node
 #   - the hosted allocator benchmark (release build)
 set -euo pipefail
 runner=$1 kernel=$2
 echo "kernel image: $(stat -c %s "$kernel") bytes file, $(size -A "$kernel" 2>/dev/null | awk '/^\.(boot|text|rodata|data) /{s+=$2} END{print s}') bytes loaded (text+rodata+data)"
-for smp in 1 4; do
+for smp in 1 4 8; do
   echo "boot to prompt, -smp $smp -m 128M:"
   "$runner" boot-time --kernel "$kernel" --smp "$smp" --mem 128M --runs 5
 done
@@ -15,6 +16,10 @@ done
 for name in alloc-icount alloc-cycles; do
   echo "in-kernel allocator ($name):"
   grep -a '^bench:' "build/scenarios/$name.log" | tr -d '\r' | sed 's/^/  /'
+done
+for name in ipi-icount ipi-cycles; do
+  echo "AP bring-up (TSC cycles from INIT to reporting in) and remote-call round trips ($name):"
+  grep -a -E '^[0-9]+ +[0-9]+ .*(parked|online)|^ipi:' "build/scenarios/$name.log" | tr -d '\r' | sed 's/^/  /'
 done
 echo "hosted allocator benchmark (swift build -c release):"
 swift build -c release --product tessera-bench >/dev/null
