@@ -27,6 +27,13 @@ BOOT_HEADERS := $(wildcard Boot/include/*)
 KERNEL := $(BUILD)/tessera.elf
 ISO := $(BUILD)/tessera.iso
 
+# User programs: each Userland/Programs/NAME becomes build/user/NAME.elf and
+# a boot module named NAME.
+USER_PROGRAMS := $(notdir $(wildcard Userland/Programs/*))
+USER_ELFS := $(patsubst %,$(BUILD)/user/%.elf,$(USER_PROGRAMS))
+USER_LIBRARY_SWIFT := $(wildcard Userland/Library/*.swift) Kernel/Core/KernelHeap.swift \
+  Kernel/Core/SystemCall.swift
+
 SWIFT_FLAGS := -target x86_64-unknown-none-elf -enable-experimental-feature Embedded \
   -wmo -parse-as-library -O -enforce-exclusivity=unchecked -module-name Tessera \
   -Xcc -mno-red-zone -Xfrontend -disable-stack-protector \
@@ -34,9 +41,9 @@ SWIFT_FLAGS := -target x86_64-unknown-none-elf -enable-experimental-feature Embe
 CLANG_FLAGS := -target x86_64-unknown-none-elf -mcmodel=small -mno-red-zone \
   -ffreestanding -fno-builtin -fno-stack-protector -fno-pic -fno-omit-frame-pointer -O2 -g -Wall
 
-.PHONY: all kernel iso run debug test hosted-test scenarios bench deps clean format
+.PHONY: all kernel user iso run debug test hosted-test scenarios bench deps clean format
 
-all: kernel
+all: kernel user
 
 kernel: $(KERNEL)
 
@@ -64,8 +71,37 @@ $(KERNEL): $(BOOT_OBJECTS) $(BUILD)/kernel.o linker.ld
 	  $(BOOT_OBJECTS) $(BUILD)/kernel.o $(EMBEDDED_LIB)/libswiftUnicodeDataTables.a -o $@
 	@echo "kernel: $@ ($$(stat -c %s $@) bytes)"
 
-$(ISO): $(KERNEL) Tools/mkiso.sh $(BUILD)/cmdline.txt
-	Tools/mkiso.sh $@ $(KERNEL) "$(CMDLINE)"
+$(ISO): $(KERNEL) $(USER_ELFS) Tools/mkiso.sh $(BUILD)/cmdline.txt
+	Tools/mkiso.sh $@ $(KERNEL) "$(CMDLINE)" $(USER_ELFS)
+
+# User code runs in ring 3 at 1 TiB: large code model, no red-zone concern
+# (interrupts from ring 3 switch stacks).
+USER_SWIFT_FLAGS := -target x86_64-unknown-none-elf -enable-experimental-feature Embedded \
+  -wmo -parse-as-library -Osize -Xfrontend -disable-stack-protector -I Userland/Library/include
+USER_CLANG_FLAGS := -target x86_64-unknown-none-elf -mcmodel=large -ffreestanding -fno-builtin \
+  -fno-stack-protector -fno-pic -O2 -Wall
+
+$(BUILD)/user/%.ll: Userland/Programs/%/main.swift $(USER_LIBRARY_SWIFT) Userland/Library/include/usersys.h Makefile
+	@mkdir -p $(BUILD)/user
+	$(SWIFTC) $(USER_SWIFT_FLAGS) -module-name $* -emit-ir $(wildcard Userland/Programs/$*/*.swift) $(USER_LIBRARY_SWIFT) -o $@
+
+$(BUILD)/user/%.o: $(BUILD)/user/%.ll
+	$(CLANG) $(USER_CLANG_FLAGS) -Wno-override-module -c $< -o $@
+
+$(BUILD)/user/start.o: Userland/Library/start.S
+	@mkdir -p $(BUILD)/user
+	$(CLANG) $(USER_CLANG_FLAGS) -c $< -o $@
+
+$(BUILD)/user/libc.o: Boot/libc.c
+	@mkdir -p $(BUILD)/user
+	$(CLANG) $(USER_CLANG_FLAGS) -c $< -o $@
+
+$(BUILD)/user/%.elf: $(BUILD)/user/%.o $(BUILD)/user/start.o $(BUILD)/user/libc.o Userland/user.ld
+	$(LLD) -T Userland/user.ld -nostdlib -static -z max-page-size=4096 --gc-sections \
+	  $(BUILD)/user/start.o $(BUILD)/user/$*.o $(BUILD)/user/libc.o \
+	  $(EMBEDDED_LIB)/libswiftUnicodeDataTables.a -o $@
+
+user: $(USER_ELFS)
 
 # Rebuild the ISO when the command line changes.
 $(BUILD)/cmdline.txt: FORCE | $(BUILD)
@@ -88,16 +124,16 @@ SCENARIO_RUNNER := .build/debug/tessera-scenario
 $(SCENARIO_RUNNER): Package.swift $(shell find Tools/Scenario -name '*.swift')
 	swift build --product tessera-scenario
 
-test: deps $(KERNEL) $(SCENARIO_RUNNER)
+test: deps $(KERNEL) $(USER_ELFS) $(SCENARIO_RUNNER)
 	Tools/test.sh $(SCENARIO_RUNNER) $(KERNEL)
 
 hosted-test:
 	swift test
 
-scenarios: deps $(KERNEL) $(SCENARIO_RUNNER)
+scenarios: deps $(KERNEL) $(USER_ELFS) $(SCENARIO_RUNNER)
 	$(SCENARIO_RUNNER) run --kernel $(KERNEL)
 
-bench: deps $(KERNEL) $(SCENARIO_RUNNER)
+bench: deps $(KERNEL) $(USER_ELFS) $(SCENARIO_RUNNER)
 	Tools/bench.sh $(SCENARIO_RUNNER) $(KERNEL)
 
 deps:

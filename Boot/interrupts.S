@@ -56,6 +56,11 @@ STUB 31, 0
 .endr
 
 isr_common:
+  /* From user mode the GS base is the user's: switch to the kernel's. */
+  testb $3, 24(%rsp)
+  jz 1f
+  swapgs
+1:
   pushq %rax
   pushq %rbx
   pushq %rcx
@@ -101,6 +106,10 @@ isr_common:
   popq %rbx
   popq %rax
   add $16, %rsp /* vector and error code */
+  testb $3, 8(%rsp)
+  jz 1f
+  swapgs
+1:
   iretq
 
 /* The stubs' addresses, for building the IDT. */

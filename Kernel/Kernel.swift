@@ -9,6 +9,8 @@ struct BootState {
 }
 
 nonisolated(unsafe) var boot = BootState()
+/// The boot CPU's GDT and TSS (the other CPUs make theirs in apEntry).
+nonisolated(unsafe) var bootDescriptorTables: DescriptorTables? = nil
 
 /// The Swift entry, called by Boot/entry.S on the boot stack with the
 /// Multiboot2 magic and the physical address of the boot information.
@@ -16,11 +18,10 @@ nonisolated(unsafe) var boot = BootState()
 func kmain(_ magic: UInt32, _ bootInfoAddress: UInt64) -> Never {
   Serial.initialize()
   initializeKernelHeap()
-  let tables = DescriptorTables(
+  bootDescriptorTables = DescriptorTables(
     doubleFaultStackTop: symbol_ist_df_stack_top(), nmiStackTop: symbol_ist_nmi_stack_top())
   interruptTable = InterruptTable()
   interruptTable!.load()
-  _ = tables
 
   print("Tessera: x86-64 capability microkernel")
   if case .failure(let error) = Multiboot2.checkMagic(magic) {

@@ -2,7 +2,7 @@
 # Build a bootable GRUB ISO: mkiso.sh OUT.iso KERNEL.elf "CMDLINE" [MODULE...]
 # The command line is baked into grub.cfg, so each distinct command line is its
 # own (small, ~0.2 s to make) ISO. Modules are passed to the kernel as
-# Multiboot2 modules whose string is the file's base name.
+# Multiboot2 modules whose string is the file's base name without .elf.
 set -euo pipefail
 out=$1 kernel=$2 cmdline=${3:-}
 shift 3 || shift $#
@@ -21,7 +21,7 @@ cp "$kernel" "$tree/boot/tessera.elf"
   for m in "$@"; do
     name=$(basename "$m")
     cp "$m" "$tree/modules/$name"
-    echo "  module2 /modules/$name $name"
+    echo "  module2 /modules/$name ${name%.elf}"
   done
   echo '  boot'
   echo '}'

@@ -36,7 +36,11 @@ func exceptionName(_ vector: UInt64) -> StaticString {
 func interruptDispatch(_ rawFrame: UnsafeMutableRawPointer) {
   let frame = rawFrame.assumingMemoryBound(to: InterruptFrame.self)
   let vector = frame.pointee.vector
-  if vector < 32 { Panic.exception(frame) }
+  if vector < 32 {
+    // User faults end the process; kernel faults stop the CPU.
+    if frame.pointee.cs & 3 == 3 { ProcessRunner.userFault(frame.pointee) }
+    Panic.exception(frame)
+  }
   switch UInt8(truncatingIfNeeded: vector) {
   case InterruptVector.timer:
     if !processors.isEmpty { Timer.tick() }

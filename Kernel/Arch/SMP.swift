@@ -93,6 +93,7 @@ let apEntry: @convention(c) (UInt64) -> Void = { index in
   )
   interruptTable?.load()
   cpu.installPerCPUBlock()
+  UserMode.enableOnThisCPU()
   LocalAPIC.enable()
   cpu.tscKHz = Clock.tscKHz
   if cpu.isService {

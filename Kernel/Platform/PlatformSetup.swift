@@ -52,7 +52,9 @@ func bringUpProcessors() {
   }
   processors = list
   let me = processors[0]
+  me.tables = bootDescriptorTables
   me.installPerCPUBlock()
+  UserMode.enableOnThisCPU()
   me.tscKHz = Clock.tscKHz
   me.state = .online
   Timer.startTick()

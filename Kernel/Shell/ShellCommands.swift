@@ -26,6 +26,15 @@ enum ShellCommands {
       summary: "allocate, fill, check and free N random blocks of service memory",
       run: MemoryCommands.memtest),
     ShellCommandEntry(
+      name: "run", usage: "run MODULE [ARG...]",
+      summary: "run a user program from a boot module until it exits", run: ProcessCommands.run),
+    ShellCommandEntry(
+      name: "ps", usage: "ps", summary: "the running and the finished processes",
+      run: ProcessCommands.ps),
+    ShellCommandEntry(
+      name: "lsmod", usage: "lsmod", summary: "the boot modules with their sizes",
+      run: ProcessCommands.lsmod),
+    ShellCommandEntry(
       name: "cpus", usage: "cpus", summary: "CPUs: APIC ID, node, partition, state, TSC kHz",
       run: CPUCommands.cpus),
     ShellCommandEntry(

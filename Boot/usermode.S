@@ -1,0 +1,137 @@
+/* Entering and leaving user mode.
+ *
+ * The per-CPU block behind the kernel GS base (Kernel/Arch/Processor.swift):
+ *   gs:0 self, gs:8 CPU number, gs:16 scratch for the user RSP,
+ *   gs:24 kernel stack top of the running thread.
+ *
+ * syscall_entry builds the same frame as the interrupt stubs (see
+ * Kernel/Arch/InterruptFrame.swift) with vector 0x100, so the kernel sees one
+ * shape of saved user state, and returns with sysretq after checking that
+ * the return address is canonical. */
+
+#define SYSCALL_VECTOR 0x100
+#define USER_CS (0x20 | 3)
+#define USER_SS (0x18 | 3)
+
+.section .text
+.global syscall_entry
+syscall_entry:
+  swapgs
+  movq %rsp, %gs:16
+  movq %gs:24, %rsp
+  pushq $USER_SS
+  pushq %gs:16 /* user RSP */
+  pushq %r11   /* user RFLAGS */
+  pushq $USER_CS
+  pushq %rcx   /* user RIP */
+  pushq $0
+  pushq $SYSCALL_VECTOR
+  pushq %rax
+  pushq %rbx
+  pushq %rcx
+  pushq %rdx
+  pushq %rsi
+  pushq %rdi
+  pushq %rbp
+  pushq %r8
+  pushq %r9
+  pushq %r10
+  pushq %r11
+  pushq %r12
+  pushq %r13
+  pushq %r14
+  pushq %r15
+  cld
+  movq %rsp, %rdi
+  movq %rsp, %rbx
+  xorl %ebp, %ebp
+  andq $-16, %rsp
+  subq $512, %rsp
+  fxsave (%rsp)
+  sti
+  call syscall_dispatch
+  cli
+  fxrstor (%rsp)
+  movq %rbx, %rsp
+  popq %r15
+  popq %r14
+  popq %r13
+  popq %r12
+  popq %r11
+  popq %r10
+  popq %r9
+  popq %r8
+  popq %rbp
+  popq %rdi
+  popq %rsi
+  popq %rdx
+  popq %rcx
+  popq %rbx
+  popq %rax
+  addq $16, %rsp /* vector, error code */
+  /* The frame may have been changed by the kernel: take RIP, RFLAGS and RSP
+   * from it. A non-canonical RIP would fault sysretq in ring 0: the Swift
+   * side checks it (Syscall.returnPathIsSafe) before we get here, and this
+   * is the second line of defence: fall back to iretq, which faults in user
+   * mode instead. */
+  movq 0(%rsp), %rcx  /* RIP */
+  movq 16(%rsp), %r11 /* RFLAGS */
+  movq %rcx, %rdx
+  sarq $47, %rdx
+  jz 1f
+  cmpq $-1, %rdx
+  jne 2f
+1:
+  movq 24(%rsp), %rsp /* user RSP */
+  swapgs
+  sysretq
+2:
+  swapgs
+  iretq
+
+/* user_run(frame, saved_rsp): keeps the caller's callee-saved registers on
+ * its stack, records that stack in *saved_rsp, and enters user mode with the
+ * InterruptFrame at `frame` (on the thread's kernel stack). user_return comes
+ * back here later. */
+.global user_run
+user_run:
+  pushq %rbp
+  pushq %rbx
+  pushq %r12
+  pushq %r13
+  pushq %r14
+  pushq %r15
+  movq %rsp, (%rsi)
+  movq %rdi, %rsp
+  popq %r15
+  popq %r14
+  popq %r13
+  popq %r12
+  popq %r11
+  popq %r10
+  popq %r9
+  popq %r8
+  popq %rbp
+  popq %rdi
+  popq %rsi
+  popq %rdx
+  popq %rcx
+  popq %rbx
+  popq %rax
+  addq $16, %rsp
+  swapgs
+  iretq
+
+/* user_return(saved_rsp, value): abandons the current (thread) stack and
+ * returns `value` from the user_run that recorded saved_rsp. */
+.global user_return
+user_return:
+  movq %rdi, %rsp
+  movq %rsi, %rax
+  popq %r15
+  popq %r14
+  popq %r13
+  popq %r12
+  popq %rbx
+  popq %rbp
+  ret

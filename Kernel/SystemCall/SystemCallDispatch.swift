@@ -1,0 +1,70 @@
+import X86
+
+/// Entry from syscall_entry (Boot/usermode.S) with the user's registers in
+/// the frame. Arguments: RDI, RSI, RDX, R10, R8, R9; the result goes to RAX.
+@_cdecl("syscall_dispatch")
+func systemCallDispatch(_ raw: UnsafeMutableRawPointer) {
+  let frame = raw.assumingMemoryBound(to: InterruptFrame.self)
+  let f = frame.pointee
+  let result: Int64
+  switch SystemCallNumber(rawValue: f.rax) {
+  case .exit:
+    ProcessRunner.finish(
+      status: "exited with status \(Int64(bitPattern: f.rdi))",
+      outcome: ProcessRunner.exitedNormally)
+  case .consoleWrite:
+    result = SystemCalls.consoleWrite(address: f.rdi, length: f.rsi)
+  case .yield:
+    result = 0
+  case .setThreadPointer:
+    result = SystemCalls.setThreadPointer(f.rdi)
+  case .processInfo:
+    result = Int64(ProcessRunner.current?.pid ?? 0)
+  case nil:
+    result = SystemCallError.unknownSystemCall.rawValue
+  }
+  frame.pointee.rax = UInt64(bitPattern: result)
+}
+
+enum SystemCalls {
+  /// Copies from user memory through the direct map, page by page, after
+  /// checking each page is mapped for the user: a bad pointer is an error
+  /// code, never a kernel fault (and SMAP has nothing to object to).
+  static func copyIn(address: UInt64, length: UInt64, into body: (UInt8) -> Void)
+    -> SystemCallError?
+  {
+    guard length > 0 else { return nil }
+    guard UserSpace.contains(address, length: length) else { return .notUserAddress }
+    guard let space = ProcessRunner.current?.space else { return .badAddress }
+    var offset: UInt64 = 0
+    while offset < length {
+      let virtual = address + offset
+      guard let translation = space.translate(virtual), translation.flags.contains(.user),
+        let pointer = PhysicalMemory.pointer(translation.physical)
+      else { return .badAddress }
+      let inPage = min(length - offset, 4096 - (virtual & 0xFFF))
+      for i in 0..<Int(inPage) { body(pointer.load(fromByteOffset: i, as: UInt8.self)) }
+      offset += inPage
+    }
+    return nil
+  }
+
+  static func consoleWrite(address: UInt64, length: UInt64) -> Int64 {
+    guard length <= SystemCallLimits.consoleWrite else { return SystemCallError.badLength.rawValue }
+    var bytes: [UInt8] = []
+    bytes.reserveCapacity(Int(length))
+    if let error = copyIn(address: address, length: length, into: { bytes.append($0) }) {
+      return error.rawValue
+    }
+    for byte in bytes { Console.put(byte) }
+    return Int64(length)
+  }
+
+  static func setThreadPointer(_ address: UInt64) -> Int64 {
+    guard address == 0 || UserSpace.contains(address, length: 1) else {
+      return SystemCallError.notUserAddress.rawValue
+    }
+    x86_write_fs_base(address)
+    return 0
+  }
+}
