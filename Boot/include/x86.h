@@ -150,9 +150,8 @@ static inline void x86_call_address(uint64_t address) {
   __asm__ volatile("call *%0" : : "r"(address) : "memory");
 }
 
-// Boot/usermode.S: enter user mode from a frame, and come back.
-uint64_t user_run(void *frame, uint64_t *saved_rsp);
-void user_return(uint64_t saved_rsp, uint64_t value) __attribute__((noreturn));
+// Boot/context.S: thread switches (enter_user is used by address only).
+void context_switch(uint64_t *save, uint64_t next);
 
 static inline void x86_write_fs_base(uint64_t value) { x86_wrmsr(0xC0000100, value); }
 
@@ -186,6 +185,8 @@ LINKER_SYMBOL(early_heap_end)
 LINKER_SYMBOL(isr_stub_table)
 LINKER_SYMBOL(trampoline_start)
 LINKER_SYMBOL(syscall_entry)
+LINKER_SYMBOL(thread_trampoline)
+LINKER_SYMBOL(enter_user)
 LINKER_SYMBOL(trampoline_end)
 LINKER_SYMBOL(trampoline_data)
 

@@ -41,13 +41,20 @@ func interruptDispatch(_ rawFrame: UnsafeMutableRawPointer) {
     if frame.pointee.cs & 3 == 3 { ProcessRunner.userFault(frame.pointee) }
     Panic.exception(frame)
   }
+  let fromUser = frame.pointee.cs & 3 == 3
+  var reschedule = false
   switch UInt8(truncatingIfNeeded: vector) {
   case InterruptVector.timer:
-    if !processors.isEmpty { Timer.tick() }
+    if !processors.isEmpty {
+      Timer.tick()
+      reschedule = Scheduler.tick(fromUser: fromUser)
+    }
   case InterruptVector.serial:
     Serial.handleInterrupt()
   case InterruptVector.remoteCall:
     RemoteCall.handleInterrupt()
+  case InterruptVector.reschedule:
+    reschedule = true
   case InterruptVector.spurious, InterruptVector.legacyBase + 7, InterruptVector.legacyBase + 15:
     return  // spurious: no EOI
   case InterruptVector.apicError:
@@ -56,6 +63,7 @@ func interruptDispatch(_ rawFrame: UnsafeMutableRawPointer) {
     unexpectedInterrupts &+= 1
   }
   LocalAPIC.endOfInterrupt()
+  Scheduler.preemptIfNeeded(fromUser: fromUser, requested: reschedule)
 }
 
 /// Interrupts on vectors nothing was set up for (shown by `cpus`).

@@ -5,6 +5,8 @@ enum InterruptVector {
   static let legacyBase: UInt8 = 0x30
   static let serial: UInt8 = 0x34
   static let remoteCall: UInt8 = 0xF0
+  /// "Look at your run queue": another CPU made a thread ready here.
+  static let reschedule: UInt8 = 0xF1
   static let apicError: UInt8 = 0xFE
   static let spurious: UInt8 = 0xFF
 }

@@ -8,14 +8,23 @@ enum KernelStacks {
   static let slots: UInt64 = 4096
   nonisolated(unsafe) static var nextSlot: UInt64 = 0
 
+  /// Slots given back, reused before new ones.
+  nonisolated(unsafe) static var freeSlots: [UInt64] = []
+
   /// A new stack of `pages` 4 KiB pages; returns its top, or nil when memory
   /// or slots run out.
   static func allocate(pages: Int) -> UInt64? {
-    guard pages >= 1, UInt64(pages + 1) * 4096 <= slotSize, nextSlot < slots,
-      let table = KernelAddressSpace.table
+    guard pages >= 1, UInt64(pages + 1) * 4096 <= slotSize, let table = KernelAddressSpace.table
     else { return nil }
-    let slot = regionBase + nextSlot * slotSize
-    nextSlot += 1
+    let slotIndex: UInt64
+    if let reused = freeSlots.popLast() {
+      slotIndex = reused
+    } else {
+      guard nextSlot < slots else { return nil }
+      slotIndex = nextSlot
+      nextSlot += 1
+    }
+    let slot = regionBase + slotIndex * slotSize
     let top = slot + slotSize
     for i in 1...pages {
       guard let frame = memory.service?.allocate(order: 0) else { return nil }
@@ -26,6 +35,22 @@ enum KernelStacks {
       }
     }
     return top
+  }
+
+  /// Unmaps a stack from `allocate` (on every CPU) and frees its frames.
+  static func release(top: UInt64) {
+    guard contains(top - 1), let table = KernelAddressSpace.table else { return }
+    let slotIndex = (top - 1 - regionBase) / slotSize
+    let slot = regionBase + slotIndex * slotSize
+    var page = slot + 4096
+    while page < slot + slotSize {
+      if case .success(let translation) = table.unmap(page) {
+        _ = TLBShootdown.invalidate(page)
+        _ = memory.service?.free(translation.physical)
+      }
+      page += 4096
+    }
+    freeSlots.append(slotIndex)
   }
 
   /// The slot whose unmapped part holds `address`, if it is one of ours.

@@ -97,6 +97,7 @@ let apEntry: @convention(c) (UInt64) -> Void = { index in
   LocalAPIC.enable()
   cpu.tscKHz = Clock.tscKHz
   if cpu.isService {
+    Scheduler.startOnThisCPU(bootName: "idle", bootIsIdle: true)
     Timer.startTick()
     cpu.state = .online
   } else {

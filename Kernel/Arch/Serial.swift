@@ -12,7 +12,7 @@ enum Serial {
     x86_outb(port + 0, 0x01)  // 115200 baud = 115200 / 1
     x86_outb(port + 1, 0x00)
     x86_outb(port + 3, 0x03)  // 8 data bits, no parity, one stop bit
-    x86_outb(port + 2, 0xC1)  // FIFOs on, 14-byte threshold; keep bytes already typed
+    x86_outb(port + 2, 0x01)  // FIFOs on, interrupt at every byte; keep bytes already typed
     x86_outb(port + 4, 0x03)  // DTR, RTS
   }
 
@@ -41,9 +41,16 @@ enum Serial {
     interruptDriven = true
   }
 
-  /// The receive interrupt: drain the FIFO into the ring.
+  /// The thread sleeping until input arrives (the shell).
+  nonisolated(unsafe) static var waiter: Thread? = nil
+
+  /// The receive interrupt: drain the FIFO into the ring, wake the reader.
   static func handleInterrupt() {
     while let byte = read() { ring.push(byte) }
+    if let thread = waiter, !ring.isEmpty {
+      waiter = nil
+      Scheduler.wake(thread)
+    }
   }
 
   /// The next input byte, sleeping until one arrives. Interrupts stay
@@ -60,7 +67,13 @@ enum Serial {
         x86_sti()
         return byte
       }
-      x86_sti_hlt()
+      if let scheduler = Scheduler.here {
+        // Sleep as a thread, so that programs run meanwhile.
+        waiter = scheduler.current
+        Scheduler.block()
+      } else {
+        x86_sti_hlt()
+      }
     }
   }
 }

@@ -69,6 +69,8 @@ func bringUpProcessors() {
   }
   platform = state
 
+  Scheduler.perCPU = Array(repeating: nil, count: processors.count)
+  Scheduler.startOnThisCPU(bootName: "shell", bootIsIdle: false)
   x86_sti()
   let startable = state.topology.cpus.filter { $0.enabled && !$0.isBootCPU }
   for line in SMP.start(startable.map { processors[$0.index] }) { print("boot: \(line)") }

@@ -66,11 +66,9 @@ enum ProgramLoader {
         pointer.storeBytes(of: byte, toByteOffset: i, as: UInt8.self)
       }
     }
-    let thread = Thread(tid: 1, process: process)
-    thread.entry = plan.entry
-    thread.userStackTop = argumentAddress - 16
-    thread.argument = (argumentAddress, UInt64(bytes.count))
-    process.thread = thread
+    process.start = ProcessStart(
+      entry: plan.entry, stackTop: argumentAddress - 16, argumentAddress: argumentAddress,
+      argumentLength: UInt64(bytes.count))
     return .success(process)
   }
 
@@ -123,4 +121,12 @@ enum ProgramLoader {
     }
     return .success(())
   }
+}
+
+/// Where a loaded program begins: entry point, stack, argument string.
+struct ProcessStart {
+  var entry: UInt64
+  var stackTop: UInt64
+  var argumentAddress: UInt64
+  var argumentLength: UInt64
 }

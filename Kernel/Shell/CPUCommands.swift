@@ -28,6 +28,12 @@ enum CPUCommands {
           + String(cpu?.tscKHz ?? 0).padded(to: 12) + bringUp.padded(to: 17)
           + String(cpu?.ticks.load(ordering: .relaxed) ?? 0))
     }
+    for scheduler in Scheduler.perCPU {
+      guard let scheduler else { continue }
+      print(
+        "scheduler on CPU \(scheduler.cpu): \(scheduler.switches) switches, running \(scheduler.current.name), \(scheduler.ready.reduce(0) { $0 + $1.count }) ready"
+      )
+    }
     print(
       "local APIC: \(LocalAPIC.x2APIC ? "x2APIC" : "xAPIC") at \(hex(LocalAPIC.physicalBase)); unexpected interrupts: \(unexpectedInterrupts)"
     )

@@ -1,13 +1,39 @@
 /// `run`, `ps` and `lsmod`: user programs from the boot modules.
 enum ProcessCommands {
+  static let runUsage = "usage: run [-c CPU] MODULE [ARGUMENT...] [&]"
+
   static func run(_ arguments: [String]) {
-    guard let name = arguments.first else {
-      print("usage: run MODULE [ARGUMENT...]")
+    var words = arguments
+    var cpu = Processor.currentIndex
+    if words.first == "-c" {
+      guard words.count >= 2, let n = ShellCommand.parseUnsigned(words[1]), n < 4096 else {
+        print(runUsage)
+        return
+      }
+      cpu = Int(n)
+      words.removeFirst(2)
+    }
+    var background = false
+    if words.last == "&" {
+      background = true
+      words.removeLast()
+    }
+    guard let name = words.first else {
+      print(runUsage)
       return
     }
     var argument = ""
-    for (i, word) in arguments.dropFirst().enumerated() { argument += (i > 0 ? " " : "") + word }
-    print(ProcessRunner.run(name, argument: argument))
+    for (i, word) in words.dropFirst().enumerated() { argument += (i > 0 ? " " : "") + word }
+    print(ProcessRunner.run(name, argument: argument, cpu: cpu, background: background))
+  }
+
+  static func kill(_ arguments: [String]) {
+    guard arguments.count == 1, let pid = ShellCommand.parseUnsigned(arguments[0]), pid < 1 << 31
+    else {
+      print("usage: kill PID")
+      return
+    }
+    print(ProcessRunner.kill(Int(pid)))
   }
 
   static func ps(_ arguments: [String]) {
@@ -15,12 +41,29 @@ enum ProcessCommands {
       print("usage: ps")
       return
     }
-    print("pid  name          state")
-    if let process = ProcessRunner.current {
-      print(String(process.pid).padded(to: 5) + process.name.padded(to: 14) + "running")
+    ProcessRunner.reap()
+    print("pid  tid  name          cpu  prio  state")
+    for scheduler in Scheduler.perCPU {
+      guard let scheduler else { continue }
+      for thread in [scheduler.current] where thread.process == nil {
+        print(
+          "-    " + String(thread.tid).padded(to: 5) + thread.name.padded(to: 14)
+            + String(thread.cpu).padded(to: 5) + String(thread.priority).padded(to: 6)
+            + "kernel thread, " + thread.state.description)
+      }
+    }
+    for process in ProcessRunner.live {
+      guard let thread = process.thread else { continue }
+      print(
+        String(process.pid).padded(to: 5) + String(thread.tid).padded(to: 5)
+          + process.name.padded(to: 14)
+          + String(thread.cpu).padded(to: 5) + String(thread.priority).padded(to: 6)
+          + thread.state.description)
     }
     for entry in ProcessRunner.history.suffix(20) {
-      print(String(entry.pid).padded(to: 5) + entry.name.padded(to: 14) + entry.status)
+      print(
+        String(entry.pid).padded(to: 5) + "-    " + entry.name.padded(to: 14) + "-    -     "
+          + entry.status)
     }
   }
 

@@ -26,10 +26,13 @@ enum ShellCommands {
       summary: "allocate, fill, check and free N random blocks of service memory",
       run: MemoryCommands.memtest),
     ShellCommandEntry(
-      name: "run", usage: "run MODULE [ARG...]",
-      summary: "run a user program from a boot module until it exits", run: ProcessCommands.run),
+      name: "run", usage: "run [-c CPU] MODULE [ARG...] [&]",
+      summary: "run a user program from a boot module (on a service CPU; & = don't wait)",
+      run: ProcessCommands.run),
     ShellCommandEntry(
-      name: "ps", usage: "ps", summary: "the running and the finished processes",
+      name: "kill", usage: "kill PID", summary: "stop a running process", run: ProcessCommands.kill),
+    ShellCommandEntry(
+      name: "ps", usage: "ps", summary: "threads and processes: id, CPU, priority, state",
       run: ProcessCommands.ps),
     ShellCommandEntry(
       name: "lsmod", usage: "lsmod", summary: "the boot modules with their sizes",

@@ -6,6 +6,9 @@ import X86
 func systemCallDispatch(_ raw: UnsafeMutableRawPointer) {
   let frame = raw.assumingMemoryBound(to: InterruptFrame.self)
   let f = frame.pointee
+  if ProcessRunner.current?.killRequested == true {
+    ProcessRunner.finish(status: "killed", outcome: ProcessRunner.faulted)
+  }
   let result: Int64
   switch SystemCallNumber(rawValue: f.rax) {
   case .exit:
@@ -15,6 +18,9 @@ func systemCallDispatch(_ raw: UnsafeMutableRawPointer) {
   case .consoleWrite:
     result = SystemCalls.consoleWrite(address: f.rdi, length: f.rsi)
   case .yield:
+    x86_cli()
+    Scheduler.here?.reschedule()
+    x86_sti()
     result = 0
   case .setThreadPointer:
     result = SystemCalls.setThreadPointer(f.rdi)
@@ -24,6 +30,11 @@ func systemCallDispatch(_ raw: UnsafeMutableRawPointer) {
     result = SystemCallError.unknownSystemCall.rawValue
   }
   frame.pointee.rax = UInt64(bitPattern: result)
+  // The way back to user mode is a preemption point: a thread that woke (the
+  // shell, on input) or a used-up slice takes effect here, not only on ticks
+  // that happen to land in user code.
+  x86_cli()
+  Scheduler.preemptIfNeeded(fromUser: true, requested: false)
 }
 
 enum SystemCalls {
@@ -65,6 +76,7 @@ enum SystemCalls {
       return SystemCallError.notUserAddress.rawValue
     }
     x86_write_fs_base(address)
+    Scheduler.here?.current.threadPointer = address
     return 0
   }
 }

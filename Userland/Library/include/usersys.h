@@ -27,4 +27,9 @@ static inline void user_divide_by_zero(void) {
   __asm__ volatile("xorl %%ecx, %%ecx; movl $1, %%eax; xorl %%edx, %%edx; divl %%ecx" ::: "eax", "ecx", "edx");
 }
 static inline void user_call(uint64_t address) { __asm__ volatile("call *%0" : : "r"(address) : "memory"); }
+// A busy loop the compiler cannot fold away (spin uses it to burn CPU).
+static inline void user_busy_loop(uint64_t iterations) {
+  if (iterations == 0) return;
+  __asm__ volatile("1: decq %0; jnz 1b" : "+r"(iterations));
+}
 #endif

@@ -1,0 +1,59 @@
+/* Switching between threads' kernel stacks.
+ *
+ * context_switch(save, next): pushes the callee-saved registers, stores the
+ * stack pointer in *save, loads `next` (a stack saved the same way) and pops
+ * them from there: the call returns in the other thread.
+ *
+ * A new thread's stack is laid out as if it had called context_switch:
+ * r15, r14, r13, r12, rbx, rbp, then the return address thread_trampoline,
+ * which calls r12(r13). */
+
+.section .text
+.global context_switch
+context_switch:
+  pushq %rbp
+  pushq %rbx
+  pushq %r12
+  pushq %r13
+  pushq %r14
+  pushq %r15
+  movq %rsp, (%rdi)
+  movq %rsi, %rsp
+  popq %r15
+  popq %r14
+  popq %r13
+  popq %r12
+  popq %rbx
+  popq %rbp
+  ret
+
+.global thread_trampoline
+thread_trampoline:
+  movq %r13, %rdi
+  xorl %ebp, %ebp
+  callq *%r12
+  ud2
+
+/* enter_user(frame): leaves the kernel through an InterruptFrame (the layout
+ * of Kernel/Arch/InterruptFrame.swift) into ring 3. */
+.global enter_user
+enter_user:
+  movq %rdi, %rsp
+  popq %r15
+  popq %r14
+  popq %r13
+  popq %r12
+  popq %r11
+  popq %r10
+  popq %r9
+  popq %r8
+  popq %rbp
+  popq %rdi
+  popq %rsi
+  popq %rdx
+  popq %rcx
+  popq %rbx
+  popq %rax
+  addq $16, %rsp
+  swapgs
+  iretq

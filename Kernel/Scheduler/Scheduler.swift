@@ -1,0 +1,190 @@
+import X86
+
+/// One service CPU's scheduler: run queues by priority (round robin within a
+/// level), the running thread and an idle thread. User threads are preempted
+/// by the timer tick; kernel threads (the shell) run until they block. All of
+/// it runs with interrupts off; other CPUs reach a queue only through `lock`.
+final class CPUScheduler {
+  let cpu: Int
+  var ready: [[Thread]] = Array(repeating: [], count: Thread.priorities)
+  var current: Thread
+  let idle: Thread
+  let lock = IRQSpinLock()
+  var switches: UInt64 = 0
+  /// Set by interrupt handlers that made a thread ready; acted on at the end
+  /// of the interrupt.
+  var needsReschedule = false
+  /// A thread that died on this CPU; its stack is still in use until the
+  /// switch away from it has happened.
+  var dying: Thread? = nil
+
+  /// `boot` is the context already running on this CPU (the shell on the
+  /// boot CPU, the idle loop elsewhere); `idle` runs when nothing else can.
+  init(cpu: Int, boot: Thread, idle: Thread) {
+    self.cpu = cpu
+    self.current = boot
+    self.idle = idle
+    boot.state = .running
+  }
+
+  func enqueue(_ thread: Thread) {
+    let interrupts = lock.lock()
+    thread.state = .ready
+    ready[thread.priority].append(thread)
+    needsReschedule = true
+    lock.unlock(interrupts)
+  }
+
+  /// Picks the next thread and switches to it. Call with interrupts off;
+  /// returns (with interrupts still off) when the caller runs again.
+  func reschedule() {
+    retire()
+    _ = lock.lock()
+    needsReschedule = false
+    if current.state == .running && current !== idle {
+      // Still runnable: it goes behind threads of its own priority.
+      current.state = .ready
+      ready[current.priority].append(current)
+    }
+    var next = idle
+    for level in stride(from: Thread.priorities - 1, through: 0, by: -1) where !ready[level].isEmpty
+    {
+      next = ready[level].removeFirst()
+      break
+    }
+    lock.unlock(false)
+    if current.state == .dead { dying = current }
+    guard next !== current else {
+      current.state = .running
+      return
+    }
+    switchTo(next)
+  }
+
+  /// Once the CPU runs on another stack, a dead thread's stack and address
+  /// space may be freed (by whoever reaps its process).
+  func retire() {
+    guard let thread = dying, thread !== current else { return }
+    thread.retired = true
+    dying = nil
+  }
+
+  private func switchTo(_ next: Thread) {
+    let previous = current
+    current = next
+    next.state = .running
+    next.ticksInSlice = 0
+    switches &+= 1
+    if next.kernelStackTop != 0 { UserMode.setKernelStack(next.kernelStackTop) }
+    if let process = next.process {
+      if !process.space.isActive { process.space.activate() }
+    } else if previous.process != nil {
+      KernelAddressSpace.activate()
+    }
+    x86_write_fs_base(next.threadPointer)
+    context_switch(previous.savedStackPointer, next.savedStackPointer.pointee)
+  }
+}
+
+enum Scheduler {
+  /// Per CPU; nil for LWK CPUs (they run tickless, without this scheduler).
+  nonisolated(unsafe) static var perCPU: [CPUScheduler?] = []
+  nonisolated(unsafe) static var nextTID = 1
+  static let sliceTicks = 2  // 20 ms at 100 Hz
+
+  static var here: CPUScheduler? {
+    let cpu = Processor.currentIndex
+    return cpu < perCPU.count ? perCPU[cpu] : nil
+  }
+
+  static func newTID() -> Int {
+    defer { nextTID += 1 }
+    return nextTID
+  }
+
+  /// Makes this CPU schedulable: the running context becomes `boot`, and an
+  /// idle thread is made (on the boot CPU) or the boot context itself idles.
+  static func startOnThisCPU(bootName: String, bootIsIdle: Bool) {
+    let cpu = Processor.currentIndex
+    while perCPU.count <= cpu { perCPU.append(nil) }
+    let boot = Thread(
+      tid: newTID(), name: bootName, process: nil, priority: 3, cpu: cpu, kernelStackTop: 0)
+    var idle = boot
+    if !bootIsIdle, let stack = KernelStacks.allocate(pages: 2) {
+      idle = Thread(
+        tid: newTID(), name: "idle", process: nil, priority: 0, cpu: cpu, kernelStackTop: stack)
+      idle.prepareFirstRun(
+        entry: UInt64(UInt(bitPattern: unsafeBitCast(idleLoop, to: UnsafeRawPointer.self))),
+        argument: 0, below: stack)
+    }
+    perCPU[cpu] = CPUScheduler(cpu: cpu, boot: boot, idle: idle)
+  }
+
+  /// Puts `thread` on its CPU's queue, waking that CPU if it is another.
+  static func start(_ thread: Thread) {
+    guard thread.cpu < perCPU.count, let target = perCPU[thread.cpu] else { return }
+    target.enqueue(thread)
+    if thread.cpu != Processor.currentIndex {
+      _ = RemoteCall.sendIPI(to: thread.cpu, vector: InterruptVector.reschedule)
+    }
+  }
+
+  /// Blocks the calling thread until someone makes it ready.
+  static func block() {
+    guard let scheduler = here else { return }
+    let interruptsWereOn = x86_read_rflags() & (1 << 9) != 0
+    x86_cli()
+    scheduler.current.state = .blocked
+    scheduler.reschedule()
+    scheduler.retire()
+    if interruptsWereOn { x86_sti() }
+  }
+
+  /// Makes a blocked thread ready (from any CPU, also from interrupts).
+  static func wake(_ thread: Thread) {
+    guard thread.state == .blocked else { return }
+    start(thread)
+  }
+
+  /// Ends the calling thread for good.
+  static func exitCurrent() -> Never {
+    x86_cli()
+    guard let scheduler = here else {
+      Panic.halt(because: "a thread exited on a CPU without a scheduler")
+    }
+    scheduler.current.state = .dead
+    scheduler.reschedule()
+    Panic.halt(because: "a dead thread was scheduled again")
+  }
+
+  /// The timer tick: a user thread that used its slice makes way for other
+  /// ready threads (this CPU only; interrupts are off).
+  static func tick(fromUser: Bool) -> Bool {
+    guard let scheduler = here else { return false }
+    scheduler.retire()
+    let thread = scheduler.current
+    thread.ticksInSlice += 1
+    if fromUser && thread.ticksInSlice >= sliceTicks { return true }
+    return scheduler.needsReschedule
+  }
+
+  /// At the end of an interrupt: switch if a thread was made ready and the
+  /// interrupted code may be preempted (user code, or the idle loop).
+  static func preemptIfNeeded(fromUser: Bool, requested: Bool) {
+    guard let scheduler = here else { return }
+    let sliceUsed = fromUser && scheduler.current.ticksInSlice >= sliceTicks
+    guard requested || sliceUsed || scheduler.needsReschedule else { return }
+    if let process = scheduler.current.process, process.killRequested, fromUser {
+      ProcessRunner.finish(status: "killed", outcome: ProcessRunner.faulted)
+    }
+    guard fromUser || scheduler.current === scheduler.idle else { return }
+    scheduler.reschedule()
+    scheduler.retire()
+  }
+}
+
+/// The idle thread: sleeps until an interrupt; the interrupt's end switches
+/// to whatever became ready.
+let idleLoop: @convention(c) (UInt64) -> Void = { _ in
+  while true { x86_sti_hlt() }
+}

@@ -1,0 +1,96 @@
+import X86
+
+/// A thread: kernel-only (the shell, idle loops) or the one thread of a user
+/// process. Its saved kernel stack pointer lives in memory of its own, not in
+/// a Swift property, because context_switch writes it through a pointer that
+/// must stay valid while the thread is switched out.
+final class Thread {
+  enum State {
+    case ready, running, blocked, dead
+
+    var description: String {
+      switch self {
+      case .ready: "ready"
+      case .running: "running"
+      case .blocked: "blocked"
+      case .dead: "dead"
+      }
+    }
+  }
+
+  static let priorities = 4  // 0 lowest ... 3 highest
+
+  let tid: Int
+  let name: String
+  let process: Process?
+  var state: State = .ready
+  let priority: Int
+  /// The service CPU whose run queue holds this thread.
+  let cpu: Int
+  /// Top of the kernel stack it enters the kernel on (0: the CPU's boot stack).
+  let kernelStackTop: UInt64
+  let savedStackPointer: UnsafeMutablePointer<UInt64>
+  /// The FS base (thread-local storage) of a user thread.
+  var threadPointer: UInt64 = 0
+  /// Timer ticks since it last got the CPU.
+  var ticksInSlice = 0
+  /// Dead and switched away from: its stack may be freed.
+  var retired = false
+
+  init(tid: Int, name: String, process: Process?, priority: Int, cpu: Int, kernelStackTop: UInt64) {
+    self.tid = tid
+    self.name = name
+    self.process = process
+    self.priority = min(max(priority, 0), Thread.priorities - 1)
+    self.cpu = cpu
+    self.kernelStackTop = kernelStackTop
+    savedStackPointer = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
+    savedStackPointer.initialize(to: 0)
+  }
+
+  deinit { savedStackPointer.deallocate() }
+
+  /// Lays out a fresh kernel stack so that the first switch to this thread
+  /// "returns" into thread_trampoline, which calls `entry(argument)`.
+  func prepareFirstRun(entry: UInt64, argument: UInt64, below top: UInt64) {
+    let stack = UnsafeMutablePointer<UInt64>(bitPattern: UInt(top - 7 * 8))!
+    stack[0] = 0  // r15
+    stack[1] = 0  // r14
+    stack[2] = argument  // r13
+    stack[3] = entry  // r12
+    stack[4] = 0  // rbx
+    stack[5] = 0  // rbp
+    stack[6] = symbol_thread_trampoline()
+    savedStackPointer.pointee = UInt64(UInt(bitPattern: stack))
+  }
+}
+
+/// A user program: its address space and the frames behind it, its thread,
+/// and how it ended. Destroying it returns every frame and page table.
+final class Process {
+  let pid: Int
+  let name: String
+  let space: AddressSpace
+  var frames: [UInt64] = []
+  var thread: Thread? = nil
+  var exitStatus: String? = nil
+  var killRequested = false
+  var start: ProcessStart? = nil
+  /// The shell thread waiting for it to end, if any.
+  var waiter: Thread? = nil
+
+  init(pid: Int, name: String, space: AddressSpace) {
+    self.pid = pid
+    self.name = name
+    self.space = space
+  }
+
+  func destroy() {
+    if space.isActive { KernelAddressSpace.activate() }
+    for frame in frames { _ = memory.service?.free(frame) }
+    frames.removeAll()
+    if let thread, thread.kernelStackTop != 0 { KernelStacks.release(top: thread.kernelStackTop) }
+    thread = nil
+    waiter = nil
+  }
+}
