@@ -52,6 +52,10 @@ static inline _Bool x86_try_lock(uint64_t *word) {
   return __atomic_exchange_n(word, 1, __ATOMIC_ACQUIRE) == 0;
 }
 static inline void x86_unlock(uint64_t *word) { __atomic_store_n(word, 0, __ATOMIC_RELEASE); }
+static inline _Bool x86_compare_exchange(uint64_t *word, uint64_t expected, uint64_t desired) {
+  return __atomic_compare_exchange_n(word, &expected, desired, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+}
+static inline uint64_t x86_load_relaxed(uint64_t *word) { return __atomic_load_n(word, __ATOMIC_RELAXED); }
 
 // Per-CPU data: the GS base points at the CPU's block.
 static inline uint64_t x86_read_gs_qword(uint64_t offset) {

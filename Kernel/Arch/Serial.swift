@@ -56,6 +56,7 @@ enum Serial {
   /// The next input byte, sleeping until one arrives. Interrupts stay
   /// enabled on return (the shell runs with them on).
   static func waitForByte() -> UInt8 {
+    ConsoleLock.release()  // the prompt has no newline; others may print now
     while true {
       if !interruptDriven {
         if let byte = read() { return byte }

@@ -52,7 +52,9 @@ func tesseraFree(_ pointer: UnsafeMutableRawPointer?) {
 
 @_cdecl("putchar")
 func putchar(_ c: Int32) -> Int32 {
+  ConsoleLock.acquire()
   Console.put(UInt8(truncatingIfNeeded: c))
+  if c == 10 { ConsoleLock.release() }
   return c
 }
 

@@ -67,7 +67,9 @@ enum SystemCalls {
     if let error = copyIn(address: address, length: length, into: { bytes.append($0) }) {
       return error.rawValue
     }
+    ConsoleLock.acquire()
     for byte in bytes { Console.put(byte) }
+    if bytes.last == 10 { ConsoleLock.release() }
     return Int64(length)
   }
 

@@ -1,0 +1,33 @@
+import X86
+
+/// Keeps lines from different CPUs apart on the serial console: a CPU that
+/// starts a line owns the console until its newline (or until it waits for
+/// input). The wait is bounded, so a CPU that stopped mid-line (a panic)
+/// cannot silence the others; panics write without the lock.
+enum ConsoleLock {
+  static let free: UInt64 = 0
+  /// The owning CPU's number + 1, or `free`.
+  nonisolated(unsafe) static var owner: UInt64 = 0
+
+  static func acquire() {
+    let me = UInt64(Processor.currentIndex) + 1
+    withUnsafeMutablePointer(to: &owner) { word in
+      if x86_load_relaxed(word) == me { return }
+      let deadline = x86_rdtsc() + Clock.cycles(microseconds: 50_000)
+      while !x86_compare_exchange(word, free, me) {
+        if x86_rdtsc() > deadline {
+          x86_unlock(word)  // the owner stopped mid-line: take it over
+          continue
+        }
+        x86_pause()
+      }
+    }
+  }
+
+  static func release() {
+    let me = UInt64(Processor.currentIndex) + 1
+    withUnsafeMutablePointer(to: &owner) { word in
+      if x86_load_relaxed(word) == me { x86_unlock(word) }
+    }
+  }
+}
