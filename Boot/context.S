@@ -1,3 +1,4 @@
+#include "include/frame.inc"
 /* Switching between threads' kernel stacks.
  *
  * context_switch(save, next): pushes the callee-saved registers, stores the
@@ -39,21 +40,7 @@ thread_trampoline:
 .global enter_user
 enter_user:
   movq %rdi, %rsp
-  popq %r15
-  popq %r14
-  popq %r13
-  popq %r12
-  popq %r11
-  popq %r10
-  popq %r9
-  popq %r8
-  popq %rbp
-  popq %rdi
-  popq %rsi
-  popq %rdx
-  popq %rcx
-  popq %rbx
-  popq %rax
+  POP_FRAME_REGISTERS
   addq $16, %rsp
   swapgs
   iretq

@@ -1,3 +1,4 @@
+#include "include/frame.inc"
 /* Interrupt and exception entry. Every vector's stub pushes a uniform frame
  * (a zero error code where the CPU pushes none, then the vector number), the
  * common path saves the general registers and the SSE state, and calls the
@@ -61,21 +62,7 @@ isr_common:
   jz 1f
   swapgs
 1:
-  pushq %rax
-  pushq %rbx
-  pushq %rcx
-  pushq %rdx
-  pushq %rsi
-  pushq %rdi
-  pushq %rbp
-  pushq %r8
-  pushq %r9
-  pushq %r10
-  pushq %r11
-  pushq %r12
-  pushq %r13
-  pushq %r14
-  pushq %r15
+  PUSH_FRAME_REGISTERS
   cld
   mov %rsp, %rdi /* argument: the frame */
   mov %rsp, %rbx /* callee-saved: the frame, to come back to */
@@ -90,21 +77,7 @@ isr_common:
   call interrupt_dispatch
   fxrstor (%rsp)
   mov %rbx, %rsp
-  popq %r15
-  popq %r14
-  popq %r13
-  popq %r12
-  popq %r11
-  popq %r10
-  popq %r9
-  popq %r8
-  popq %rbp
-  popq %rdi
-  popq %rsi
-  popq %rdx
-  popq %rcx
-  popq %rbx
-  popq %rax
+  POP_FRAME_REGISTERS
   add $16, %rsp /* vector and error code */
   testb $3, 8(%rsp)
   jz 1f

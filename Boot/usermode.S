@@ -1,3 +1,4 @@
+#include "include/frame.inc"
 /* Entering and leaving user mode.
  *
  * The per-CPU block behind the kernel GS base (Kernel/Arch/Processor.swift):
@@ -26,21 +27,7 @@ syscall_entry:
   pushq %rcx   /* user RIP */
   pushq $0
   pushq $SYSCALL_VECTOR
-  pushq %rax
-  pushq %rbx
-  pushq %rcx
-  pushq %rdx
-  pushq %rsi
-  pushq %rdi
-  pushq %rbp
-  pushq %r8
-  pushq %r9
-  pushq %r10
-  pushq %r11
-  pushq %r12
-  pushq %r13
-  pushq %r14
-  pushq %r15
+  PUSH_FRAME_REGISTERS
   cld
   movq %rsp, %rdi
   movq %rsp, %rbx
@@ -53,21 +40,7 @@ syscall_entry:
   cli
   fxrstor (%rsp)
   movq %rbx, %rsp
-  popq %r15
-  popq %r14
-  popq %r13
-  popq %r12
-  popq %r11
-  popq %r10
-  popq %r9
-  popq %r8
-  popq %rbp
-  popq %rdi
-  popq %rsi
-  popq %rdx
-  popq %rcx
-  popq %rbx
-  popq %rax
+  POP_FRAME_REGISTERS
   addq $16, %rsp /* vector, error code */
   /* The frame may have been changed by the kernel: take RIP, RFLAGS and RSP
    * from it. A non-canonical RIP would fault sysretq in ring 0: the Swift
