@@ -88,7 +88,9 @@ public struct Rights: OptionSet, Equatable, Hashable, Sendable {
     for index in 0..<8 where contains(.objectSpecific(index)) { specific.append(String(index)) }
     if !specific.isEmpty {
       text += " s"
-      for (position, number) in specific.enumerated() { text += (position == 0 ? "" : ",") + number }
+      for (position, number) in specific.enumerated() {
+        text += (position == 0 ? "" : ",") + number
+      }
     }
     let undefined = rawValue & ~Rights.defined.rawValue
     if undefined != 0 { text += " ?" + hex(undefined) }

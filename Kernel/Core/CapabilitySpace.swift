@@ -30,9 +30,9 @@ struct CapabilitySpace {
     case free
     /// The space exists and its slots can be used.
     case active
-    /// Destroyed: its slots are gone, but objects it paid for (or child
-    /// spaces it gave quota to) still live, so its quota must stay until they
-    /// refund it. Then the entry is freed and its limit goes back to the parent.
+    /// Destroyed: its slots are gone, but objects it paid for or child
+    /// spaces still live, so its quota must stay until they refund it and are
+    /// gone. Then the entry is freed and its limit goes back to the parent.
     case retired
   }
 
@@ -55,6 +55,9 @@ struct CapabilitySpace {
   var parent: UInt32
   /// How many slots hold a capability.
   var occupied = 0
+  /// Child spaces not yet freed: they point here, so this entry must stay
+  /// (even when their quota, and thus what they owe here, is zero).
+  var children = 0
   /// The next entry on the system's free list of spaces.
   var nextFree: UInt32 = DerivationTree.none
 

@@ -32,9 +32,16 @@
 // send, ...) check their own rights through `capability(at:type:requiring:)`.
 //
 // Checks run in this order and the first failure is reported; a refused
-// operation changes nothing: source (space, slot, occupied), destination
-// (space, slot, [move: not the source], empty), grant when crossing spaces,
-// rights (defined bits, no escalation), label, then table and quota room.
+// operation changes nothing. Copy, mint, move: source (space, slot,
+// occupied), destination (space, slot, [move: not the source], empty), grant
+// when crossing spaces, rights (defined bits, no escalation), label, then
+// table and quota room. createObject: derivedFrom (space, slot, occupied),
+// destination, defined rights, object and capability table room, quota.
+//
+// Kernel memory: each space has a KernelQuota in bytes (see KernelQuota).
+// A destroyed space's entry stays "retired" while objects it paid for or
+// child spaces it gave quota to still exist; then it is freed and its limit
+// goes back to its parent.
 //
 // The kernel learns what to undo from the results: delete, revoke and
 // destroySpace list every capability removed (descendants before ancestors)
@@ -185,7 +192,10 @@ public struct CapabilitySystem {
     guard freeSpace != DerivationTree.none || spaces.count < maxSpaces else {
       throw .tooManySpaces
     }
-    if parentIndex != DerivationTree.none { try charge(quota, to: Int(parentIndex)) }
+    if parentIndex != DerivationTree.none {
+      try charge(quota, to: Int(parentIndex))
+      spaces[Int(parentIndex)].children += 1
+    }
     let index: UInt32
     if freeSpace != DerivationTree.none {
       index = freeSpace
@@ -546,8 +556,9 @@ public struct CapabilitySystem {
     }
   }
 
-  /// Gives bytes back to a space's quota. A retired space whose quota drops
-  /// to zero is freed and its limit refunded to its parent, up the chain.
+  /// Gives bytes back to a space's quota. A retired space that owes nothing
+  /// and has no child spaces left is freed, and its limit refunded to its
+  /// parent, up the chain.
   private mutating func refund(_ bytes: UInt64, to space: Int) {
     var index = space
     var amount = bytes
@@ -555,7 +566,9 @@ public struct CapabilitySystem {
       // Only a bookkeeping bug could refund more than was charged;
       // consistencyViolation reports it, the kernel carries on.
       try? spaces[index].quota.refund(amount)
-      guard spaces[index].state == .retired, spaces[index].quota.used == 0 else { return }
+      guard spaces[index].state == .retired, spaces[index].quota.used == 0,
+        spaces[index].children == 0
+      else { return }
       let parent = spaces[index].parent
       amount = spaces[index].quota.limit
       spaces[index].state = .free
@@ -564,6 +577,7 @@ public struct CapabilitySystem {
       freeSpace = UInt32(index)
       guard parent != DerivationTree.none else { return }
       index = Int(parent)
+      spaces[index].children -= 1
     }
   }
 }
@@ -622,7 +636,14 @@ extension CapabilitySystem {
     }
     guard live == objectCount else { return "objectCount is wrong" }
     var active = 0
+    var children = [Int](repeating: 0, count: spaces.count)
+    for space in spaces where space.state != .free && space.parent != DerivationTree.none {
+      children[Int(space.parent)] += 1
+    }
     for (index, space) in spaces.enumerated() where space.state != .free {
+      guard space.children == children[index] else {
+        return "space " + String(index) + " counts the wrong number of child spaces"
+      }
       if space.state == .active { active += 1 }
       guard space.occupied == occupied[index] else {
         return "space " + String(index) + " counts the wrong number of capabilities"
@@ -644,7 +665,7 @@ extension CapabilitySystem {
         return "space " + String(index) + " quota uses " + String(space.quota.used)
           + " bytes, charges add up to " + String(charged[index])
       }
-      guard space.state == .active || space.quota.used > 0 else {
+      guard space.state == .active || space.quota.used > 0 || space.children > 0 else {
         return "retired space " + String(index) + " owes nothing but was not freed"
       }
     }
