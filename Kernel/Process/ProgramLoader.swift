@@ -66,6 +66,20 @@ enum ProgramLoader {
         pointer.storeBytes(of: byte, toByteOffset: i, as: UInt8.self)
       }
     }
+    // One memory capability per segment with the segment's own rights, and
+    // one for the stack.
+    var segments: [Rights] = []
+    for segment in plan.segments {
+      var rights: Rights = [.read]
+      if segment.writable { rights.insert(.write) }
+      if segment.executable { rights.insert(.execute) }
+      segments.append(rights)
+    }
+    segments.append([.read, .write])
+    if let refusal = ProcessCapabilities.populate(process, segments: segments) {
+      process.destroy()
+      return .failure(.mapping("no capabilities: " + refusal))
+    }
     process.start = ProcessStart(
       entry: plan.entry, stackTop: argumentAddress - 16, argumentAddress: argumentAddress,
       argumentLength: UInt64(bytes.count))

@@ -75,6 +75,7 @@ final class Process {
   var thread: Thread? = nil
   var exitStatus: String? = nil
   var killRequested = false
+  var capabilitySpace: SpaceID? = nil
   var start: ProcessStart? = nil
   /// The shell thread waiting for it to end, if any.
   var waiter: Thread? = nil
@@ -86,6 +87,7 @@ final class Process {
   }
 
   func destroy() {
+    ProcessCapabilities.release(self)
     if space.isActive { KernelAddressSpace.activate() }
     for frame in frames { _ = memory.service?.free(frame) }
     frames.removeAll()

@@ -27,6 +27,19 @@ enum ProcessCommands {
     print(ProcessRunner.run(name, argument: argument, cpu: cpu, background: background))
   }
 
+  static func caps(_ arguments: [String]) {
+    guard arguments.count == 1, let pid = ShellCommand.parseUnsigned(arguments[0]) else {
+      print("usage: caps PID")
+      return
+    }
+    guard let process = ProcessRunner.live.first(where: { UInt64($0.pid) == pid }) else {
+      print("caps: no running process \(pid)")
+      return
+    }
+    print("process \(process.pid) (\(process.name)):")
+    for line in ProcessCapabilities.lines(for: process) { print("  " + line) }
+  }
+
   static func kill(_ arguments: [String]) {
     guard arguments.count == 1, let pid = ShellCommand.parseUnsigned(arguments[0]), pid < 1 << 31
     else {

@@ -30,6 +30,10 @@ enum ShellCommands {
       summary: "run a user program from a boot module (on a service CPU; & = don't wait)",
       run: ProcessCommands.run),
     ShellCommandEntry(
+      name: "caps", usage: "caps PID",
+      summary: "a process's capabilities: slot, object, rights, label, derived-from",
+      run: ProcessCommands.caps),
+    ShellCommandEntry(
       name: "kill", usage: "kill PID", summary: "stop a running process", run: ProcessCommands.kill),
     ShellCommandEntry(
       name: "ps", usage: "ps", summary: "threads and processes: id, CPU, priority, state",
