@@ -269,6 +269,21 @@ public struct ACPITableDirectory {
   }
 }
 
+extension ACPITableDirectory {
+  /// The table with `signature`, decoded by `parse`: nil when the firmware
+  /// lists none, a failure when it does not validate or decode.
+  public func load<Table, Failure: Error>(
+    _ signature: ACPISignature, using read: PhysicalMemoryReader,
+    parse: (ACPITable) -> Result<Table, Failure>, tableError: (ACPIError) -> Failure
+  ) -> Result<Table, Failure>? {
+    switch find(signature, using: read) {
+    case .success(let table): return parse(table)
+    case .failure(.tableNotFound): return nil
+    case .failure(let error): return .failure(tableError(error))
+    }
+  }
+}
+
 /// What a listing of the tables shows for one address.
 public struct ACPITableSummary: Equatable, Sendable {
   public var address: UInt64

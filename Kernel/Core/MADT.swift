@@ -139,11 +139,7 @@ public struct MADT: Equatable, Sendable {
   public static func load(from directory: ACPITableDirectory, using read: PhysicalMemoryReader)
     -> Result<MADT, MADTError>?
   {
-    switch directory.find(.madt, using: read) {
-    case .success(let table): return parse(table)
-    case .failure(.tableNotFound): return nil
-    case .failure(let error): return .failure(.table(error))
-    }
+    directory.load(.madt, using: read, parse: parse, tableError: MADTError.table)
   }
 
   /// The lengths the fields this parser reads need; nil for skipped types.

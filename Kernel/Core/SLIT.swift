@@ -76,11 +76,7 @@ public struct SLIT: Equatable, Sendable {
   public static func load(from directory: ACPITableDirectory, using read: PhysicalMemoryReader)
     -> Result<SLIT, SLITError>?
   {
-    switch directory.find(.slit, using: read) {
-    case .success(let table): return parse(table)
-    case .failure(.tableNotFound): return nil
-    case .failure(let error): return .failure(.table(error))
-    }
+    directory.load(.slit, using: read, parse: parse, tableError: SLITError.table)
   }
 
   /// One line per row, for the boot log: "slit: 0: 10 21".

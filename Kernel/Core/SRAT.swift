@@ -110,11 +110,7 @@ public struct SRAT: Equatable, Sendable {
   public static func load(from directory: ACPITableDirectory, using read: PhysicalMemoryReader)
     -> Result<SRAT, SRATError>?
   {
-    switch directory.find(.srat, using: read) {
-    case .success(let table): return parse(table)
-    case .failure(.tableNotFound): return nil
-    case .failure(let error): return .failure(.table(error))
-    }
+    directory.load(.srat, using: read, parse: parse, tableError: SRATError.table)
   }
 
   static func minimumLength(ofType type: UInt8) -> Int? {
