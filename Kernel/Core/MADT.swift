@@ -117,19 +117,13 @@ public struct MADT: Equatable, Sendable {
       return .failure(.tableTooShort(length: view.count))
     }
     var madt = MADT(localAPICAddress32: address, flags: flags)
-    let entries: [ACPITableEntry]
-    switch ACPITableEntry.all(in: view, from: entriesOffset) {
-    case .success(let all): entries = all
-    case .failure(let bad):
-      return .failure(.bogusEntryLength(offset: bad.offset, length: bad.length))
-    }
-    for entry in entries {
-      if let minimum = minimumLength(ofType: entry.type), entry.view.count < minimum {
-        return .failure(
-          .entryTooShort(
-            type: entry.type, offset: entry.offset, length: entry.view.count, minimum: minimum))
-      }
-      madt.add(entry)
+    switch ACPITableEntry.checked(in: view, from: entriesOffset, minimumLength: minimumLength) {
+    case .failure(.bogusLength(let offset, let length)):
+      return .failure(.bogusEntryLength(offset: offset, length: length))
+    case .failure(.tooShort(let type, let offset, let length, let minimum)):
+      return .failure(.entryTooShort(type: type, offset: offset, length: length, minimum: minimum))
+    case .success(let entries):
+      for entry in entries { madt.add(entry) }
     }
     return .success(madt)
   }
@@ -232,57 +226,5 @@ public enum MADTError: Error, Equatable, Sendable {
         + ACPITableEntry.describeShort(
           type: type, offset: offset, length: length, minimum: minimum)
     }
-  }
-}
-
-// MARK: Entry lists (shared with the SRAT)
-
-/// One entry of the variable-length lists the MADT and the SRAT end with:
-/// a type byte, a length byte (counting both), then the fields.
-struct ACPITableEntry {
-  var type: UInt8
-  /// From the start of the table.
-  var offset: Int
-  /// Exactly the entry's `length` bytes.
-  var view: ByteView
-
-  /// Where the walk lost its footing: the entry's offset and length byte.
-  struct BogusLength: Error {
-    var offset: Int
-    var length: UInt8?
-  }
-
-  /// Every entry from `start` to the end of `table`, or the first one whose
-  /// length is below 2 (the walk would never advance) or runs past the end.
-  static func all(in table: ByteView, from start: Int) -> Result<[ACPITableEntry], BogusLength> {
-    var entries: [ACPITableEntry] = []
-    var offset = start
-    while offset < table.count {
-      guard let type = table.u8(offset), let lengthByte = table.u8(offset + 1) else {
-        return .failure(BogusLength(offset: offset, length: nil))
-      }
-      let length = Int(lengthByte)
-      guard length >= 2, let view = table.slice(offset, length) else {
-        return .failure(BogusLength(offset: offset, length: lengthByte))
-      }
-      entries.append(ACPITableEntry(type: type, offset: offset, view: view))
-      offset += length
-    }
-    return .success(entries)
-  }
-
-  static func describeBogusLength(offset: Int, length: UInt8?) -> String {
-    guard let length else {
-      return "entry at offset " + hex(UInt64(truncatingIfNeeded: offset), digits: 2)
-        + " is cut off by the table end"
-    }
-    return "bogus entry length " + String(length) + " at offset "
-      + hex(UInt64(truncatingIfNeeded: offset), digits: 2)
-  }
-
-  static func describeShort(type: UInt8, offset: Int, length: Int, minimum: Int) -> String {
-    "entry of type " + String(type) + " at offset "
-      + hex(UInt64(truncatingIfNeeded: offset), digits: 2) + " has "
-      + String(length) + " bytes, fewer than the " + String(minimum) + " its type needs"
   }
 }

@@ -88,19 +88,13 @@ public struct SRAT: Equatable, Sendable {
     let view = table.view
     guard view.count >= entriesOffset else { return .failure(.tableTooShort(length: view.count)) }
     var srat = SRAT(revision: table.header.revision)
-    let entries: [ACPITableEntry]
-    switch ACPITableEntry.all(in: view, from: entriesOffset) {
-    case .success(let all): entries = all
-    case .failure(let bad):
-      return .failure(.bogusEntryLength(offset: bad.offset, length: bad.length))
-    }
-    for entry in entries {
-      if let minimum = minimumLength(ofType: entry.type), entry.view.count < minimum {
-        return .failure(
-          .entryTooShort(
-            type: entry.type, offset: entry.offset, length: entry.view.count, minimum: minimum))
-      }
-      srat.add(entry)
+    switch ACPITableEntry.checked(in: view, from: entriesOffset, minimumLength: minimumLength) {
+    case .failure(.bogusLength(let offset, let length)):
+      return .failure(.bogusEntryLength(offset: offset, length: length))
+    case .failure(.tooShort(let type, let offset, let length, let minimum)):
+      return .failure(.entryTooShort(type: type, offset: offset, length: length, minimum: minimum))
+    case .success(let entries):
+      for entry in entries { srat.add(entry) }
     }
     return .success(srat)
   }
