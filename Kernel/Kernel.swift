@@ -38,6 +38,7 @@ func kmain(_ magic: UInt32, _ bootInfoAddress: UInt64) -> Never {
     partitionMemory(request: request, features: features)
   }
   bringUpProcessors()
+  ProcessRunner.startInit()
   var shell = Shell()
   shell.run()
 }

@@ -65,13 +65,13 @@ final class TableFrameTracker {
   var frames: [UInt64] = []
 
   func allocate() -> UInt64? {
-    guard let frame = memory.service?.allocate(order: 0) else { return nil }
+    guard let frame = Frames.allocate() else { return nil }
     frames.append(frame)
     return frame
   }
 
   func releaseAll() {
-    for frame in frames { _ = memory.service?.free(frame) }
+    for frame in frames { Frames.free(frame) }
     frames.removeAll()
   }
 }
@@ -79,5 +79,18 @@ final class TableFrameTracker {
 extension KernelAddressSpace {
   static func activate() {
     if let table { x86_write_cr3(table.root) }
+  }
+}
+
+extension AddressSpace {
+  /// Unmaps `pages` pages from `address` and drops them from every service
+  /// CPU's TLB in one shootdown.
+  func unmapRange(_ address: UInt64, pages: UInt64) {
+    var page: UInt64 = 0
+    while page < pages {
+      _ = table.unmap(address + page * 4096)
+      page += 1
+    }
+    if pages > 0 { _ = TLBShootdown.invalidate(address, pages: pages) }
   }
 }

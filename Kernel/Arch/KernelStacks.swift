@@ -27,7 +27,7 @@ enum KernelStacks {
     let slot = regionBase + slotIndex * slotSize
     let top = slot + slotSize
     for i in 1...pages {
-      guard let frame = memory.service?.allocate(order: 0) else { return nil }
+      guard let frame = Frames.allocate() else { return nil }
       PhysicalMemory.pointer(frame)!.initializeMemory(as: UInt8.self, repeating: 0, count: 4096)
       let page = top - UInt64(i) * 4096
       guard case .success = table.map(page, to: frame, size: .small, flags: .kernelData) else {
@@ -46,7 +46,7 @@ enum KernelStacks {
     while page < slot + slotSize {
       if case .success(let translation) = table.unmap(page) {
         _ = TLBShootdown.invalidate(page)
-        _ = memory.service?.free(translation.physical)
+        Frames.free(translation.physical)
       }
       page += 4096
     }

@@ -108,6 +108,35 @@ enum TLBShootdown {
   }
 }
 
+extension TLBShootdown {
+  /// A range: page by page when short, else the whole (non-global) TLB.
+  static func invalidate(_ address: UInt64, pages: UInt64) -> Int {
+    if pages == 1 { return invalidate(address) }
+    let whole = pages > 32
+    let function = whole ? flushAll : invalidateRange
+    let argument = whole ? 0 : address | pages
+    _ = function(argument)
+    var failures = 0
+    let me = Processor.currentIndex
+    for cpu in processors where cpu.isService && cpu.state == .online && cpu.index != me {
+      if case .failure = RemoteCall.run(on: cpu.index, function, argument) { failures += 1 }
+    }
+    return failures
+  }
+}
+
+/// Argument: a page address with the page count (at most 32) in its low bits.
+let invalidateRange: RemoteFunction = { argument in
+  let base = argument & ~0xFFF
+  for page in 0..<(argument & 0xFFF) { x86_invlpg(base + page * 4096) }
+  return 0
+}
+
+let flushAll: RemoteFunction = { _ in
+  x86_write_cr3(x86_read_cr3())
+  return 0
+}
+
 let invalidatePage: RemoteFunction = { address in
   x86_invlpg(address)
   return 0

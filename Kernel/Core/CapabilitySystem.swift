@@ -417,11 +417,21 @@ public struct CapabilitySystem {
   public func capability(
     at address: CapabilityAddress, type: ObjectType, requiring rights: Rights = []
   ) throws(CapabilityError) -> Capability {
-    let capability = tree.entry(try occupiedNode(address).node).capability
+    try identifiedCapability(at: address, type: type, requiring: rights).capability
+  }
+
+  /// As `capability(at:type:requiring:)`, with the capability's identity,
+  /// for operations the kernel must undo when that capability goes (a
+  /// mapping, a blocked IPC).
+  public func identifiedCapability(
+    at address: CapabilityAddress, type: ObjectType, requiring rights: Rights = []
+  ) throws(CapabilityError) -> (id: CapabilityID, capability: Capability) {
+    let node = try occupiedNode(address).node
+    let capability = tree.entry(node).capability
     guard capability.type == type else { throw .wrongType(expected: type, found: capability.type) }
     let missing = rights.subtracting(capability.rights)
     guard missing.isEmpty else { throw .missingRights(missing) }
-    return capability
+    return (tree.id(of: node), capability)
   }
 
   /// Where the capability `id` lives now; nil once it was removed.

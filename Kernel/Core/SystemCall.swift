@@ -1,22 +1,111 @@
 // The system-call ABI, shared by the kernel and the user library (both
-// compile this file). A program executes `syscall` with the number in RAX and
-// up to six arguments in RDI, RSI, RDX, R10, R8, R9; the result comes back in
-// RAX: zero or a positive value on success, a negative SystemCallError on
-// failure. Every invalid argument has its own error code; no argument value
-// can crash the kernel.
+// compile this file).
+//
+// Registers. A program executes `syscall` with the number in RAX and up to
+// six arguments in RDI, RSI, RDX, R10, R8, R9. The result comes back in RAX:
+// zero or a positive value on success, a negative SystemCallError on failure.
+// Calls that return more than one value (inspect, the IPC receive side) put
+// the rest in RDI, RSI, RDX, R10, R8, R9, as the call's comment says. RCX and
+// R11 are clobbered by the instruction; every other register is preserved.
+//
+// Capabilities are named by slot numbers in the caller's capability space;
+// slot 0 is never a capability ("none"). Every invalid argument has its own
+// error code and no argument value can crash the kernel.
+//
+// Kernel memory. Each process has a quota of kernel bytes (ProcessQuota):
+// capability-table slots, object records, thread stacks, and the frames of
+// memory objects it creates are charged to it, and given back when they go.
+// A child process's quota is charged to its parent. Running out is
+// `quotaExhausted`, never a kernel panic.
+//
+// IPC. An endpoint carries synchronous messages of four words. `send` and
+// `call` block until a receiver takes the message; `call` then waits for the
+// reply, which the receiver gives with `reply` or `replyReceive`. A message
+// may carry one capability: the sender names a slot whose capability has the
+// grant right, the receiver names an empty slot to put the copy in (when that
+// slot is 0 or occupied, the message arrives without it and the receiver sees
+// slot 0). The receiver learns the label the sender's endpoint capability
+// was minted with. Revoking or deleting an endpoint capability aborts the
+// IPC blocked through it with `ipcAborted`; so does the death of the partner.
 
 public enum SystemCallNumber: UInt64, CaseIterable {
-  /// exit(code): ends the calling process; never returns.
+  /// exit(status): ends the calling process (every thread); never returns.
   case exit = 0
   /// consoleWrite(address, length): writes bytes to the serial console;
   /// returns the count. At most `SystemCallLimits.consoleWrite` bytes.
   case consoleWrite = 1
-  /// yield(): gives up the CPU (returns at once while there is no scheduler).
+  /// yield(): gives up the CPU to threads of the same or higher priority.
   case yield = 2
   /// setThreadPointer(address): sets the FS base (thread-local storage).
   case setThreadPointer = 3
   /// processInfo(): returns the process id.
   case processInfo = 4
+
+  /// copy(source, destination, rights): a child capability with `rights`
+  /// (`SystemCallRights.same`: the source's). Returns 0.
+  case capabilityCopy = 5
+  /// mint(source, destination, rights, label): a copy carrying `label`.
+  case capabilityMint = 6
+  /// move(source, destination).
+  case capabilityMove = 7
+  /// delete(slot): returns the number of objects destroyed.
+  case capabilityDelete = 8
+  /// revoke(slot): removes everything derived from it; returns how many
+  /// capabilities went.
+  case capabilityRevoke = 9
+  /// inspect(slot): RAX = object type (ObjectType raw value), RDI = rights,
+  /// RSI = label, RDX = 1 when labelled, R10 = the slot it was derived from
+  /// in this space (0: an original, or derived from another space's).
+  case capabilityInspect = 10
+
+  /// memoryCreate(destination, pages): a memory object of zeroed frames,
+  /// charged to the quota. At most `SystemCallLimits.memoryPages` pages.
+  case memoryCreate = 11
+  /// memoryMap(slot, address, rights): maps the whole object at a
+  /// page-aligned address of the caller's address space with `rights`
+  /// (read, write, execute; a subset of the capability's; never write and
+  /// execute together). Undone when that capability is deleted or revoked.
+  case memoryMap = 12
+  /// memoryUnmap(slot, address): undoes one mapping made through `slot`.
+  case memoryUnmap = 13
+  /// endpointCreate(destination): a new IPC endpoint.
+  case endpointCreate = 14
+
+  /// threadCreate(destination, entry, stackTop, argument, cpu, priority):
+  /// a thread in the caller's process, started at `entry(argument)` on
+  /// service CPU `cpu` (`SystemCallCPU.same`: the caller's) with priority
+  /// 0...`SystemCallLimits.userPriority`. Returns the thread id.
+  case threadCreate = 15
+  /// threadExit(): ends the calling thread; the process ends with its last
+  /// thread (status 0).
+  case threadExit = 16
+
+  /// send(endpoint, w0, w1, w2, w3, transferSlot): needs `write` on the
+  /// endpoint. Blocks until received.
+  case send = 17
+  /// receive(endpoint, receiveSlot): needs `read`. RAX = 0, RDI..R10 = the
+  /// words, R8 = the slot the transferred capability landed in (0: none),
+  /// R9 = the label of the sender's endpoint capability.
+  case receive = 18
+  /// call(endpoint, w0, w1, w2, w3, transferSlot): send, then wait for the
+  /// reply: RAX = 0, RDI..R10 = the reply's words.
+  case call = 19
+  /// reply(w0, w1, w2, w3): answers the last call this thread received.
+  case reply = 20
+  /// replyReceive(endpoint, w0, w1, w2, w3, receiveSlot): reply, then
+  /// receive; results as receive.
+  case replyReceive = 21
+
+  /// spawn(nameAddress, nameLength, argumentAddress, argumentLength,
+  /// giveSlot, cpu): starts the module `name` as a child process on `cpu`
+  /// (`SystemCallCPU.same`: the caller's). The child's capability space gets
+  /// the initial capabilities (InitialSlot) plus, when `giveSlot` is not 0, a
+  /// copy of that capability (which needs grant) in `InitialSlot.given`.
+  /// Returns the child's process id.
+  case spawn = 22
+  /// wait(pid): waits for a child to end; returns its exit status (>= 0),
+  /// or `childFaulted` when it was killed by a fault or `kill`.
+  case wait = 23
 
   public var name: String {
     switch self {
@@ -25,11 +114,30 @@ public enum SystemCallNumber: UInt64, CaseIterable {
     case .yield: "yield"
     case .setThreadPointer: "setThreadPointer"
     case .processInfo: "processInfo"
+    case .capabilityCopy: "capabilityCopy"
+    case .capabilityMint: "capabilityMint"
+    case .capabilityMove: "capabilityMove"
+    case .capabilityDelete: "capabilityDelete"
+    case .capabilityRevoke: "capabilityRevoke"
+    case .capabilityInspect: "capabilityInspect"
+    case .memoryCreate: "memoryCreate"
+    case .memoryMap: "memoryMap"
+    case .memoryUnmap: "memoryUnmap"
+    case .endpointCreate: "endpointCreate"
+    case .threadCreate: "threadCreate"
+    case .threadExit: "threadExit"
+    case .send: "send"
+    case .receive: "receive"
+    case .call: "call"
+    case .reply: "reply"
+    case .replyReceive: "replyReceive"
+    case .spawn: "spawn"
+    case .wait: "wait"
     }
   }
 }
 
-public enum SystemCallError: Int64, CaseIterable {
+public enum SystemCallError: Int64, CaseIterable, Error {
   case unknownSystemCall = -1
   /// A pointer argument is not mapped for the user, or not writable where written.
   case badAddress = -2
@@ -37,6 +145,61 @@ public enum SystemCallError: Int64, CaseIterable {
   case badLength = -3
   /// An address argument is outside user space (non-canonical, kernel half).
   case notUserAddress = -4
+  /// A slot number at or beyond the capability space's limit.
+  case invalidSlot = -5
+  /// Slot 0, which never holds a capability.
+  case nullSlot = -6
+  /// The slot holds no capability.
+  case emptySlot = -7
+  /// The destination slot already holds a capability.
+  case slotOccupied = -8
+  /// A move of a slot onto itself.
+  case sameSlot = -9
+  /// The capability lacks a right the call needs.
+  case missingRights = -10
+  /// A copy or mint asked for rights the source does not have.
+  case rightsEscalation = -11
+  /// Rights bits that name no right.
+  case undefinedRights = -12
+  /// A mint of a capability that already has a label.
+  case alreadyLabelled = -13
+  /// The capability names another kind of object than the call needs.
+  case wrongType = -14
+  /// The process's kernel-memory quota cannot cover the call.
+  case quotaExhausted = -15
+  /// No free slot left in a capability space.
+  case spaceFull = -16
+  /// A kernel table (spaces, objects, capabilities) is full.
+  case kernelTableFull = -17
+  /// The service partition has no frames left.
+  case outOfMemory = -18
+  /// An address that must be page aligned is not.
+  case badAlignment = -19
+  /// A mapping would overlap an existing one, or leave user space.
+  case alreadyMapped = -20
+  /// No mapping made through this capability at this address.
+  case notMapped = -21
+  /// Not a running service CPU.
+  case badCPU = -22
+  /// A priority above `SystemCallLimits.userPriority`.
+  case badPriority = -23
+  /// reply without a call waiting for it.
+  case noReplyPending = -24
+  /// The IPC was aborted: endpoint capability revoked, endpoint destroyed,
+  /// or the partner died.
+  case ipcAborted = -25
+  /// No boot module by that name.
+  case noSuchModule = -26
+  /// The module is not a valid program (or could not be loaded).
+  case badModule = -27
+  /// wait for a process that is not a live child of the caller.
+  case noSuchChild = -28
+  /// The child waited for was killed by a fault or `kill`.
+  case childFaulted = -29
+  /// A capability space or object type the kernel does not know.
+  case invalidObject = -30
+  /// A mapping asked to be writable and executable at once (W^X).
+  case writeAndExecute = -31
 
   public var name: String {
     switch self {
@@ -44,12 +207,75 @@ public enum SystemCallError: Int64, CaseIterable {
     case .badAddress: "bad address"
     case .badLength: "bad length"
     case .notUserAddress: "not a user address"
+    case .invalidSlot: "invalid slot"
+    case .nullSlot: "null slot"
+    case .emptySlot: "empty slot"
+    case .slotOccupied: "slot occupied"
+    case .sameSlot: "same slot"
+    case .missingRights: "missing rights"
+    case .rightsEscalation: "rights escalation"
+    case .undefinedRights: "undefined rights"
+    case .alreadyLabelled: "already labelled"
+    case .wrongType: "wrong type"
+    case .quotaExhausted: "quota exhausted"
+    case .spaceFull: "space full"
+    case .kernelTableFull: "kernel table full"
+    case .outOfMemory: "out of memory"
+    case .badAlignment: "bad alignment"
+    case .alreadyMapped: "already mapped"
+    case .notMapped: "not mapped"
+    case .badCPU: "bad CPU"
+    case .badPriority: "bad priority"
+    case .noReplyPending: "no reply pending"
+    case .ipcAborted: "IPC aborted"
+    case .noSuchModule: "no such module"
+    case .badModule: "bad module"
+    case .noSuchChild: "no such child"
+    case .childFaulted: "child faulted"
+    case .invalidObject: "invalid object"
+    case .writeAndExecute: "write and execute"
     }
   }
 }
 
 public enum SystemCallLimits {
   public static let consoleWrite: UInt64 = 4096
+  /// The most pages one memoryCreate may ask for (4 MiB).
+  public static let memoryPages: UInt64 = 1024
+  /// The highest priority a user thread may have (the shell runs above it).
+  public static let userPriority: UInt64 = 2
+  /// Module names and spawn arguments.
+  public static let nameLength: UInt64 = 64
+  public static let argumentLength: UInt64 = 255
+}
+
+/// `rights` arguments: the generic bits (as Rights in Capability.swift).
+public enum SystemCallRights {
+  public static let read: UInt64 = 1 << 0
+  public static let write: UInt64 = 1 << 1
+  public static let execute: UInt64 = 1 << 2
+  public static let grant: UInt64 = 1 << 3
+  /// copy and mint: keep the source's rights.
+  public static let same: UInt64 = .max
+}
+
+public enum SystemCallCPU {
+  /// threadCreate and spawn: the caller's CPU.
+  public static let same: UInt64 = .max
+}
+
+/// The capabilities every process starts with, by slot. Memory
+/// capabilities for its segments follow from `firstSegment` up, one per
+/// segment in program-header order, then one for the stack.
+public enum InitialSlot {
+  public static let console: UInt64 = 1
+  public static let addressSpace: UInt64 = 2
+  public static let thread: UInt64 = 3
+  /// What the parent gave at spawn (empty otherwise).
+  public static let given: UInt64 = 4
+  public static let firstSegment: UInt64 = 5
+  /// Slots a process may use: 1 ..< limit.
+  public static let limit: UInt64 = 4096
 }
 
 /// Where user programs live: PML4 slots 1 to 127 (the kernel keeps slot 0

@@ -75,7 +75,7 @@ func partitionMemory(request: MemoryPartitionRequest, features: CPUFeatures) {
   let switched = KernelAddressSpace.build(physicalEnd: end, features: features) {
     // The boot pool first; once the allocators exist, service frames (new
     // kernel mappings such as CPU stacks need tables after boot).
-    guard next < pool.end else { return memory.service?.allocate(order: 0) }
+    guard next < pool.end else { return Frames.allocate() }
     defer { next += 4096 }
     return next
   }
@@ -106,7 +106,7 @@ func physicalEnd(_ map: MemoryMap) -> UInt64 {
 func growKernelHeap(_ bytes: Int) -> (UnsafeMutableRawPointer, Int)? {
   var order = 0
   while (4096 << order) < bytes && order < FrameAllocator.maxOrder { order += 1 }
-  guard (4096 << order) >= bytes, let frame = memory.service?.allocate(order: order),
+  guard (4096 << order) >= bytes, let frame = Frames.allocate(order: order),
     let pointer = PhysicalMemory.pointer(frame)
   else { return nil }
   return (pointer, 4096 << order)

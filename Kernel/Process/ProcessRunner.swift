@@ -1,97 +1,270 @@
 import X86
 
-/// Starting user programs as threads on a service CPU, waiting for them,
-/// ending them (exit, faults, kill) and reaping what they leave behind.
+/// Starting user programs (from the shell, at boot for init, or by `spawn`),
+/// waiting for them, ending their threads (exit, faults, kill, a destroyed
+/// thread object) and reaping what they leave behind.
 enum ProcessRunner {
   nonisolated(unsafe) static var nextPID = 1
   /// Processes started and not yet reaped.
   nonisolated(unsafe) static var live: [Process] = []
   /// Finished processes, newest last, for `ps`.
   nonisolated(unsafe) static var history: [(pid: Int, name: String, status: String)] = []
+  /// The root domain, when the `init` module was started at boot.
+  nonisolated(unsafe) static var initProcess: Process? = nil
   static let kernelStackPages = 8
-
-  static let exitedNormally: UInt64 = 0
-  static let faulted: UInt64 = 1
+  /// The priority of a program's first thread.
+  static let defaultPriority = 1
 
   /// The process of the thread running on this CPU, if it is a user thread.
   static var current: Process? { Scheduler.here?.current.process }
 
-  /// Loads `name` and starts it on `cpu`; waits for it unless `background`.
+  enum StartError: Error {
+    case badCPU(Int)
+    case load(ProgramLoader.LoadError)
+    case capabilities(CapabilityError)
+    case noKernelStack
+
+    var description: String {
+      switch self {
+      case .badCPU(let cpu): "CPU \(cpu) is not a running service CPU"
+      case .load(let error): error.description
+      case .capabilities(let error): "no capabilities: " + error.description
+      case .noKernelStack: "no memory for a kernel stack"
+      }
+    }
+
+    var code: SystemCallError {
+      switch self {
+      case .badCPU: .badCPU
+      case .load(.noSuchModule): .noSuchModule
+      case .load(.outOfMemory): .outOfMemory
+      case .load: .badModule
+      case .capabilities(let error): SystemCallError(error)
+      case .noKernelStack: .outOfMemory
+      }
+    }
+  }
+
+  static func isServiceCPU(_ cpu: Int) -> Bool {
+    cpu >= 0 && cpu < Scheduler.perCPU.count && Scheduler.perCPU[cpu] != nil
+  }
+
+  /// Loads `name`, gives it its capabilities and starts its first thread on
+  /// `cpu`. `parent` is the spawning process (nil from the shell, whose
+  /// programs are init's children); `give` a capability of the parent's
+  /// to copy into the child's `InitialSlot.given`. Call under KernelLock.
+  static func start(
+    _ name: String, argument: String, cpu: Int, parent: Process?, give: UInt64 = 0
+  ) -> Result<Process, StartError> {
+    guard isServiceCPU(cpu) else { return .failure(.badCPU(cpu)) }
+    let pid = nextPID
+    let process: Process
+    let loaded: LoadedProgram
+    switch ProgramLoader.load(name, pid: pid, argument: argument) {
+    case .success(let program):
+      process = program.process
+      loaded = program
+    case .failure(let error): return .failure(.load(error))
+    }
+    let owner = parent ?? (initProcess?.exitStatus == nil ? initProcess : nil)
+    if let refusal = ProcessCapabilities.populate(
+      process, segments: loaded.segments, owner: owner, give: parent == nil ? 0 : give)
+    {
+      process.destroy()
+      return .failure(.capabilities(refusal))
+    }
+    guard let stack = KernelStacks.allocate(pages: kernelStackPages) else {
+      process.destroy()
+      return .failure(.noKernelStack)
+    }
+    nextPID += 1
+    process.parentPID = parent?.pid
+    let start = loaded.start
+    let thread = Thread(
+      tid: Scheduler.newTID(), name: name, process: process, priority: defaultPriority, cpu: cpu,
+      kernelStackTop: stack)
+    thread.userFrame.initialize(
+      to: userEntryFrame(
+        entry: start.entry, stack: start.stackTop, rdi: start.argumentAddress,
+        rsi: start.argumentLength))
+    thread.prepareFirstRun(
+      entry: symbol_enter_user(), argument: UInt64(UInt(bitPattern: thread.userFrame)),
+      below: UInt64(UInt(bitPattern: thread.userFrame)))
+    process.threads.append(thread)
+    ProcessCapabilities.bindThread(thread, of: process)
+    live.append(process)
+    Scheduler.start(thread)
+    return .success(process)
+  }
+
+  /// The registers a thread enters user mode with.
+  static func userEntryFrame(entry: UInt64, stack: UInt64, rdi: UInt64, rsi: UInt64)
+    -> InterruptFrame
+  {
+    InterruptFrame(
+      r15: 0, r14: 0, r13: 0, r12: 0, r11: 0, r10: 0, r9: 0, r8: 0, rbp: 0, rdi: rdi, rsi: rsi,
+      rdx: 0, rcx: 0, rbx: 0, rax: 0, vector: 0, errorCode: 0, rip: entry,
+      cs: UserMode.userCodeSelector, rflags: 0x202, rsp: stack, ss: UserMode.userDataSelector)
+  }
+
+  /// `run`: starts `name` on `cpu`, and waits for it unless `background`.
   /// Returns a line for the shell.
   static func run(_ name: String, argument: String, cpu: Int, background: Bool) -> String {
     reap()
-    guard cpu >= 0, cpu < Scheduler.perCPU.count, Scheduler.perCPU[cpu] != nil else {
-      return "run: CPU \(cpu) is not a running service CPU"
-    }
-    let pid = nextPID
-    nextPID += 1
+    let started = KernelLock.held { start(name, argument: argument, cpu: cpu, parent: nil) }
     let process: Process
-    switch ProgramLoader.load(name, pid: pid, argument: argument) {
-    case .success(let loaded): process = loaded
+    switch started {
+    case .success(let p): process = p
+    case .failure(.badCPU(let cpu)): return "run: CPU \(cpu) is not a running service CPU"
     case .failure(let error): return "run: \(name): \(error.description)"
     }
-    guard let start = process.start, let stack = KernelStacks.allocate(pages: kernelStackPages)
-    else {
-      process.destroy()
-      return "run: no memory for a kernel stack"
-    }
-    let thread = Thread(
-      tid: Scheduler.newTID(), name: name, process: process, priority: 1, cpu: cpu,
-      kernelStackTop: stack)
-    // The frame enter_user leaves the kernel through, at the top of the stack.
-    let frameAddress = stack - UInt64(MemoryLayout<InterruptFrame>.stride)
-    UnsafeMutablePointer<InterruptFrame>(bitPattern: UInt(frameAddress))!.initialize(
-      to: InterruptFrame(
-        r15: 0, r14: 0, r13: 0, r12: 0, r11: 0, r10: 0, r9: 0, r8: 0, rbp: 0,
-        rdi: start.argumentAddress, rsi: start.argumentLength, rdx: 0, rcx: 0, rbx: 0, rax: 0,
-        vector: 0, errorCode: 0, rip: start.entry, cs: UserMode.userCodeSelector,
-        rflags: 0x202, rsp: start.stackTop, ss: UserMode.userDataSelector))
-    thread.prepareFirstRun(entry: symbol_enter_user(), argument: frameAddress, below: frameAddress)
-    process.thread = thread
-    live.append(process)
-    if !background { process.waiter = Scheduler.here?.current }
-    Scheduler.start(thread)
-    if background { return "process \(pid) (\(name)) started on CPU \(cpu)" }
-    while process.exitStatus == nil { Scheduler.block() }
-    let line = "process \(pid) (\(name)) \(process.exitStatus!)"
+    if background { return "process \(process.pid) (\(name)) started on CPU \(cpu)" }
+    waitFor(process)
+    let line = "process \(process.pid) (\(name)) \(process.exitStatus!)"
     reap()
     return line
   }
 
-  /// Ends the user thread running on this CPU (exit, fault or kill).
-  static func finish(status: String, outcome: UInt64) -> Never {
+  /// Starts the root domain at boot when there is an `init` module.
+  static func startInit() {
+    guard ProgramLoader.module(named: "init") != nil else { return }
+    let started = KernelLock.held { start("init", argument: "", cpu: 0, parent: nil) }
+    switch started {
+    case .success(let process):
+      initProcess = process
+      print("boot: init is process \(process.pid), the root domain")
+    case .failure(let error): print("boot: init: " + error.description)
+    }
+  }
+
+  /// Blocks the calling thread until `process` has ended.
+  static func waitFor(_ process: Process) {
+    guard let me = Scheduler.here?.current else { return }
+    KernelLock.held { process.waiters.append(me) }
+    Scheduler.block { process.exitStatus != nil || me.killRequested || me.process?.killRequested == true }
+  }
+
+  // MARK: Ending
+
+  /// Ends the calling thread's whole process: `status` for `ps` and `run`,
+  /// `code` for `wait` (nil: killed). Never returns.
+  static func endProcess(status: String, code: Int64?) -> Never {
     x86_cli()
     guard let thread = Scheduler.here?.current, let process = thread.process else {
       Panic.halt(because: "a user thread ended but none was running")
     }
-    process.exitStatus = status
-    if let waiter = process.waiter { Scheduler.wake(waiter) }
+    let interrupts = KernelLock.acquire()
+    markEnded(process, status: status, code: code)
+    KernelLock.release(interrupts)
+    exitThread()
+  }
+
+  /// Ends the calling thread; the process ends with its last thread.
+  static func exitThread() -> Never {
+    x86_cli()
+    guard let thread = Scheduler.here?.current, let process = thread.process else {
+      Panic.halt(because: "a user thread ended but none was running")
+    }
+    _ = KernelLock.acquire()
+    IPC.cancel(thread)
+    thread.state = .dead
+    if !process.threads.contains(where: { $0.state != .dead }) {
+      markEnded(process, status: "exited with status 0", code: 0)
+    }
+    KernelLock.release(false)
     Scheduler.exitCurrent()
   }
 
-  /// Frees processes whose thread is dead and switched away from.
+  /// Records how the process ended (the first reason wins), stops its other
+  /// threads and wakes whoever waits for it. Under KernelLock.
+  private static func markEnded(_ process: Process, status: String, code: Int64?) {
+    if process.exitStatus == nil {
+      process.exitStatus = status
+      process.exitCode = code
+    }
+    process.killRequested = true
+    for other in process.threads { stop(other) }
+    for waiter in process.waiters { Scheduler.wake(waiter) }
+    process.waiters.removeAll()
+  }
+
+  /// Makes a thread end at its next way out of the kernel: out of any IPC
+  /// wait, woken if blocked, interrupted if running elsewhere.
+  private static func stop(_ thread: Thread) {
+    guard thread.state != .dead, thread !== Scheduler.here?.current else { return }
+    IPC.cancel(thread)
+    Scheduler.wake(thread)
+    if thread.cpu != Processor.currentIndex {
+      _ = RemoteCall.sendIPI(to: thread.cpu, vector: InterruptVector.reschedule)
+    }
+  }
+
+  /// Its thread object was destroyed (its last capability went). Under KernelLock.
+  static func terminate(_ thread: Thread) {
+    guard thread.state != .dead else { return }
+    thread.killRequested = true
+    stop(thread)
+  }
+
+  /// Its address space object was destroyed: the process cannot go on.
+  /// Under KernelLock.
+  static func terminate(_ process: Process) {
+    guard process.exitStatus == nil else { return }
+    process.exitStatus = "ended: its address space was destroyed"
+    process.killRequested = true
+    for thread in process.threads { stop(thread) }
+    for waiter in process.waiters { Scheduler.wake(waiter) }
+    process.waiters.removeAll()
+  }
+
+  /// On every way back to user mode: a thread asked to end does so here.
+  static func exitIfRequested() {
+    guard let thread = Scheduler.here?.current, let process = thread.process else { return }
+    if process.killRequested { endProcess(status: "killed", code: nil) }
+    if thread.killRequested { exitThread() }
+  }
+
+  /// All its threads are dead and switched away from.
+  static func isFinished(_ process: Process) -> Bool {
+    process.threads.allSatisfy { $0.state == .dead && $0.retired }
+  }
+
+  /// Frees processes whose threads are all dead and switched away from.
   static func reap() {
+    let interrupts = KernelLock.acquire()
     var remaining: [Process] = []
+    var done: [Process] = []
     for process in live {
-      if let thread = process.thread, thread.state == .dead, thread.retired {
-        history.append((process.pid, process.name, process.exitStatus ?? "ended"))
-        process.destroy()
+      // A child stays (a zombie) until its parent has waited or has ended.
+      let awaited =
+        process.parentPID.map { parent in
+          live.contains { $0.pid == parent && $0.exitStatus == nil }
+        } ?? false
+      if !awaited && isFinished(process) {
+        done.append(process)
       } else {
         remaining.append(process)
       }
     }
     live = remaining
+    for process in done {
+      history.append((process.pid, process.name, process.exitStatus ?? "ended"))
+      if process === initProcess { initProcess = nil }
+      process.destroy()
+    }
+    KernelLock.release(interrupts)
   }
 
-  /// Asks a process to end: at once if it is waiting in a queue, at its next
-  /// entry to the kernel if it is running.
+  /// Asks a process to end: at once if it is waiting, at its next entry to
+  /// the kernel if it is running.
   static func kill(_ pid: Int) -> String {
-    guard let process = live.first(where: { $0.pid == pid }), let thread = process.thread else {
+    let interrupts = KernelLock.acquire()
+    defer { KernelLock.release(interrupts) }
+    guard let process = live.first(where: { $0.pid == pid }) else {
       return "kill: no running process \(pid)"
     }
-    guard thread.state != .dead else { return "kill: process \(pid) has already ended" }
-    process.killRequested = true
-    _ = RemoteCall.sendIPI(to: thread.cpu, vector: InterruptVector.reschedule)
+    guard process.exitStatus == nil else { return "kill: process \(pid) has already ended" }
+    markEnded(process, status: "killed", code: nil)
     return "kill: process \(pid) (\(process.name)) will be stopped"
   }
 
@@ -105,6 +278,6 @@ enum ProcessRunner {
     if frame.vector == 14 { line += " address \(hex(x86_read_cr2()))" }
     line += "; process destroyed"
     print(line)
-    finish(status: "killed by " + exceptionName(frame.vector).description, outcome: faulted)
+    endProcess(status: "killed by " + exceptionName(frame.vector).description, code: nil)
   }
 }

@@ -26,7 +26,7 @@ enum ProgramLoader {
     boot.bootInfo?.modules.first { $0.commandLine == name || $0.commandLine.hasPrefix(name + " ") }
   }
 
-  static func load(_ name: String, pid: Int, argument: String) -> Result<Process, LoadError> {
+  static func load(_ name: String, pid: Int, argument: String) -> Result<LoadedProgram, LoadError> {
     guard let module = module(named: name) else { return .failure(.noSuchModule(name)) }
     guard let image = PhysicalMemory.view(UInt64(module.start), Int(module.size)) else {
       return .failure(.badELF("module outside memory"))
@@ -38,17 +38,21 @@ enum ProgramLoader {
     }
     guard let space = AddressSpace() else { return .failure(.outOfMemory) }
     let process = Process(pid: pid, name: name, space: space)
-    if case .failure(let error) = mapSegments(plan, image: image, into: process) {
+    var segments: [SegmentMemory] = []
+    if case .failure(let error) = mapSegments(plan, image: image, into: process, recording: &segments)
+    {
       process.destroy()
       return .failure(error)
     }
     // The stack, and the argument string at its top.
     let stackBase = UserSpace.stackTop - stackPages * 4096
+    var stack = SegmentMemory(rights: [.read, .write], base: stackBase, frames: [])
     for page in 0..<stackPages {
       guard let frame = zeroedFrame(for: process) else {
         process.destroy()
         return .failure(.outOfMemory)
       }
+      stack.frames.append(frame)
       let mapped = space.map(
         stackBase + page * 4096, to: frame, size: .small,
         flags: [.present, .writable, .user, .noExecute])
@@ -57,7 +61,8 @@ enum ProgramLoader {
         return .failure(.mapping(error.description))
       }
     }
-    let bytes = Array(argument.utf8.prefix(255))
+    segments.append(stack)
+    let bytes = Array(argument.utf8.prefix(Int(SystemCallLimits.argumentLength)))
     let argumentAddress = UserSpace.stackTop - 256
     if let frame = space.translate(argumentAddress)?.physical,
       let pointer = PhysicalMemory.pointer(frame)
@@ -66,28 +71,14 @@ enum ProgramLoader {
         pointer.storeBytes(of: byte, toByteOffset: i, as: UInt8.self)
       }
     }
-    // One memory capability per segment with the segment's own rights, and
-    // one for the stack.
-    var segments: [Rights] = []
-    for segment in plan.segments {
-      var rights: Rights = [.read]
-      if segment.writable { rights.insert(.write) }
-      if segment.executable { rights.insert(.execute) }
-      segments.append(rights)
-    }
-    segments.append([.read, .write])
-    if let refusal = ProcessCapabilities.populate(process, segments: segments) {
-      process.destroy()
-      return .failure(.mapping("no capabilities: " + refusal))
-    }
-    process.start = ProcessStart(
+    let start = ProcessStart(
       entry: plan.entry, stackTop: argumentAddress - 16, argumentAddress: argumentAddress,
       argumentLength: UInt64(bytes.count))
-    return .success(process)
+    return .success(LoadedProgram(process: process, start: start, segments: segments))
   }
 
   static func zeroedFrame(for process: Process) -> UInt64? {
-    guard let frame = memory.service?.allocate(order: 0), let page = PhysicalMemory.pointer(frame)
+    guard let frame = Frames.allocate(), let page = PhysicalMemory.pointer(frame)
     else {
       return nil
     }
@@ -96,21 +87,33 @@ enum ProgramLoader {
     return frame
   }
 
-  static func mapSegments(_ plan: ELFLoadPlan, image: ByteView, into process: Process) -> Result<
-    Void, LoadError
-  > {
+  static func mapSegments(
+    _ plan: ELFLoadPlan, image: ByteView, into process: Process,
+    recording segments: inout [SegmentMemory]
+  ) -> Result<Void, LoadError> {
     for segment in plan.segments {
       var flags: PageFlags = [.present, .user]
-      if segment.writable { flags.insert(.writable) }
-      if !segment.executable { flags.insert(.noExecute) }
+      var rights: Rights = [.read]
+      if segment.writable {
+        flags.insert(.writable)
+        rights.insert(.write)
+      }
+      if segment.executable {
+        rights.insert(.execute)
+      } else {
+        flags.insert(.noExecute)
+      }
       let first = segment.virtualAddress & ~0xFFF
       let end = (segment.virtualAddress + segment.memorySize + 0xFFF) & ~0xFFF
+      var memory = SegmentMemory(rights: rights, base: first, frames: [])
+      defer { segments.append(memory) }
       var page = first
       while page < end {
         guard let frame = zeroedFrame(for: process), let destination = PhysicalMemory.pointer(frame)
         else {
           return .failure(.outOfMemory)
         }
+        memory.frames.append(frame)
         // The part of the file image that lands in this page.
         let fileStart = segment.virtualAddress
         let fileEnd = segment.virtualAddress + segment.fileSize
@@ -135,6 +138,21 @@ enum ProgramLoader {
     }
     return .success(())
   }
+}
+
+/// A program loaded into a fresh address space, not yet running.
+struct LoadedProgram {
+  let process: Process
+  let start: ProcessStart
+  /// Its segments and stack, for the memory capabilities it gets.
+  let segments: [SegmentMemory]
+}
+
+/// The frames of one segment (or the stack), mapped from `base` on.
+struct SegmentMemory {
+  var rights: Rights
+  var base: UInt64
+  var frames: [UInt64]
 }
 
 /// Where a loaded program begins: entry point, stack, argument string.

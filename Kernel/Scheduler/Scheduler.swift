@@ -35,6 +35,34 @@ final class CPUScheduler {
     lock.unlock(interrupts)
   }
 
+  /// Queues a blocked thread; false when it was not blocked (already woken,
+  /// or handed the CPU directly).
+  func wake(_ thread: Thread) -> Bool {
+    let interrupts = lock.lock()
+    defer { lock.unlock(interrupts) }
+    guard thread.state == .blocked else { return false }
+    thread.state = .ready
+    ready[thread.priority].append(thread)
+    needsReschedule = true
+    return true
+  }
+
+  /// The highest priority with a ready thread (-1: none).
+  var highestReadyPriority: Int {
+    var level = Thread.priorities - 1
+    while level >= 0 && ready[level].isEmpty { level -= 1 }
+    return level
+  }
+
+  /// Switches to `next`, which is in no queue, without queueing the caller
+  /// (it is blocked or dead): the IPC fast path. Interrupts off.
+  func handOff(to next: Thread) {
+    retire()
+    if current.state == .dead { dying = current }
+    if current.state == .running { current.state = .ready }
+    switchTo(next)
+  }
+
   /// Picks the next thread and switches to it. Call with interrupts off;
   /// returns (with interrupts still off) when the caller runs again.
   func reschedule() {
@@ -140,10 +168,44 @@ enum Scheduler {
     if interruptsWereOn { x86_sti() }
   }
 
-  /// Makes a blocked thread ready (from any CPU, also from interrupts).
+  /// Blocks the calling thread until `done()` holds; re-checked after every
+  /// wakeup. Whoever makes it hold must call `wake` afterwards.
+  static func block(until done: () -> Bool) {
+    guard let scheduler = here else { return }
+    let interruptsWereOn = x86_read_rflags() & (1 << 9) != 0
+    while true {
+      let interrupts = scheduler.lock.lock()
+      if done() {
+        scheduler.lock.unlock(interrupts)
+        break
+      }
+      // Marked under the lock that wake takes: a wakeup after the check
+      // finds it blocked and queues it.
+      scheduler.current.state = .blocked
+      scheduler.lock.unlock(false)
+      scheduler.reschedule()
+      scheduler.retire()
+      if interruptsWereOn { x86_sti() }
+    }
+    if interruptsWereOn { x86_sti() }
+  }
+
+  /// Switches away from a thread that marked itself blocked (under a lock
+  /// its wakers hold). Interrupts off.
+  static func blockMarked() {
+    guard let scheduler = here else { return }
+    scheduler.reschedule()
+    scheduler.retire()
+  }
+
+  /// Makes a blocked thread ready (from any CPU, also from interrupts),
+  /// waking its CPU when that is another.
   static func wake(_ thread: Thread) {
-    guard thread.state == .blocked else { return }
-    start(thread)
+    guard thread.cpu < perCPU.count, let target = perCPU[thread.cpu] else { return }
+    guard target.wake(thread) else { return }
+    if thread.cpu != Processor.currentIndex {
+      _ = RemoteCall.sendIPI(to: thread.cpu, vector: InterruptVector.reschedule)
+    }
   }
 
   /// Ends the calling thread for good.
@@ -174,12 +236,11 @@ enum Scheduler {
     guard let scheduler = here else { return }
     let sliceUsed = fromUser && scheduler.current.ticksInSlice >= sliceTicks
     guard requested || sliceUsed || scheduler.needsReschedule else { return }
-    if let process = scheduler.current.process, process.killRequested, fromUser {
-      ProcessRunner.finish(status: "killed", outcome: ProcessRunner.faulted)
-    }
+    if fromUser { ProcessRunner.exitIfRequested() }
     guard fromUser || scheduler.current === scheduler.idle else { return }
     scheduler.reschedule()
     scheduler.retire()
+    if fromUser { ProcessRunner.exitIfRequested() }
   }
 }
 

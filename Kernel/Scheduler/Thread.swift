@@ -1,6 +1,6 @@
 import X86
 
-/// A thread: kernel-only (the shell, idle loops) or the one thread of a user
+/// A thread: kernel-only (the shell, idle loops) or one thread of a user
 /// process. Its saved kernel stack pointer lives in memory of its own, not in
 /// a Swift property, because context_switch writes it through a pointer that
 /// must stay valid while the thread is switched out.
@@ -36,6 +36,21 @@ final class Thread {
   var ticksInSlice = 0
   /// Dead and switched away from: its stack may be freed.
   var retired = false
+  /// Asked to end (its thread object was destroyed); it does at its next
+  /// way out of the kernel.
+  var killRequested = false
+  /// Where it waits in IPC, and the endpoint capability it came through
+  /// (guarded by KernelLock; see IPC).
+  var ipc = IPCWait()
+  /// The caller this thread received a call from and owes a reply.
+  var replyTo: Thread? = nil
+
+  /// The user registers saved at the top of its kernel stack on every entry
+  /// from user mode (system call or interrupt).
+  var userFrame: UnsafeMutablePointer<InterruptFrame> {
+    UnsafeMutablePointer(
+      bitPattern: UInt(kernelStackTop - UInt64(MemoryLayout<InterruptFrame>.stride)))!
+  }
 
   init(tid: Int, name: String, process: Process?, priority: Int, cpu: Int, kernelStackTop: UInt64) {
     self.tid = tid
@@ -65,20 +80,28 @@ final class Thread {
   }
 }
 
-/// A user program: its address space and the frames behind it, its thread,
+/// A user program: its address space and the frames behind it, its threads,
 /// and how it ended. Destroying it returns every frame and page table.
 final class Process {
   let pid: Int
   let name: String
   let space: AddressSpace
   var frames: [UInt64] = []
-  var thread: Thread? = nil
+  /// Its threads, the first one first; dead ones stay until it is reaped.
+  var threads: [Thread] = []
   var exitStatus: String? = nil
+  /// The exit code for `wait`: the status of exit, nil when killed.
+  var exitCode: Int64? = nil
   var killRequested = false
   var capabilitySpace: SpaceID? = nil
-  var start: ProcessStart? = nil
-  /// The shell thread waiting for it to end, if any.
-  var waiter: Thread? = nil
+  /// The object its first thread's capability names, until that thread exists.
+  var initialThreadObject: ObjectID? = nil
+  /// The process that spawned it (nil: started from the shell).
+  var parentPID: Int? = nil
+  /// Threads waiting for it to end (the shell's `run`, a parent's `wait`).
+  var waiters: [Thread] = []
+
+  var thread: Thread? { threads.first }
 
   init(pid: Int, name: String, space: AddressSpace) {
     self.pid = pid
@@ -89,10 +112,12 @@ final class Process {
   func destroy() {
     ProcessCapabilities.release(self)
     if space.isActive { KernelAddressSpace.activate() }
-    for frame in frames { _ = memory.service?.free(frame) }
+    for frame in frames { Frames.free(frame) }
     frames.removeAll()
-    if let thread, thread.kernelStackTop != 0 { KernelStacks.release(top: thread.kernelStackTop) }
-    thread = nil
-    waiter = nil
+    for thread in threads where thread.kernelStackTop != 0 {
+      KernelStacks.release(top: thread.kernelStackTop)
+    }
+    threads.removeAll()
+    waiters.removeAll()
   }
 }

@@ -4,9 +4,15 @@ import X86
 /// `-icount shift=0` the TSC advances one tick per guest instruction, so the
 /// figures become exact instruction counts.
 enum BenchCommands {
+  static let usage = "usage: bench alloc [N] | bench ipc [N] [CPU]"
+
   static func bench(_ arguments: [String]) {
+    if arguments.first == "ipc" {
+      ipc(Array(arguments.dropFirst()))
+      return
+    }
     guard arguments.first == "alloc", arguments.count <= 2 else {
-      print("usage: bench alloc [N]")
+      print(usage)
       return
     }
     var rounds: UInt64 = 10_000
@@ -46,5 +52,40 @@ enum BenchCommands {
       _ = memory.service!.free(frame)
     }
     return x86_rdtsc() - start
+  }
+
+  /// `bench ipc [N] [CPU]`: runs the ipcbench program (N iterations per
+  /// figure; CPU is the second service CPU for the cross-CPU figures).
+  static func ipc(_ arguments: [String]) {
+    guard arguments.count <= 2 else {
+      print(usage)
+      return
+    }
+    var rounds: UInt64 = 1000
+    if let text = arguments.first {
+      guard let n = ShellCommand.parseUnsigned(text), n >= 10, n <= 1_000_000 else {
+        print("usage: bench ipc [N] [CPU]   (10 <= N <= 1000000)")
+        return
+      }
+      rounds = n
+    }
+    var other = -1
+    if arguments.count == 2 {
+      guard let cpu = ShellCommand.parseUnsigned(arguments[1]), cpu < 4096 else {
+        print(usage)
+        return
+      }
+      other = Int(cpu)
+    } else {
+      // The next service CPU after this one, if there is one.
+      for cpu in 0..<Scheduler.perCPU.count where cpu != Processor.currentIndex {
+        if Scheduler.perCPU[cpu] != nil {
+          other = cpu
+          break
+        }
+      }
+    }
+    let argument = String(rounds) + (other >= 0 ? " " + String(other) : "")
+    print(ProcessRunner.run("ipcbench", argument: argument, cpu: Processor.currentIndex, background: false))
   }
 }

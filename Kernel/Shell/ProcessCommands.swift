@@ -66,12 +66,16 @@ enum ProcessCommands {
       }
     }
     for process in ProcessRunner.live {
-      guard let thread = process.thread else { continue }
-      print(
-        String(process.pid).padded(to: 5) + String(thread.tid).padded(to: 5)
-          + process.name.padded(to: 14)
-          + String(thread.cpu).padded(to: 5) + String(thread.priority).padded(to: 6)
-          + thread.state.description)
+      for thread in process.threads {
+        var state = thread.state.description
+        if thread.state == .blocked, thread.ipc.state != .none { state += " in IPC" }
+        if let status = process.exitStatus, thread.state == .dead { state = status }
+        print(
+          String(process.pid).padded(to: 5) + String(thread.tid).padded(to: 5)
+            + process.name.padded(to: 14)
+            + String(thread.cpu).padded(to: 5) + String(thread.priority).padded(to: 6)
+            + state)
+      }
     }
     for entry in ProcessRunner.history.suffix(20) {
       print(

@@ -63,8 +63,9 @@ enum ShellCommands {
       summary: "build an address space, map 4 KiB and 2 MiB pages, switch to it, unmap, destroy",
       run: AddressSpaceCommands.vmtest),
     ShellCommandEntry(
-      name: "bench", usage: "bench alloc [N]",
-      summary: "time N frame and heap alloc+free pairs (rdtsc ticks)", run: BenchCommands.bench),
+      name: "bench", usage: "bench alloc [N] | bench ipc [N] [CPU]",
+      summary: "time frame and heap alloc+free, or run ipcbench (rdtsc ticks)",
+      run: BenchCommands.bench),
     ShellCommandEntry(
       name: "fault", usage: "fault pf|ud|gp|de|stack|wx|nx",
       summary: "raise that exception on purpose to show the panic report", run: fault),

@@ -6,35 +6,51 @@ import X86
 func systemCallDispatch(_ raw: UnsafeMutableRawPointer) {
   let frame = raw.assumingMemoryBound(to: InterruptFrame.self)
   let f = frame.pointee
-  if ProcessRunner.current?.killRequested == true {
-    ProcessRunner.finish(status: "killed", outcome: ProcessRunner.faulted)
-  }
-  let result: Int64
+  ProcessRunner.exitIfRequested()
+  var result: Int64 = 0
   switch SystemCallNumber(rawValue: f.rax) {
   case .exit:
-    ProcessRunner.finish(
-      status: "exited with status \(Int64(bitPattern: f.rdi))",
-      outcome: ProcessRunner.exitedNormally)
-  case .consoleWrite:
-    result = SystemCalls.consoleWrite(address: f.rdi, length: f.rsi)
+    ProcessRunner.endProcess(
+      status: "exited with status \(Int64(bitPattern: f.rdi))", code: Int64(bitPattern: f.rdi))
+  case .consoleWrite: result = SystemCalls.consoleWrite(address: f.rdi, length: f.rsi)
   case .yield:
     x86_cli()
     Scheduler.here?.reschedule()
     x86_sti()
-    result = 0
-  case .setThreadPointer:
-    result = SystemCalls.setThreadPointer(f.rdi)
-  case .processInfo:
-    result = Int64(ProcessRunner.current?.pid ?? 0)
-  case nil:
-    result = SystemCallError.unknownSystemCall.rawValue
+  case .setThreadPointer: result = SystemCalls.setThreadPointer(f.rdi)
+  case .processInfo: result = Int64(ProcessRunner.current?.pid ?? 0)
+  case .capabilityCopy: result = CapabilityCalls.copy(f)
+  case .capabilityMint: result = CapabilityCalls.mint(f)
+  case .capabilityMove: result = CapabilityCalls.move(f)
+  case .capabilityDelete: result = CapabilityCalls.delete(f)
+  case .capabilityRevoke: result = CapabilityCalls.revoke(f)
+  case .capabilityInspect: result = CapabilityCalls.inspect(frame)
+  case .memoryCreate: result = CapabilityCalls.createMemory(f)
+  case .memoryMap: result = MappingCalls.map(f)
+  case .memoryUnmap: result = MappingCalls.unmap(f)
+  case .endpointCreate: result = CapabilityCalls.createEndpoint(f)
+  case .threadCreate: result = ThreadCalls.create(f)
+  case .threadExit: ProcessRunner.exitThread()
+  case .spawn: result = ProcessCalls.spawn(f)
+  case .wait: result = ProcessCalls.wait(f)
+  // IPC writes its results into the frames itself (also the partner's).
+  case .send: IPC.send(frame, call: false)
+  case .call: IPC.send(frame, call: true)
+  case .receive: IPC.receive(frame)
+  case .reply: IPC.reply(frame)
+  case .replyReceive: IPC.replyReceive(frame)
+  case nil: result = SystemCallError.unknownSystemCall.rawValue
   }
-  frame.pointee.rax = UInt64(bitPattern: result)
+  switch SystemCallNumber(rawValue: f.rax) {
+  case .send, .call, .receive, .reply, .replyReceive: break
+  default: frame.pointee.rax = UInt64(bitPattern: result)
+  }
   // The way back to user mode is a preemption point: a thread that woke (the
   // shell, on input) or a used-up slice takes effect here, not only on ticks
   // that happen to land in user code.
   x86_cli()
   Scheduler.preemptIfNeeded(fromUser: true, requested: false)
+  ProcessRunner.exitIfRequested()
 }
 
 enum SystemCalls {
@@ -60,8 +76,16 @@ enum SystemCalls {
     return nil
   }
 
+  /// Needs a console capability with `write` in InitialSlot.console.
   static func consoleWrite(address: UInt64, length: UInt64) -> Int64 {
     guard length <= SystemCallLimits.consoleWrite else { return SystemCallError.badLength.rawValue }
+    let allowed = CapabilityCalls.withSpace { space throws(CapabilityError) in
+      _ = try ProcessCapabilities.system.capability(
+        at: CapabilityAddress(space: space, slot: InitialSlot.console), type: .console,
+        requiring: .write)
+      return 0
+    }
+    guard allowed == 0 else { return allowed }
     var bytes: [UInt8] = []
     bytes.reserveCapacity(Int(length))
     if let error = copyIn(address: address, length: length, into: { bytes.append($0) }) {

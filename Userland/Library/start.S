@@ -12,6 +12,19 @@ _start:
   syscall
   ud2
 
+/* A thread made by threadCreate: RSP points at the function and its
+ * argument (Threads.start put them there); the thread ends when the
+ * function returns. */
+.global tessera_thread_start
+tessera_thread_start:
+  popq %rax /* function */
+  popq %rdi /* argument */
+  xorl %ebp, %ebp
+  call *%rax
+  movl $16, %eax /* threadExit */
+  syscall
+  ud2
+
 /* The heap of the Embedded Swift runtime in this program. */
 .section .bss
 .balign 4096

@@ -16,6 +16,38 @@ static inline int64_t user_syscall(uint64_t number, uint64_t a0, uint64_t a1, ui
   return result;
 }
 
+// A system call whose results come back in RAX and in the argument
+// registers (inspect, receive, call): out[0..5] = RDI, RSI, RDX, R10, R8, R9.
+static inline int64_t user_syscall_out(uint64_t number, uint64_t a0, uint64_t a1, uint64_t a2,
+                                       uint64_t a3, uint64_t a4, uint64_t a5, uint64_t *out) {
+  int64_t result;
+  register uint64_t r10 __asm__("r10") = a3;
+  register uint64_t r8 __asm__("r8") = a4;
+  register uint64_t r9 __asm__("r9") = a5;
+  __asm__ volatile("syscall"
+                   : "=a"(result), "+D"(a0), "+S"(a1), "+d"(a2), "+r"(r10), "+r"(r8), "+r"(r9)
+                   : "a"(number)
+                   : "rcx", "r11", "memory");
+  out[0] = a0;
+  out[1] = a1;
+  out[2] = a2;
+  out[3] = r10;
+  out[4] = r8;
+  out[5] = r9;
+  return result;
+}
+
+static inline uint64_t user_rdtsc(void) {
+  uint32_t low, high;
+  __asm__ volatile("rdtsc" : "=a"(low), "=d"(high));
+  return ((uint64_t)high << 32) | low;
+}
+
+// New threads start here (start.S) with the function and its argument on
+// their stack.
+extern char tessera_thread_start[];
+static inline uint64_t user_thread_start(void) { return (uint64_t)tessera_thread_start; }
+
 extern char user_heap_start[], user_heap_end[];
 static inline uint64_t user_heap_base(void) { return (uint64_t)user_heap_start; }
 static inline uint64_t user_heap_size(void) { return (uint64_t)(user_heap_end - user_heap_start); }

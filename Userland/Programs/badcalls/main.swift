@@ -1,30 +1,130 @@
-/// Every system call with invalid arguments, then 100 000 random system
-/// calls; prints how many returned each result. The kernel must survive and
-/// this process must still be running at the end.
+/// Every system call with invalid arguments (each must return its own error
+/// code), IPC aborted by deleting the endpoint capability it blocked
+/// through, then 100 000 random system calls; prints how many returned each
+/// result. The kernel must survive and this process must still be running.
 enum Program {
-  static func main(argument: String) -> Int64 {
-    var failures = 0
-    func check(_ what: StaticString, _ result: Int64, _ expected: SystemCallError) {
-      if result != expected.rawValue {
-        print("badcalls: \(what): got \(result), expected \(expected.rawValue)")
-        failures += 1
-      }
+  nonisolated(unsafe) static var failures = 0
+
+  static func check(_ what: StaticString, _ result: Int64, _ expected: SystemCallError) {
+    if result != expected.rawValue {
+      print("badcalls: \(what): got \(resultName(result)), expected \(expected.name)")
+      failures += 1
     }
+  }
+
+  static func main(argument: String) -> Int64 {
+    invalidArguments()
+    print("badcalls: invalid-argument checks done, \(failures) unexpected results")
+    abortedIPC()
+    let other = randomCalls()
+    print("badcalls: survived")
+    return failures == 0 && other == 0 ? 0 : 1
+  }
+
+  static func invalidArguments() {
     let kernelAddress: UInt64 = 0x4010_0000
     let nonCanonical: UInt64 = 0x8000_0000_0000_0000
     let unmapped: UInt64 = 0x0000_2000_0000_0000
-    check("consoleWrite kernel address", System.raw(1, [kernelAddress, 16]), .notUserAddress)
-    check("consoleWrite non-canonical", System.raw(1, [nonCanonical, 16]), .notUserAddress)
-    check("consoleWrite unmapped", System.raw(1, [unmapped, 16]), .badAddress)
-    check("consoleWrite too long", System.raw(1, [unmapped, 1 << 20]), .badLength)
-    check("consoleWrite wrapping", System.raw(1, [UInt64.max - 4, 16]), .notUserAddress)
-    check("setThreadPointer kernel", System.raw(3, [kernelAddress]), .notUserAddress)
-    check("setThreadPointer non-canonical", System.raw(3, [nonCanonical]), .notUserAddress)
+    let code: UInt64 = 0x0000_0100_0000_0000
+    let same = SystemCallRights.same
+    func raw(_ number: SystemCallNumber, _ a: [UInt64]) -> Int64 { System.raw(number.rawValue, a) }
+
+    check("consoleWrite kernel address", raw(.consoleWrite, [kernelAddress, 16]), .notUserAddress)
+    check("consoleWrite non-canonical", raw(.consoleWrite, [nonCanonical, 16]), .notUserAddress)
+    check("consoleWrite unmapped", raw(.consoleWrite, [unmapped, 16]), .badAddress)
+    check("consoleWrite too long", raw(.consoleWrite, [unmapped, 1 << 20]), .badLength)
+    check("consoleWrite wrapping", raw(.consoleWrite, [UInt64.max - 4, 16]), .notUserAddress)
+    check("setThreadPointer kernel", raw(.setThreadPointer, [kernelAddress]), .notUserAddress)
+    check("setThreadPointer non-canonical", raw(.setThreadPointer, [nonCanonical]), .notUserAddress)
     check("unknown number", System.raw(1000, []), .unknownSystemCall)
     check("huge number", System.raw(UInt64.max, []), .unknownSystemCall)
-    print("badcalls: invalid-argument checks done, \(failures) unexpected results")
 
-    // Random calls: every number but exit, random arguments.
+    // Capabilities. Slot 1 is the console (-w-g), 5 the code segment (r-xg).
+    check("copy from beyond the space", raw(.capabilityCopy, [1 << 40, 200, same]), .invalidSlot)
+    check("copy from the null slot", raw(.capabilityCopy, [0, 200, same]), .nullSlot)
+    check("copy from an empty slot", raw(.capabilityCopy, [300, 200, same]), .emptySlot)
+    check("copy onto an occupied slot", raw(.capabilityCopy, [1, 2, same]), .slotOccupied)
+    check("copy with more rights", raw(.capabilityCopy, [1, 200, 7]), .rightsEscalation)
+    check("copy with undefined rights", raw(.capabilityCopy, [1, 200, 1 << 40]), .undefinedRights)
+    if raw(.capabilityMint, [1, 200, same, 7]) != 0 {
+      print("badcalls: a valid mint failed")
+      failures += 1
+    }
+    check("mint a labelled capability", raw(.capabilityMint, [200, 201, same, 8]), .alreadyLabelled)
+    check("move onto itself", raw(.capabilityMove, [200, 200]), .sameSlot)
+    check("delete an empty slot", raw(.capabilityDelete, [300]), .emptySlot)
+    check("revoke beyond the space", raw(.capabilityRevoke, [UInt64.max]), .invalidSlot)
+    check("inspect an empty slot", raw(.capabilityInspect, [300]), .emptySlot)
+
+    // Objects and mappings.
+    check("memory of no pages", raw(.memoryCreate, [210, 0]), .badLength)
+    check("memory of too many pages", raw(.memoryCreate, [210, 5000]), .badLength)
+    check("memory beyond the quota", raw(.memoryCreate, [210, 1024]), .quotaExhausted)
+    check("memory into an occupied slot", raw(.memoryCreate, [1, 1]), .slotOccupied)
+    check("map a console", raw(.memoryMap, [1, unmapped, SystemCallRights.read]), .wrongType)
+    check("map unaligned", raw(.memoryMap, [5, unmapped + 8, SystemCallRights.read]), .badAlignment)
+    check("map at a kernel address", raw(.memoryMap, [5, kernelAddress, SystemCallRights.read]), .notUserAddress)
+    check("map writable and executable", raw(.memoryMap, [5, unmapped, 7]), .writeAndExecute)
+    check("map with undefined rights", raw(.memoryMap, [5, unmapped, 1 << 9]), .undefinedRights)
+    check("map code writable", raw(.memoryMap, [5, unmapped, SystemCallRights.write]), .missingRights)
+    check("map over the code", raw(.memoryMap, [5, code, SystemCallRights.read]), .alreadyMapped)
+    check("unmap what is not mapped", raw(.memoryUnmap, [5, unmapped]), .notMapped)
+    check("endpoint into an occupied slot", raw(.endpointCreate, [1]), .slotOccupied)
+
+    // Threads and processes.
+    check("thread at a kernel address", raw(.threadCreate, [220, kernelAddress, unmapped, 0, same, 1]), .notUserAddress)
+    check("thread with an unaligned stack", raw(.threadCreate, [220, code, unmapped + 8, 0, same, 1]), .badAlignment)
+    check("thread on no CPU", raw(.threadCreate, [220, code, unmapped, 0, 999, 1]), .badCPU)
+    check("thread above user priority", raw(.threadCreate, [220, code, unmapped, 0, same, 3]), .badPriority)
+    check("thread into an occupied slot", raw(.threadCreate, [1, code, unmapped, 0, same, 1]), .slotOccupied)
+    let name: StaticString = "nosuchprogram"
+    let nameAddress = UInt64(UInt(bitPattern: name.utf8Start))
+    check("spawn a missing module", raw(.spawn, [nameAddress, 13, 0, 0, 0, same]), .noSuchModule)
+    check("spawn with an empty name", raw(.spawn, [nameAddress, 0, 0, 0, 0, same]), .badLength)
+    check("spawn from a bad address", raw(.spawn, [unmapped, 5, 0, 0, 0, same]), .badAddress)
+    check("wait for no child", raw(.wait, [999]), .noSuchChild)
+
+    // IPC.
+    check("send on a console", raw(.send, [1, 0, 0, 0, 0, 0]), .wrongType)
+    check("receive on an empty slot", raw(.receive, [300, 0]), .emptySlot)
+    check("reply with no call", raw(.reply, [0, 0, 0, 0]), .noReplyPending)
+    _ = Capabilities.createEndpoint(230)
+    _ = Capabilities.copy(230, to: 231, rights: SystemCallRights.read)
+    check("send without the write right", raw(.send, [231, 0, 0, 0, 0, 0]), .missingRights)
+    _ = Capabilities.copy(1, to: 232, rights: SystemCallRights.write)
+    check("transfer without grant", raw(.send, [230, 0, 0, 0, 0, 232]), .missingRights)
+    check("transfer from an empty slot", raw(.send, [230, 0, 0, 0, 0, 300]), .emptySlot)
+    for slot: UInt64 in [200, 230, 231, 232] { Capabilities.delete(slot) }
+  }
+
+  nonisolated(unsafe) static var waiterResult: Int64 = 1
+
+  /// A thread blocks in receive through a copy of an endpoint capability;
+  /// deleting that copy must end its wait with ipcAborted.
+  static func abortedIPC() {
+    guard Capabilities.createEndpoint(240) == 0, Capabilities.copy(240, to: 241) == 0,
+      Threads.start(slot: 242, argument: 241, abortedWaiter) > 0
+    else {
+      print("badcalls: cannot set up the IPC abort check")
+      failures += 1
+      return
+    }
+    // It runs next on this CPU (same priority) and blocks in receive.
+    System.call(.yield)
+    Capabilities.delete(241)
+    var spins = 0
+    while waiterResult == 1 && spins < 1000 {
+      _ = System.call(.yield)
+      spins += 1
+    }
+    check("receive through a deleted capability", waiterResult, .ipcAborted)
+    print("badcalls: blocked receive ended with \(resultName(waiterResult)) when its capability was deleted")
+    Capabilities.delete(240)
+  }
+
+  /// 100 000 calls with random numbers (all but exit and threadExit) and
+  /// arguments; returns how many gave a result outside the ABI.
+  static func randomCalls() -> Int {
     var state: UInt64 = 0x9E37_79B9_7F4A_7C15
     func random() -> UInt64 {
       state ^= state << 13
@@ -32,30 +132,42 @@ enum Program {
       state ^= state << 17
       return state
     }
-    var counts = [Int](repeating: 0, count: 6)  // ok, -1 ... -4, other
+    let highest = UInt64(SystemCallNumber.allCases.count)
+    var ok = 0
+    var errors = [Int](repeating: 0, count: SystemCallError.allCases.count + 1)
+    var other = 0
     for _ in 0..<100_000 {
-      var number = random() % 12
-      if number == 0 { number = 100 + random() % 1000 }
+      var number = random() % (highest + 1)
+      if number == highest { number = 100 + random() % 1000 }
+      if number == SystemCallNumber.exit.rawValue || number == SystemCallNumber.threadExit.rawValue {
+        number = SystemCallNumber.yield.rawValue
+      }
       // A third of the pointers point into user space, the rest anywhere.
       var args: [UInt64] = []
       for _ in 0..<6 {
         let r = random()
         args.append(r % 3 == 0 ? 0x0000_0100_0000_0000 + r % (1 << 30) : r)
       }
-      if number == 1 { args[1] %= 64 }  // keep accidental console output short
+      if number == SystemCallNumber.consoleWrite.rawValue { args[1] %= 64 }  // short accidental output
       let result = System.raw(number, args)
       if result >= 0 {
-        counts[0] += 1
-      } else if result >= -4 {
-        counts[Int(-result)] += 1
+        ok += 1
+      } else if let error = SystemCallError(rawValue: result) {
+        errors[Int(-result)] += 1
+        _ = error
       } else {
-        counts[5] += 1
+        other += 1
       }
     }
-    print(
-      "\nbadcalls: 100000 random calls: \(counts[0]) ok, \(counts[1]) unknown system call, \(counts[2]) bad address, \(counts[3]) bad length, \(counts[4]) not a user address, \(counts[5]) other"
-    )
-    print("badcalls: survived")
-    return failures == 0 && counts[5] == 0 ? 0 : 1
+    var line = "\nbadcalls: 100000 random calls: \(ok) ok"
+    for error in SystemCallError.allCases where errors[Int(-error.rawValue)] > 0 {
+      line += ", \(errors[Int(-error.rawValue)]) \(error.name)"
+    }
+    print(line + ", \(other) other")
+    return other
   }
+}
+
+let abortedWaiter: @convention(c) (UInt64) -> Void = { slot in
+  Program.waiterResult = IPC.receive(slot).status
 }

@@ -1,0 +1,26 @@
+/// The service partition's frames for every CPU: the buddy allocator behind
+/// one lock, since system calls on several service CPUs allocate at once.
+/// (Shell diagnostics such as `memtest` and `bench alloc` use the allocator
+/// directly: they measure it, and run on the boot CPU.)
+enum Frames {
+  static let lock = IRQSpinLock()
+
+  static func allocate(order: Int = 0) -> UInt64? {
+    let interrupts = lock.lock()
+    defer { lock.unlock(interrupts) }
+    return memory.service?.allocate(order: order)
+  }
+
+  static func free(_ frame: UInt64) {
+    let interrupts = lock.lock()
+    defer { lock.unlock(interrupts) }
+    _ = memory.service?.free(frame)
+  }
+
+  /// A frame filled with zeros.
+  static func zeroed() -> UInt64? {
+    guard let frame = allocate(), let page = PhysicalMemory.pointer(frame) else { return nil }
+    page.initializeMemory(as: UInt8.self, repeating: 0, count: 4096)
+    return frame
+  }
+}

@@ -1,0 +1,59 @@
+/// What the kernel keeps for each object the capability system knows, by
+/// the object's index, and what it does when capabilities go: unmap what was
+/// mapped through a removed memory capability, abort IPC blocked through a
+/// removed endpoint capability, and destroy objects whose last capability
+/// went. All of it under KernelLock.
+enum KernelObject {
+  case none
+  case memory(MemoryObject)
+  case endpoint(Endpoint)
+  case thread(Thread)
+  /// A process's address space: destroying it ends the process.
+  case addressSpace(Process)
+  /// Console access: nothing to keep beyond the capability.
+  case console
+}
+
+enum KernelObjects {
+  nonisolated(unsafe) static var table: [KernelObject] = []
+
+  static func set(_ object: ObjectID, _ value: KernelObject) {
+    let index = Int(object.index)
+    while table.count <= index { table.append(.none) }
+    table[index] = value
+  }
+
+  static func object(_ id: ObjectID) -> KernelObject {
+    let index = Int(id.index)
+    return index < table.count ? table[index] : .none
+  }
+
+  /// Acts on what a delete, revoke or space destruction removed, before the
+  /// system call that caused it returns.
+  static func apply(_ removal: CapabilityRemoval) {
+    for removed in removal.removed {
+      switch (removed.capability.type, object(removed.capability.object)) {
+      case (.memory, .memory(let memory)): memory.unmapAll(through: removed.id)
+      case (.endpoint, .endpoint(let endpoint)): IPC.abort(endpoint, through: removed.id)
+      default: break
+      }
+    }
+    for destroyed in removal.destroyed {
+      switch object(destroyed.object) {
+      case .memory(let memory): memory.release()
+      case .endpoint(let endpoint): IPC.abort(endpoint, through: nil)
+      case .thread(let thread): ProcessRunner.terminate(thread)
+      case .addressSpace(let process): ProcessRunner.terminate(process)
+      case .console, .none: break
+      }
+      set(destroyed.object, .none)
+    }
+  }
+
+  /// An address space is going away: no memory object may unmap from it later.
+  static func forget(_ space: AddressSpace) {
+    for entry in table {
+      if case .memory(let memory) = entry { memory.forget(space) }
+    }
+  }
+}

@@ -1,0 +1,96 @@
+import X86
+
+/// A memory object: frames from the service partition, and every mapping
+/// made of them, with the capability each was made through, so deleting or
+/// revoking that capability can take the mapping away again (with a TLB
+/// shootdown) before the system call returns. A program's segments are
+/// memory objects too; their frames belong to the process, not the object.
+final class MemoryObject {
+  struct Mapping {
+    var capability: CapabilityID
+    let space: AddressSpace
+    var address: UInt64
+  }
+
+  let frames: [UInt64]
+  let ownsFrames: Bool
+  var mappings: [Mapping] = []
+
+  init(frames: [UInt64], ownsFrames: Bool) {
+    self.frames = frames
+    self.ownsFrames = ownsFrames
+  }
+
+  var bytes: UInt64 { UInt64(frames.count) * 4096 }
+
+  /// Zeroed frames, or nil (and nothing kept) when the partition runs out.
+  static func allocate(pages: Int) -> MemoryObject? {
+    var frames: [UInt64] = []
+    frames.reserveCapacity(pages)
+    for _ in 0..<pages {
+      guard let frame = Frames.zeroed() else {
+        for frame in frames { Frames.free(frame) }
+        return nil
+      }
+      frames.append(frame)
+    }
+    return MemoryObject(frames: frames, ownsFrames: true)
+  }
+
+  /// Maps every frame at `address` in `space`; nothing is mapped when any
+  /// page of the range is taken or outside user space.
+  func map(
+    into space: AddressSpace, at address: UInt64, flags: PageFlags, through capability: CapabilityID
+  ) -> SystemCallError? {
+    guard address & 0xFFF == 0 else { return .badAlignment }
+    guard UserSpace.contains(address, length: bytes) else { return .notUserAddress }
+    for page in 0..<UInt64(frames.count) where space.translate(address + page * 4096) != nil {
+      return .alreadyMapped
+    }
+    for (page, frame) in frames.enumerated() {
+      let virtual = address + UInt64(page) * 4096
+      if case .failure = space.map(virtual, to: frame, size: .small, flags: flags) {
+        // Out of page-table frames: take back what was mapped.
+        space.unmapRange(address, pages: UInt64(page))
+        return .outOfMemory
+      }
+    }
+    mappings.append(Mapping(capability: capability, space: space, address: address))
+    return nil
+  }
+
+  func unmap(through capability: CapabilityID, at address: UInt64) -> SystemCallError? {
+    guard
+      let index = mappings.firstIndex(where: {
+        $0.capability == capability && $0.address == address
+      })
+    else { return .notMapped }
+    let mapping = mappings.remove(at: index)
+    mapping.space.unmapRange(mapping.address, pages: UInt64(frames.count))
+    return nil
+  }
+
+  /// The capability went: every mapping made through it goes too.
+  func unmapAll(through capability: CapabilityID) {
+    var kept: [Mapping] = []
+    for mapping in mappings {
+      if mapping.capability == capability {
+        mapping.space.unmapRange(mapping.address, pages: UInt64(frames.count))
+      } else {
+        kept.append(mapping)
+      }
+    }
+    mappings = kept
+  }
+
+  /// An address space is being destroyed: forget mappings into it (its
+  /// page tables go with it).
+  func forget(_ space: AddressSpace) {
+    mappings.removeAll { $0.space === space }
+  }
+
+  /// The object is destroyed: all capabilities (and so all mappings) are gone.
+  func release() {
+    if ownsFrames { for frame in frames { Frames.free(frame) } }
+  }
+}

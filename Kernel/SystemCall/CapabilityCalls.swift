@@ -1,0 +1,135 @@
+/// The capability system calls: copy, mint, move, delete, revoke, inspect,
+/// and creating memory and endpoint objects. Each runs under KernelLock on
+/// the caller's capability space; removals are acted on (unmapping, IPC
+/// aborts, object destruction) before the call returns.
+enum CapabilityCalls {
+  typealias Frame = UnsafeMutablePointer<InterruptFrame>
+
+  static var system: CapabilitySystem {
+    get { ProcessCapabilities.system }
+    set { ProcessCapabilities.system = newValue }
+  }
+
+  /// Runs `body` with the caller's space under the lock; a thrown
+  /// CapabilityError becomes its error code.
+  static func withSpace(_ body: (SpaceID) throws(CapabilityError) -> Int64) -> Int64 {
+    KernelLock.held {
+      guard let space = ProcessRunner.current?.capabilitySpace else {
+        return SystemCallError.invalidObject.rawValue
+      }
+      do throws(CapabilityError) {
+        return try body(space)
+      } catch {
+        return SystemCallError(error).rawValue
+      }
+    }
+  }
+
+  static func rights(_ raw: UInt64) -> Rights? {
+    raw == SystemCallRights.same ? nil : Rights(rawValue: raw)
+  }
+
+  static func copy(_ f: InterruptFrame) -> Int64 {
+    withSpace { space throws(CapabilityError) in
+      try system.copy(
+        CapabilityAddress(space: space, slot: f.rdi), to: CapabilityAddress(space: space, slot: f.rsi),
+        rights: rights(f.rdx))
+      return 0
+    }
+  }
+
+  static func mint(_ f: InterruptFrame) -> Int64 {
+    withSpace { space throws(CapabilityError) in
+      try system.mint(
+        CapabilityAddress(space: space, slot: f.rdi), to: CapabilityAddress(space: space, slot: f.rsi),
+        rights: rights(f.rdx), label: f.r10)
+      return 0
+    }
+  }
+
+  static func move(_ f: InterruptFrame) -> Int64 {
+    withSpace { space throws(CapabilityError) in
+      try system.move(
+        CapabilityAddress(space: space, slot: f.rdi), to: CapabilityAddress(space: space, slot: f.rsi))
+      return 0
+    }
+  }
+
+  static func delete(_ f: InterruptFrame) -> Int64 {
+    withSpace { space throws(CapabilityError) in
+      let removal = try system.delete(CapabilityAddress(space: space, slot: f.rdi))
+      KernelObjects.apply(removal)
+      return Int64(removal.destroyed.count)
+    }
+  }
+
+  static func revoke(_ f: InterruptFrame) -> Int64 {
+    withSpace { space throws(CapabilityError) in
+      let removal = try system.revoke(CapabilityAddress(space: space, slot: f.rdi))
+      KernelObjects.apply(removal)
+      return Int64(removal.removed.count)
+    }
+  }
+
+  /// Type in RAX; rights, label, labelled and derived-from slot in RDI, RSI,
+  /// RDX, R10.
+  static func inspect(_ frame: Frame) -> Int64 {
+    let slot = frame.pointee.rdi
+    return withSpace { space throws(CapabilityError) in
+      let info = try system.inspect(CapabilityAddress(space: space, slot: slot))
+      frame.pointee.rdi = info.capability.rights.rawValue
+      frame.pointee.rsi = info.capability.label ?? 0
+      frame.pointee.rdx = info.capability.label == nil ? 0 : 1
+      frame.pointee.r10 = info.derivedFrom?.space == space ? info.derivedFrom!.slot : 0
+      return Int64(info.capability.type.rawValue)
+    }
+  }
+
+  static func createMemory(_ f: InterruptFrame) -> Int64 {
+    let pages = f.rsi
+    guard pages > 0, pages <= SystemCallLimits.memoryPages else {
+      return SystemCallError.badLength.rawValue
+    }
+    return withSpace { space throws(CapabilityError) in
+      let destination = CapabilityAddress(space: space, slot: f.rdi)
+      // Check the slot and the quota before taking frames.
+      let quota = try system.quota(of: space)
+      guard quota.available >= pages * 4096 + CapabilitySystem.objectRecordBytes else {
+        throw .quotaExhausted(needed: pages * 4096, available: quota.available)
+      }
+      if let slotError = probeEmpty(destination) { return slotError.rawValue }
+      guard let memory = MemoryObject.allocate(pages: Int(pages)) else {
+        return SystemCallError.outOfMemory.rawValue
+      }
+      do throws(CapabilityError) {
+        let created = try system.createObject(.memory, bytes: memory.bytes, at: destination)
+        KernelObjects.set(created.object, .memory(memory))
+      } catch {
+        memory.release()
+        throw error
+      }
+      return 0
+    }
+  }
+
+  static func createEndpoint(_ f: InterruptFrame) -> Int64 {
+    withSpace { space throws(CapabilityError) in
+      let created = try system.createObject(
+        .endpoint, bytes: 64, at: CapabilityAddress(space: space, slot: f.rdi))
+      KernelObjects.set(created.object, .endpoint(Endpoint()))
+      return 0
+    }
+  }
+
+  /// The error createObject would give for this destination slot, so that
+  /// no frames are taken for a call that fails anyway.
+  static func probeEmpty(_ destination: CapabilityAddress) -> SystemCallError? {
+    do throws(CapabilityError) {
+      _ = try system.inspect(destination)
+      return .slotOccupied
+    } catch {
+      if case .emptySlot = error { return nil }
+      return SystemCallError(error)
+    }
+  }
+}

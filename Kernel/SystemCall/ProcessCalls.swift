@@ -1,0 +1,60 @@
+import X86
+
+/// spawn and wait: programs starting programs. A child's capability space
+/// is a child of its parent's (its quota is charged there), its console is
+/// lent by the parent, and it may be given one capability at start.
+enum ProcessCalls {
+  static func spawn(_ f: InterruptFrame) -> Int64 {
+    guard let me = Scheduler.here?.current, let parent = me.process else {
+      return SystemCallError.invalidObject.rawValue
+    }
+    guard f.rsi > 0, f.rsi <= SystemCallLimits.nameLength,
+      f.r10 <= SystemCallLimits.argumentLength
+    else { return SystemCallError.badLength.rawValue }
+    var name: [UInt8] = []
+    if let error = SystemCalls.copyIn(address: f.rdi, length: f.rsi, into: { name.append($0) }) {
+      return error.rawValue
+    }
+    var argument: [UInt8] = []
+    if let error = SystemCalls.copyIn(address: f.rdx, length: f.r10, into: { argument.append($0) })
+    {
+      return error.rawValue
+    }
+    let cpu = f.r9 == SystemCallCPU.same ? me.cpu : Int(truncatingIfNeeded: min(f.r9, 1 << 20))
+    let give = f.r8
+    let started = KernelLock.held {
+      ProcessRunner.start(
+        String(decoding: name, as: UTF8.self), argument: String(decoding: argument, as: UTF8.self),
+        cpu: cpu, parent: parent, give: give)
+    }
+    switch started {
+    case .success(let child): return Int64(child.pid)
+    case .failure(let error): return error.code.rawValue
+    }
+  }
+
+  static func wait(_ f: InterruptFrame) -> Int64 {
+    guard let me = Scheduler.here?.current, let parent = me.process else {
+      return SystemCallError.invalidObject.rawValue
+    }
+    let child = KernelLock.held {
+      ProcessRunner.live.first { UInt64($0.pid) == f.rdi && $0.parentPID == parent.pid }
+    }
+    guard let child else { return SystemCallError.noSuchChild.rawValue }
+    ProcessRunner.waitFor(child)
+    guard child.exitStatus != nil else { return SystemCallError.ipcAborted.rawValue }
+    // Waited for once: it can go now, and its quota back to this process.
+    // Its last thread may still be switching away on its CPU (at most until
+    // that CPU's next tick).
+    child.parentPID = nil
+    var rounds = 0
+    while !ProcessRunner.isFinished(child) && rounds < 100_000 {
+      x86_cli()
+      Scheduler.here?.reschedule()
+      x86_sti()
+      rounds += 1
+    }
+    ProcessRunner.reap()
+    return child.exitCode ?? SystemCallError.childFaulted.rawValue
+  }
+}

@@ -1,0 +1,47 @@
+import X86
+
+/// threadCreate and threadExit: more threads in the caller's process, each
+/// with a thread object (its kernel stack is charged to the quota) and a
+/// place on one service CPU's run queue.
+enum ThreadCalls {
+  static func create(_ f: InterruptFrame) -> Int64 {
+    let (slot, entry, stackTop, argument) = (f.rdi, f.rsi, f.rdx, f.r10)
+    guard let me = Scheduler.here?.current, let process = me.process else {
+      return SystemCallError.invalidObject.rawValue
+    }
+    let cpu = f.r8 == SystemCallCPU.same ? me.cpu : Int(truncatingIfNeeded: min(f.r8, 1 << 20))
+    guard UserSpace.contains(entry, length: 1), UserSpace.contains(stackTop - 8, length: 8) else {
+      return SystemCallError.notUserAddress.rawValue
+    }
+    guard stackTop & 15 == 0 else { return SystemCallError.badAlignment.rawValue }
+    guard ProcessRunner.isServiceCPU(cpu) else { return SystemCallError.badCPU.rawValue }
+    guard f.r9 <= SystemCallLimits.userPriority else { return SystemCallError.badPriority.rawValue }
+    return CapabilityCalls.withSpace { space throws(CapabilityError) in
+      let destination = CapabilityAddress(space: space, slot: slot)
+      if let error = CapabilityCalls.probeEmpty(destination) { return error.rawValue }
+      guard let stack = KernelStacks.allocate(pages: ProcessRunner.kernelStackPages) else {
+        return SystemCallError.outOfMemory.rawValue
+      }
+      let created: CreatedObject
+      do throws(CapabilityError) {
+        created = try ProcessCapabilities.system.createObject(
+          .thread, bytes: ProcessCapabilities.threadBytes, at: destination)
+      } catch {
+        KernelStacks.release(top: stack)
+        throw error
+      }
+      let thread = Thread(
+        tid: Scheduler.newTID(), name: process.name, process: process, priority: Int(f.r9),
+        cpu: cpu, kernelStackTop: stack)
+      thread.userFrame.initialize(
+        to: ProcessRunner.userEntryFrame(entry: entry, stack: stackTop, rdi: argument, rsi: 0))
+      let frameAddress = UInt64(UInt(bitPattern: thread.userFrame))
+      thread.prepareFirstRun(entry: symbol_enter_user(), argument: frameAddress, below: frameAddress)
+      thread.threadPointer = me.threadPointer
+      process.threads.append(thread)
+      KernelObjects.set(created.object, .thread(thread))
+      Scheduler.start(thread)
+      return Int64(thread.tid)
+    }
+  }
+}

@@ -1,0 +1,135 @@
+import UserSystem
+
+/// The IPC and capability figures of the README, each the median of N
+/// samples timed with rdtsc (under QEMU -icount shift=0 one tick is one
+/// guest instruction). Argument: "N [CPU]", CPU being a second service CPU
+/// for the cross-CPU figure. As a child ("server"), it answers calls on the
+/// endpoint it was given until told to stop.
+enum Program {
+  static let endpoint: UInt64 = 30
+  static let otherEndpoint: UInt64 = 31
+  static let serverThread: UInt64 = 32
+  static let otherThread: UInt64 = 33
+  static let copySource: UInt64 = 40
+  static let copySlot: UInt64 = 41
+  static let treeBase: UInt64 = 1000
+  static let quit: UInt64 = 0xDEAD
+
+  static func main(argument: String) -> Int64 {
+    if argument == "server" {
+      serve(InitialSlot.given)
+      return 0
+    }
+    let words = argument.split(separator: " ")
+    var rounds = 1000
+    if let first = words.first, let n = Int(first), n >= 10 { rounds = n }
+    var other: UInt64? = nil
+    if words.count > 1, let cpu = UInt64(words[1]) { other = cpu }
+
+    let overhead = median(rounds) {}
+    print("ipcbench: \(rounds) samples per figure, medians in rdtsc ticks (rdtsc overhead \(overhead) subtracted)")
+    report("null system call round trip", overhead, median(rounds) { _ = System.pid })
+
+    guard Capabilities.createEndpoint(endpoint) == 0 else {
+      print("ipcbench: cannot create an endpoint")
+      return 1
+    }
+    let here = Threads.start(slot: serverThread, argument: endpoint, serverEntry)
+    guard here > 0 else {
+      print("ipcbench: cannot start a server thread: \(resultName(here))")
+      return 1
+    }
+    report("IPC call+reply, same CPU, same address space", overhead, median(rounds) { ping(endpoint) })
+
+    let child = Children.spawn("ipcbench", argument: "server", give: endpoint)
+    if child > 0 {
+      // Two servers wait on one endpoint: stop the thread so only the child answers.
+      _ = IPC.call(endpoint, Message(quit))
+      report("IPC call+reply, same CPU, two address spaces", overhead, median(rounds) { ping(endpoint) })
+      _ = IPC.call(endpoint, Message(quit))
+      _ = Children.wait(child)
+    } else {
+      print("ipcbench: cannot spawn a server process: \(resultName(child))")
+    }
+
+    if let other {
+      if Capabilities.createEndpoint(otherEndpoint) == 0,
+        Threads.start(slot: otherThread, cpu: other, argument: otherEndpoint, serverEntry) > 0
+      {
+        report("IPC call+reply, two CPUs (CPU \(other))", overhead, median(rounds) { ping(otherEndpoint) })
+        _ = IPC.call(otherEndpoint, Message(quit))
+      } else {
+        print("ipcbench: cannot start a server on CPU \(other)")
+      }
+    } else {
+      print("ipcbench: one service CPU: no cross-CPU figure")
+    }
+
+    _ = Capabilities.createEndpoint(copySource)
+    report(
+      "capability copy+delete", overhead,
+      median(rounds) {
+        Capabilities.copy(copySource, to: copySlot)
+        Capabilities.delete(copySlot)
+      })
+    revokeTree(overhead)
+    return 0
+  }
+
+  static func ping(_ endpoint: UInt64) {
+    _ = IPC.call(endpoint, Message(1, 2, 3, 4))
+  }
+
+  /// Builds a tree of 1000 capabilities derived from one (each copied from
+  /// a pseudo-random earlier one) and times revoking it; median of 9.
+  static func revokeTree(_ overhead: UInt64) {
+    var samples: [UInt64] = []
+    var state: UInt64 = 0x2545_F491_4F6C_DD1D
+    for _ in 0..<9 {
+      var built = 0
+      for i in 0..<1000 {
+        state ^= state << 13
+        state ^= state >> 7
+        state ^= state << 17
+        let parent = i == 0 ? copySource : treeBase + state % UInt64(i)
+        if Capabilities.copy(parent, to: treeBase + UInt64(i)) == 0 { built += 1 }
+      }
+      let start = user_rdtsc()
+      let removed = Capabilities.revoke(copySource)
+      let ticks = user_rdtsc() - start
+      guard built == 1000, removed == 1000 else {
+        print("ipcbench: revoke tree: built \(built), removed \(removed)")
+        return
+      }
+      samples.append(ticks)
+    }
+    samples.sort()
+    report("revoke of a 1000-descendant tree", overhead, samples[samples.count / 2])
+  }
+
+  static func report(_ what: String, _ overhead: UInt64, _ ticks: UInt64) {
+    print("ipcbench: \(what): \(ticks > overhead ? ticks - overhead : 0) ticks")
+  }
+
+  static func median(_ rounds: Int, _ body: () -> Void) -> UInt64 {
+    var samples = [UInt64](repeating: 0, count: rounds)
+    for i in 0..<rounds {
+      let start = user_rdtsc()
+      body()
+      samples[i] = user_rdtsc() - start
+    }
+    samples.sort()
+    return samples[rounds / 2]
+  }
+
+  /// Answers every call with its own words until one says quit.
+  static func serve(_ endpoint: UInt64) {
+    var request = IPC.receive(endpoint)
+    while request.status == 0 && request.message.words.0 != quit {
+      request = IPC.replyReceive(endpoint, request.message)
+    }
+    IPC.reply(Message(quit))
+  }
+}
+
+let serverEntry: @convention(c) (UInt64) -> Void = { endpoint in Program.serve(endpoint) }
