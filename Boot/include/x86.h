@@ -64,6 +64,10 @@ static inline uint64_t x86_read_gs_qword(uint64_t offset) {
   return v;
 }
 
+static inline void x86_write_gs_qword(uint64_t offset, uint64_t value) {
+  __asm__ volatile("movq %1, %%gs:(%0)" : : "r"(offset), "r"(value) : "memory");
+}
+
 static inline uint64_t x86_rdtsc(void) {
   uint32_t lo, hi;
   __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));

@@ -33,7 +33,11 @@ final class Processor {
   var tscKHz: UInt64 = 0
   /// TSC cycles from the INIT IPI to the CPU reporting in.
   var bringUpCycles: UInt64 = 0
-  var tables: DescriptorTables? = nil
+  /// Also published in the block (slot 4: the address of TSS.RSP0), so a
+  /// context switch sets the kernel stack without looking the CPU up.
+  var tables: DescriptorTables? = nil {
+    didSet { block[4] = tables.map { UInt64(UInt(bitPattern: $0.tss)) + 4 } ?? 0 }
+  }
   var interruptStackTops: (doubleFault: UInt64, nmi: UInt64) = (0, 0)
   let block: UnsafeMutablePointer<UInt64>
 
@@ -58,11 +62,17 @@ final class Processor {
   /// Points this CPU's GS base at its block.
   func installPerCPUBlock() {
     x86_wrmsr(0xC000_0101, UInt64(UInt(bitPattern: block)))
+    Processor.blocksInstalled = true
   }
+
+  /// Set when the boot CPU has its block; APs install theirs before
+  /// anything else, so from then on every CPU can read its own (no MSR
+  /// read on this hot path: rdmsr is slow under emulation).
+  nonisolated(unsafe) static var blocksInstalled = false
 
   /// The logical number of the calling CPU (0 before per-CPU blocks exist).
   static var currentIndex: Int {
-    x86_rdmsr(0xC000_0101) == 0 ? 0 : Int(x86_read_gs_qword(8))
+    blocksInstalled ? Int(x86_read_gs_qword(8)) : 0
   }
 }
 

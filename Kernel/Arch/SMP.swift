@@ -88,6 +88,9 @@ enum SMP {
 /// Where the trampoline lands on each AP, on its own stack.
 let apEntry: @convention(c) (UInt64) -> Void = { index in
   let cpu = processors[Int(index)]
+  // First, so Processor.currentIndex works from here on; again below,
+  // because loading the GDT's segment registers clears the GS base.
+  cpu.installPerCPUBlock()
   cpu.tables = DescriptorTables(
     doubleFaultStackTop: cpu.interruptStackTops.doubleFault, nmiStackTop: cpu.interruptStackTops.nmi
   )

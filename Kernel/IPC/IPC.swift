@@ -49,11 +49,11 @@ enum IPC {
       me.state = .blocked
       return wait(interrupts)
     }
-    let receiver = endpoint.receivers.removeFirst()
+    let receiver = Endpoint.dequeue(&endpoint.receivers)
     deliver(from: me, to: receiver, into: receiver.userFrame, receiveSlot: receiver.ipc.receiveSlot)
     receiver.ipc = IPCWait()
     if call {
-      awaitReply(me, from: receiver, on: endpoint)
+      awaitReply(me, from: receiver)
       me.state = .blocked
       return handOff(to: receiver, interrupts)
     }
@@ -74,10 +74,10 @@ enum IPC {
   /// reply: words in RDI, RSI, RDX, R10.
   static func reply(_ frame: Frame) {
     guard let me = Scheduler.here?.current else { return }
-    let f = frame.pointee
+    let words = (frame.pointee.rdi, frame.pointee.rsi, frame.pointee.rdx, frame.pointee.r10)
     let interrupts = KernelLock.acquire()
     guard me.replyTo != nil else { return finish(frame, .noReplyPending, interrupts) }
-    guard let caller = answer(me, with: (f.rdi, f.rsi, f.rdx, f.r10)) else {
+    guard let caller = answer(me, with: words) else {
       return finish(frame, .ipcAborted, interrupts)
     }
     frame.pointee.rax = 0
@@ -89,10 +89,11 @@ enum IPC {
   /// receive slot in R9. Without a call to answer it only receives.
   static func replyReceive(_ frame: Frame) {
     guard let me = Scheduler.here?.current else { return }
-    let f = frame.pointee
+    let words = (frame.pointee.rsi, frame.pointee.rdx, frame.pointee.r10, frame.pointee.r8)
+    let (endpointSlot, receiveSlot) = (frame.pointee.rdi, frame.pointee.r9)
     let interrupts = KernelLock.acquire()
-    let caller = answer(me, with: (f.rsi, f.rdx, f.r10, f.r8))
-    receive(frame, me: me, endpointSlot: f.rdi, receiveSlot: f.r9, replied: caller, interrupts)
+    let caller = answer(me, with: words)
+    receive(frame, me: me, endpointSlot: endpointSlot, receiveSlot: receiveSlot, replied: caller, interrupts)
   }
 
   // MARK: Aborting
@@ -100,34 +101,45 @@ enum IPC {
   /// Capability `id` to `endpoint` went (nil: the endpoint itself): every
   /// IPC blocked through it fails with ipcAborted.
   static func abort(_ endpoint: Endpoint, through id: CapabilityID?) {
-    for thread in endpoint.senders + endpoint.receivers + endpoint.callers
+    guard !endpoint.isIdle else { return }
+    for thread in endpoint.senders + endpoint.receivers
     where id == nil || thread.ipc.capability == id {
       endpoint.remove(thread)
       fail(thread)
+    }
+    // Calls delivered through it and waiting for their reply are found
+    // through their processes (rare: not worth a list on the fast path).
+    for process in ProcessRunner.live {
+      for thread in process.threads
+      where thread.ipc.state == .awaitingReply && thread.ipc.endpoint === endpoint
+        && (id == nil || thread.ipc.capability == id)
+      {
+        fail(thread)
+      }
     }
   }
 
   /// A thread ends: it leaves every queue, and a caller waiting for its
   /// reply fails.
   static func cancel(_ thread: Thread) {
-    thread.ipc.endpoint?.remove(thread)
+    if thread.ipc.state == .awaitingReply {
+      thread.ipc.endpoint?.pendingCalls -= 1
+    } else {
+      thread.ipc.endpoint?.remove(thread)
+    }
     thread.ipc = IPCWait()
     if let caller = thread.replyTo {
       thread.replyTo = nil
-      if caller.ipc.state == .awaitingReply && caller.ipc.server === thread {
-        caller.ipc.endpoint?.remove(caller)
-        fail(caller)
-      }
+      if caller.ipc.state == .awaitingReply && caller.ipc.server === thread { fail(caller) }
     }
   }
 
   // MARK: Internals
 
   private static func fail(_ thread: Thread) {
-    if thread.ipc.state == .awaitingReply, let server = thread.ipc.server,
-      server.replyTo === thread
-    {
-      server.replyTo = nil
+    if thread.ipc.state == .awaitingReply {
+      thread.ipc.endpoint?.pendingCalls -= 1
+      if let server = thread.ipc.server, server.replyTo === thread { server.replyTo = nil }
     }
     thread.ipc = IPCWait()
     thread.userFrame.pointee.rax = UInt64(bitPattern: SystemCallError.ipcAborted.rawValue)
@@ -145,8 +157,8 @@ enum IPC {
     _ space: SpaceID, slot: UInt64, requiring rights: Rights, for thread: Thread
   ) -> Result<Endpoint, SystemCallError> {
     do throws(CapabilityError) {
-      let (id, capability) = try ProcessCapabilities.system.identifiedCapability(
-        at: CapabilityAddress(space: space, slot: slot), type: .endpoint, requiring: rights)
+      let (id, capability) = try ProcessCapabilities.lookup(
+        CapabilityAddress(space: space, slot: slot), type: .endpoint, requiring: rights)
       guard case .endpoint(let endpoint) = KernelObjects.object(capability.object) else {
         return .failure(.invalidObject)
       }
@@ -175,11 +187,11 @@ enum IPC {
       return finish(frame, error, interrupts)
     }
     if !endpoint.senders.isEmpty {
-      let sender = endpoint.senders.removeFirst()
+      let sender = Endpoint.dequeue(&endpoint.senders)
       deliver(from: sender, to: me, into: frame, receiveSlot: receiveSlot)
       me.ipc = IPCWait()
       if sender.ipc.state == .calling {
-        awaitReply(sender, from: me, on: endpoint)
+        awaitReply(sender, from: me)
       } else {
         sender.ipc = IPCWait()
         sender.userFrame.pointee.rax = 0
@@ -203,7 +215,7 @@ enum IPC {
     guard let caller = me.replyTo else { return nil }
     me.replyTo = nil
     guard caller.ipc.state == .awaitingReply, caller.ipc.server === me else { return nil }
-    caller.ipc.endpoint?.remove(caller)
+    caller.ipc.endpoint?.pendingCalls -= 1
     caller.ipc = IPCWait()
     let out = caller.userFrame
     out.pointee.rax = 0
@@ -214,11 +226,11 @@ enum IPC {
     return caller
   }
 
-  private static func awaitReply(_ caller: Thread, from server: Thread, on endpoint: Endpoint) {
+  private static func awaitReply(_ caller: Thread, from server: Thread) {
+    caller.ipc.endpoint?.pendingCalls += 1
     caller.ipc.state = .awaitingReply
     caller.ipc.server = server
     server.replyTo = caller
-    endpoint.callers.append(caller)
   }
 
   /// Copies the sender's words (RSI, RDX, R10, R8 of its send or call) and
@@ -227,14 +239,14 @@ enum IPC {
   /// is allowed.
   private static func deliver(from sender: Thread, to receiver: Thread, into out: Frame, receiveSlot: UInt64)
   {
-    let from = sender.userFrame.pointee
+    let from = sender.userFrame
     var landed: UInt64 = 0
-    if from.r9 != 0, receiveSlot != 0, let source = sender.process?.capabilitySpace,
+    if from.pointee.r9 != 0, receiveSlot != 0, let source = sender.process?.capabilitySpace,
       let destination = receiver.process?.capabilitySpace
     {
       do throws(CapabilityError) {
         try ProcessCapabilities.system.copy(
-          CapabilityAddress(space: source, slot: from.r9),
+          CapabilityAddress(space: source, slot: from.pointee.r9),
           to: CapabilityAddress(space: destination, slot: receiveSlot))
         landed = receiveSlot
       } catch {
@@ -242,10 +254,11 @@ enum IPC {
       }
     }
     out.pointee.rax = 0
-    out.pointee.rdi = from.rsi
-    out.pointee.rsi = from.rdx
-    out.pointee.rdx = from.r10
-    out.pointee.r10 = from.r8
+    let words = (from.pointee.rsi, from.pointee.rdx, from.pointee.r10, from.pointee.r8)
+    out.pointee.rdi = words.0
+    out.pointee.rsi = words.1
+    out.pointee.rdx = words.2
+    out.pointee.r10 = words.3
     out.pointee.r8 = landed
     out.pointee.r9 = sender.ipc.label
   }

@@ -14,9 +14,30 @@
 /// shell-started program gets `childQuota` from the kernel. A spawned child
 /// gets `spawnedQuota` from its parent's.
 enum ProcessCapabilities {
-  nonisolated(unsafe) static var system = CapabilitySystem(
-    maxSpaces: 256, maxObjects: 1 << 16, maxCapabilities: 1 << 18,
-    maxSlotsPerSpace: InitialSlot.limit)
+  /// Reached through a pointer: a plain global struct would be copied
+  /// (all its array buffers retained and released) on every lookup.
+  static let storage: UnsafeMutablePointer<CapabilitySystem> = {
+    let pointer = UnsafeMutablePointer<CapabilitySystem>.allocate(capacity: 1)
+    pointer.initialize(
+      to: CapabilitySystem(
+        maxSpaces: 256, maxObjects: 1 << 16, maxCapabilities: 1 << 18,
+        maxSlotsPerSpace: InitialSlot.limit))
+    return pointer
+  }()
+
+  static var system: CapabilitySystem {
+    unsafeAddress { UnsafePointer(storage) }
+    unsafeMutableAddress { storage }
+  }
+
+  /// The typed lookup in front of every kernel operation on a capability
+  /// (CapabilitySystem.identifiedCapability), made in place: through a
+  /// mutating access the compiler borrows the system instead of copying it.
+  static func lookup(
+    _ address: CapabilityAddress, type: ObjectType, requiring rights: Rights = []
+  ) throws(CapabilityError) -> (id: CapabilityID, capability: Capability) {
+    try storage.pointee.lookInPlace(address, type: type, requiring: rights)
+  }
   static let rootQuota: UInt64 = 64 << 20
   static let childQuota: UInt64 = 4 << 20
   /// What a spawned process's quota costs its parent.
@@ -104,5 +125,13 @@ enum ProcessCapabilities {
       }
       return lines
     }
+  }
+}
+
+extension CapabilitySystem {
+  fileprivate mutating func lookInPlace(
+    _ address: CapabilityAddress, type: ObjectType, requiring rights: Rights
+  ) throws(CapabilityError) -> (id: CapabilityID, capability: Capability) {
+    try identifiedCapability(at: address, type: type, requiring: rights)
   }
 }

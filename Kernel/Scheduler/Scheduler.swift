@@ -104,9 +104,12 @@ final class CPUScheduler {
     next.ticksInSlice = 0
     switches &+= 1
     if next.kernelStackTop != 0 { UserMode.setKernelStack(next.kernelStackTop) }
-    if let process = next.process {
-      if !process.space.isActive { process.space.activate() }
-    } else if previous.process != nil {
+    // A kernel thread switches to the kernel's own tables: the last
+    // process's may be freed while it runs.
+    let root = next.pageTableRoot
+    if root != 0 {
+      if x86_read_cr3() & 0x000F_FFFF_FFFF_F000 != root { x86_write_cr3(root) }
+    } else if previous.pageTableRoot != 0 {
       KernelAddressSpace.activate()
     }
     x86_write_fs_base(next.threadPointer)

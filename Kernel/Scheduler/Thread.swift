@@ -30,6 +30,9 @@ final class Thread {
   /// Top of the kernel stack it enters the kernel on (0: the CPU's boot stack).
   let kernelStackTop: UInt64
   let savedStackPointer: UnsafeMutablePointer<UInt64>
+  /// Its process's page-table root (0: a kernel thread), kept here so a
+  /// switch needs no walk to the process.
+  let pageTableRoot: UInt64
   /// The FS base (thread-local storage) of a user thread.
   var threadPointer: UInt64 = 0
   /// Timer ticks since it last got the CPU.
@@ -59,6 +62,7 @@ final class Thread {
     self.priority = min(max(priority, 0), Thread.priorities - 1)
     self.cpu = cpu
     self.kernelStackTop = kernelStackTop
+    pageTableRoot = process?.space.table.root ?? 0
     savedStackPointer = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
     savedStackPointer.initialize(to: 0)
   }

@@ -14,8 +14,8 @@ enum MappingCalls {
     }
     guard let process = ProcessRunner.current else { return SystemCallError.invalidObject.rawValue }
     return CapabilityCalls.withSpace { space throws(CapabilityError) in
-      let (id, capability) = try ProcessCapabilities.system.identifiedCapability(
-        at: CapabilityAddress(space: space, slot: slot), type: .memory, requiring: rights)
+      let (id, capability) = try ProcessCapabilities.lookup(
+        CapabilityAddress(space: space, slot: slot), type: .memory, requiring: rights)
       guard case .memory(let memory) = KernelObjects.object(capability.object) else {
         return SystemCallError.invalidObject.rawValue
       }
@@ -33,8 +33,8 @@ enum MappingCalls {
     let slot = f.rdi
     let address = f.rsi
     return CapabilityCalls.withSpace { space throws(CapabilityError) in
-      let (id, capability) = try ProcessCapabilities.system.identifiedCapability(
-        at: CapabilityAddress(space: space, slot: slot), type: .memory)
+      let (id, capability) = try ProcessCapabilities.lookup(
+        CapabilityAddress(space: space, slot: slot), type: .memory)
       guard case .memory(let memory) = KernelObjects.object(capability.object) else {
         return SystemCallError.invalidObject.rawValue
       }

@@ -5,52 +5,68 @@ import X86
 @_cdecl("syscall_dispatch")
 func systemCallDispatch(_ raw: UnsafeMutableRawPointer) {
   let frame = raw.assumingMemoryBound(to: InterruptFrame.self)
+  switch SystemCallNumber(rawValue: frame.pointee.rax) {
+  // IPC writes its results into the frames itself (also the partner's).
+  case .call: IPC.send(frame, call: true)
+  case .replyReceive: IPC.replyReceive(frame)
+  case .send: IPC.send(frame, call: false)
+  case .receive: IPC.receive(frame)
+  case .reply: IPC.reply(frame)
+  case .processInfo: frame.pointee.rax = UInt64(ProcessRunner.current?.pid ?? 0)
+  case let number:
+    frame.pointee.rax = UInt64(bitPattern: systemCall(number, frame))
+  }
+  returnToUser()
+}
+
+/// The way back to user mode is a preemption point: a thread that woke (the
+/// shell, on input) or a used-up slice takes effect here, not only on ticks
+/// that happen to land in user code; and a thread asked to end ends here.
+@inline(__always)
+func returnToUser() {
+  x86_cli()
+  guard let scheduler = Scheduler.here else { return }
+  let thread = scheduler.current
+  if scheduler.needsReschedule || thread.ticksInSlice >= Scheduler.sliceTicks
+    || thread.killRequested || thread.process?.killRequested == true
+  {
+    Scheduler.preemptIfNeeded(fromUser: true, requested: false)
+    ProcessRunner.exitIfRequested()
+  }
+}
+
+/// Every call but the IPC fast path; returns RAX.
+func systemCall(_ number: SystemCallNumber?, _ frame: UnsafeMutablePointer<InterruptFrame>) -> Int64 {
   let f = frame.pointee
-  ProcessRunner.exitIfRequested()
-  var result: Int64 = 0
-  switch SystemCallNumber(rawValue: f.rax) {
+  switch number {
   case .exit:
     ProcessRunner.endProcess(
       status: "exited with status \(Int64(bitPattern: f.rdi))", code: Int64(bitPattern: f.rdi))
-  case .consoleWrite: result = SystemCalls.consoleWrite(address: f.rdi, length: f.rsi)
+  case .consoleWrite: return SystemCalls.consoleWrite(address: f.rdi, length: f.rsi)
   case .yield:
     x86_cli()
     Scheduler.here?.reschedule()
     x86_sti()
-  case .setThreadPointer: result = SystemCalls.setThreadPointer(f.rdi)
-  case .processInfo: result = Int64(ProcessRunner.current?.pid ?? 0)
-  case .capabilityCopy: result = CapabilityCalls.copy(f)
-  case .capabilityMint: result = CapabilityCalls.mint(f)
-  case .capabilityMove: result = CapabilityCalls.move(f)
-  case .capabilityDelete: result = CapabilityCalls.delete(f)
-  case .capabilityRevoke: result = CapabilityCalls.revoke(f)
-  case .capabilityInspect: result = CapabilityCalls.inspect(frame)
-  case .memoryCreate: result = CapabilityCalls.createMemory(f)
-  case .memoryMap: result = MappingCalls.map(f)
-  case .memoryUnmap: result = MappingCalls.unmap(f)
-  case .endpointCreate: result = CapabilityCalls.createEndpoint(f)
-  case .threadCreate: result = ThreadCalls.create(f)
+    return 0
+  case .setThreadPointer: return SystemCalls.setThreadPointer(f.rdi)
+  case .capabilityCopy: return CapabilityCalls.copy(f)
+  case .capabilityMint: return CapabilityCalls.mint(f)
+  case .capabilityMove: return CapabilityCalls.move(f)
+  case .capabilityDelete: return CapabilityCalls.delete(f)
+  case .capabilityRevoke: return CapabilityCalls.revoke(f)
+  case .capabilityInspect: return CapabilityCalls.inspect(frame)
+  case .memoryCreate: return CapabilityCalls.createMemory(f)
+  case .memoryMap: return MappingCalls.map(f)
+  case .memoryUnmap: return MappingCalls.unmap(f)
+  case .endpointCreate: return CapabilityCalls.createEndpoint(f)
+  case .threadCreate: return ThreadCalls.create(f)
   case .threadExit: ProcessRunner.exitThread()
-  case .spawn: result = ProcessCalls.spawn(f)
-  case .wait: result = ProcessCalls.wait(f)
-  // IPC writes its results into the frames itself (also the partner's).
-  case .send: IPC.send(frame, call: false)
-  case .call: IPC.send(frame, call: true)
-  case .receive: IPC.receive(frame)
-  case .reply: IPC.reply(frame)
-  case .replyReceive: IPC.replyReceive(frame)
-  case nil: result = SystemCallError.unknownSystemCall.rawValue
+  case .spawn: return ProcessCalls.spawn(f)
+  case .wait: return ProcessCalls.wait(f)
+  case .processInfo: return Int64(ProcessRunner.current?.pid ?? 0)
+  case .send, .call, .receive, .reply, .replyReceive: return SystemCallError.unknownSystemCall.rawValue
+  case nil: return SystemCallError.unknownSystemCall.rawValue
   }
-  switch SystemCallNumber(rawValue: f.rax) {
-  case .send, .call, .receive, .reply, .replyReceive: break
-  default: frame.pointee.rax = UInt64(bitPattern: result)
-  }
-  // The way back to user mode is a preemption point: a thread that woke (the
-  // shell, on input) or a used-up slice takes effect here, not only on ticks
-  // that happen to land in user code.
-  x86_cli()
-  Scheduler.preemptIfNeeded(fromUser: true, requested: false)
-  ProcessRunner.exitIfRequested()
 }
 
 enum SystemCalls {
@@ -80,8 +96,8 @@ enum SystemCalls {
   static func consoleWrite(address: UInt64, length: UInt64) -> Int64 {
     guard length <= SystemCallLimits.consoleWrite else { return SystemCallError.badLength.rawValue }
     let allowed = CapabilityCalls.withSpace { space throws(CapabilityError) in
-      _ = try ProcessCapabilities.system.capability(
-        at: CapabilityAddress(space: space, slot: InitialSlot.console), type: .console,
+      _ = try ProcessCapabilities.lookup(
+        CapabilityAddress(space: space, slot: InitialSlot.console), type: .console,
         requiring: .write)
       return 0
     }
