@@ -370,10 +370,18 @@ public struct CapabilitySystem {
   public mutating func delete(_ address: CapabilityAddress) throws(CapabilityError)
     -> CapabilityRemoval
   {
-    let node = try occupiedNode(address).node
     var removal = CapabilityRemoval()
-    removeCapability(node, into: &removal)
+    try delete(address, into: &removal)
     return removal
+  }
+
+  /// As `delete`, appending to `removal` (a kernel reuses one, so the
+  /// common path allocates nothing).
+  public mutating func delete(_ address: CapabilityAddress, into removal: inout CapabilityRemoval)
+    throws(CapabilityError)
+  {
+    let node = try occupiedNode(address).node
+    removeCapability(node, into: &removal)
   }
 
   /// Removes every capability derived from the one in `address`,
@@ -382,8 +390,16 @@ public struct CapabilitySystem {
   public mutating func revoke(_ address: CapabilityAddress) throws(CapabilityError)
     -> CapabilityRemoval
   {
-    let root = try occupiedNode(address).node
     var removal = CapabilityRemoval()
+    try revoke(address, into: &removal)
+    return removal
+  }
+
+  /// As `revoke`, appending to `removal`.
+  public mutating func revoke(_ address: CapabilityAddress, into removal: inout CapabilityRemoval)
+    throws(CapabilityError)
+  {
+    let root = try occupiedNode(address).node
     var cursor = root
     while true {
       let child = tree.firstChild(of: cursor)
@@ -396,7 +412,6 @@ public struct CapabilitySystem {
       removeCapability(cursor, into: &removal)
       cursor = parent
     }
-    return removal
   }
 
   /// The capability in `address` with its identity and parent.

@@ -16,6 +16,18 @@ enum KernelObject {
 
 enum KernelObjects {
   nonisolated(unsafe) static var table: [KernelObject] = []
+  /// Reused by delete and revoke so that they allocate nothing once it has
+  /// grown (under KernelLock, like everything here).
+  nonisolated(unsafe) static var scratch = CapabilityRemoval()
+
+  /// Acts on `scratch` and empties it; returns (removed, destroyed).
+  static func applyScratch() -> (removed: Int, destroyed: Int) {
+    apply(scratch)
+    let counts = (scratch.removed.count, scratch.destroyed.count)
+    scratch.removed.removeAll(keepingCapacity: true)
+    scratch.destroyed.removeAll(keepingCapacity: true)
+    return counts
+  }
 
   static func set(_ object: ObjectID, _ value: KernelObject) {
     let index = Int(object.index)

@@ -5,11 +5,6 @@
 enum CapabilityCalls {
   typealias Frame = UnsafeMutablePointer<InterruptFrame>
 
-  static var system: CapabilitySystem {
-    get { ProcessCapabilities.system }
-    set { ProcessCapabilities.system = newValue }
-  }
-
   /// Runs `body` with the caller's space under the lock; a thrown
   /// CapabilityError becomes its error code.
   static func withSpace(_ body: (SpaceID) throws(CapabilityError) -> Int64) -> Int64 {
@@ -29,45 +24,45 @@ enum CapabilityCalls {
     raw == SystemCallRights.same ? nil : Rights(rawValue: raw)
   }
 
-  static func copy(_ f: InterruptFrame) -> Int64 {
+  static func copy(_ f: UnsafeMutablePointer<InterruptFrame>) -> Int64 {
     withSpace { space throws(CapabilityError) in
-      try system.copy(
-        CapabilityAddress(space: space, slot: f.rdi), to: CapabilityAddress(space: space, slot: f.rsi),
-        rights: rights(f.rdx))
+      try ProcessCapabilities.system.copy(
+        CapabilityAddress(space: space, slot: f.pointee.rdi), to: CapabilityAddress(space: space, slot: f.pointee.rsi),
+        rights: rights(f.pointee.rdx))
       return 0
     }
   }
 
-  static func mint(_ f: InterruptFrame) -> Int64 {
+  static func mint(_ f: UnsafeMutablePointer<InterruptFrame>) -> Int64 {
     withSpace { space throws(CapabilityError) in
-      try system.mint(
-        CapabilityAddress(space: space, slot: f.rdi), to: CapabilityAddress(space: space, slot: f.rsi),
-        rights: rights(f.rdx), label: f.r10)
+      try ProcessCapabilities.system.mint(
+        CapabilityAddress(space: space, slot: f.pointee.rdi), to: CapabilityAddress(space: space, slot: f.pointee.rsi),
+        rights: rights(f.pointee.rdx), label: f.pointee.r10)
       return 0
     }
   }
 
-  static func move(_ f: InterruptFrame) -> Int64 {
+  static func move(_ f: UnsafeMutablePointer<InterruptFrame>) -> Int64 {
     withSpace { space throws(CapabilityError) in
-      try system.move(
-        CapabilityAddress(space: space, slot: f.rdi), to: CapabilityAddress(space: space, slot: f.rsi))
+      try ProcessCapabilities.system.move(
+        CapabilityAddress(space: space, slot: f.pointee.rdi), to: CapabilityAddress(space: space, slot: f.pointee.rsi))
       return 0
     }
   }
 
-  static func delete(_ f: InterruptFrame) -> Int64 {
+  static func delete(_ f: UnsafeMutablePointer<InterruptFrame>) -> Int64 {
     withSpace { space throws(CapabilityError) in
-      let removal = try system.delete(CapabilityAddress(space: space, slot: f.rdi))
-      KernelObjects.apply(removal)
-      return Int64(removal.destroyed.count)
+      try ProcessCapabilities.system.delete(
+        CapabilityAddress(space: space, slot: f.pointee.rdi), into: &KernelObjects.scratch)
+      return Int64(KernelObjects.applyScratch().destroyed)
     }
   }
 
-  static func revoke(_ f: InterruptFrame) -> Int64 {
+  static func revoke(_ f: UnsafeMutablePointer<InterruptFrame>) -> Int64 {
     withSpace { space throws(CapabilityError) in
-      let removal = try system.revoke(CapabilityAddress(space: space, slot: f.rdi))
-      KernelObjects.apply(removal)
-      return Int64(removal.removed.count)
+      try ProcessCapabilities.system.revoke(
+        CapabilityAddress(space: space, slot: f.pointee.rdi), into: &KernelObjects.scratch)
+      return Int64(KernelObjects.applyScratch().removed)
     }
   }
 
@@ -76,7 +71,7 @@ enum CapabilityCalls {
   static func inspect(_ frame: Frame) -> Int64 {
     let slot = frame.pointee.rdi
     return withSpace { space throws(CapabilityError) in
-      let info = try system.inspect(CapabilityAddress(space: space, slot: slot))
+      let info = try ProcessCapabilities.system.inspect(CapabilityAddress(space: space, slot: slot))
       frame.pointee.rdi = info.capability.rights.rawValue
       frame.pointee.rsi = info.capability.label ?? 0
       frame.pointee.rdx = info.capability.label == nil ? 0 : 1
@@ -85,15 +80,15 @@ enum CapabilityCalls {
     }
   }
 
-  static func createMemory(_ f: InterruptFrame) -> Int64 {
-    let pages = f.rsi
+  static func createMemory(_ f: UnsafeMutablePointer<InterruptFrame>) -> Int64 {
+    let pages = f.pointee.rsi
     guard pages > 0, pages <= SystemCallLimits.memoryPages else {
       return SystemCallError.badLength.rawValue
     }
     return withSpace { space throws(CapabilityError) in
-      let destination = CapabilityAddress(space: space, slot: f.rdi)
+      let destination = CapabilityAddress(space: space, slot: f.pointee.rdi)
       // Check the slot and the quota before taking frames.
-      let quota = try system.quota(of: space)
+      let quota = try ProcessCapabilities.system.quota(of: space)
       guard quota.available >= pages * 4096 + CapabilitySystem.objectRecordBytes else {
         throw .quotaExhausted(needed: pages * 4096, available: quota.available)
       }
@@ -102,7 +97,7 @@ enum CapabilityCalls {
         return SystemCallError.outOfMemory.rawValue
       }
       do throws(CapabilityError) {
-        let created = try system.createObject(.memory, bytes: memory.bytes, at: destination)
+        let created = try ProcessCapabilities.system.createObject(.memory, bytes: memory.bytes, at: destination)
         KernelObjects.set(created.object, .memory(memory))
       } catch {
         memory.release()
@@ -112,10 +107,10 @@ enum CapabilityCalls {
     }
   }
 
-  static func createEndpoint(_ f: InterruptFrame) -> Int64 {
+  static func createEndpoint(_ f: UnsafeMutablePointer<InterruptFrame>) -> Int64 {
     withSpace { space throws(CapabilityError) in
-      let created = try system.createObject(
-        .endpoint, bytes: 64, at: CapabilityAddress(space: space, slot: f.rdi))
+      let created = try ProcessCapabilities.system.createObject(
+        .endpoint, bytes: 64, at: CapabilityAddress(space: space, slot: f.pointee.rdi))
       KernelObjects.set(created.object, .endpoint(Endpoint()))
       return 0
     }
@@ -125,7 +120,7 @@ enum CapabilityCalls {
   /// no frames are taken for a call that fails anyway.
   static func probeEmpty(_ destination: CapabilityAddress) -> SystemCallError? {
     do throws(CapabilityError) {
-      _ = try system.inspect(destination)
+      _ = try ProcessCapabilities.system.inspect(destination)
       return .slotOccupied
     } catch {
       if case .emptySlot = error { return nil }

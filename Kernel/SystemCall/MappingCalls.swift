@@ -1,10 +1,10 @@
 /// memoryMap and memoryUnmap: mappings into the caller's own address space,
 /// made through a memory capability and remembered with it (MemoryObject).
 enum MappingCalls {
-  static func map(_ f: InterruptFrame) -> Int64 {
-    let slot = f.rdi
-    let address = f.rsi
-    let asked = f.rdx
+  static func map(_ f: UnsafeMutablePointer<InterruptFrame>) -> Int64 {
+    let slot = f.pointee.rdi
+    let address = f.pointee.rsi
+    let asked = f.pointee.rdx
     let known = SystemCallRights.read | SystemCallRights.write | SystemCallRights.execute
     guard asked & ~known == 0 else { return SystemCallError.undefinedRights.rawValue }
     var rights = Rights(rawValue: asked)
@@ -29,9 +29,9 @@ enum MappingCalls {
     }
   }
 
-  static func unmap(_ f: InterruptFrame) -> Int64 {
-    let slot = f.rdi
-    let address = f.rsi
+  static func unmap(_ f: UnsafeMutablePointer<InterruptFrame>) -> Int64 {
+    let slot = f.pointee.rdi
+    let address = f.pointee.rsi
     return CapabilityCalls.withSpace { space throws(CapabilityError) in
       let (id, capability) = try ProcessCapabilities.lookup(
         CapabilityAddress(space: space, slot: slot), type: .memory)

@@ -4,24 +4,24 @@ import X86
 /// is a child of its parent's (its quota is charged there), its console is
 /// lent by the parent, and it may be given one capability at start.
 enum ProcessCalls {
-  static func spawn(_ f: InterruptFrame) -> Int64 {
+  static func spawn(_ f: UnsafeMutablePointer<InterruptFrame>) -> Int64 {
     guard let me = Scheduler.here?.current, let parent = me.process else {
       return SystemCallError.invalidObject.rawValue
     }
-    guard f.rsi > 0, f.rsi <= SystemCallLimits.nameLength,
-      f.r10 <= SystemCallLimits.argumentLength
+    guard f.pointee.rsi > 0, f.pointee.rsi <= SystemCallLimits.nameLength,
+      f.pointee.r10 <= SystemCallLimits.argumentLength
     else { return SystemCallError.badLength.rawValue }
     var name: [UInt8] = []
-    if let error = SystemCalls.copyIn(address: f.rdi, length: f.rsi, into: { name.append($0) }) {
+    if let error = SystemCalls.copyIn(address: f.pointee.rdi, length: f.pointee.rsi, into: { name.append($0) }) {
       return error.rawValue
     }
     var argument: [UInt8] = []
-    if let error = SystemCalls.copyIn(address: f.rdx, length: f.r10, into: { argument.append($0) })
+    if let error = SystemCalls.copyIn(address: f.pointee.rdx, length: f.pointee.r10, into: { argument.append($0) })
     {
       return error.rawValue
     }
-    let cpu = f.r9 == SystemCallCPU.same ? me.cpu : Int(truncatingIfNeeded: min(f.r9, 1 << 20))
-    let give = f.r8
+    let cpu = f.pointee.r9 == SystemCallCPU.same ? me.cpu : Int(truncatingIfNeeded: min(f.pointee.r9, 1 << 20))
+    let give = f.pointee.r8
     let started = KernelLock.held {
       ProcessRunner.start(
         String(decoding: name, as: UTF8.self), argument: String(decoding: argument, as: UTF8.self),
@@ -33,12 +33,12 @@ enum ProcessCalls {
     }
   }
 
-  static func wait(_ f: InterruptFrame) -> Int64 {
+  static func wait(_ f: UnsafeMutablePointer<InterruptFrame>) -> Int64 {
     guard let me = Scheduler.here?.current, let parent = me.process else {
       return SystemCallError.invalidObject.rawValue
     }
     let child = KernelLock.held {
-      ProcessRunner.live.first { UInt64($0.pid) == f.rdi && $0.parentPID == parent.pid }
+      ProcessRunner.live.first { UInt64($0.pid) == f.pointee.rdi && $0.parentPID == parent.pid }
     }
     guard let child else { return SystemCallError.noSuchChild.rawValue }
     ProcessRunner.waitFor(child)

@@ -36,25 +36,24 @@ func returnToUser() {
 }
 
 /// Every call but the IPC fast path; returns RAX.
-func systemCall(_ number: SystemCallNumber?, _ frame: UnsafeMutablePointer<InterruptFrame>) -> Int64 {
-  let f = frame.pointee
+func systemCall(_ number: SystemCallNumber?, _ f: UnsafeMutablePointer<InterruptFrame>) -> Int64 {
   switch number {
   case .exit:
     ProcessRunner.endProcess(
-      status: "exited with status \(Int64(bitPattern: f.rdi))", code: Int64(bitPattern: f.rdi))
-  case .consoleWrite: return SystemCalls.consoleWrite(address: f.rdi, length: f.rsi)
+      status: "exited with status \(Int64(bitPattern: f.pointee.rdi))", code: Int64(bitPattern: f.pointee.rdi))
+  case .consoleWrite: return SystemCalls.consoleWrite(address: f.pointee.rdi, length: f.pointee.rsi)
   case .yield:
     x86_cli()
     Scheduler.here?.reschedule()
     x86_sti()
     return 0
-  case .setThreadPointer: return SystemCalls.setThreadPointer(f.rdi)
+  case .setThreadPointer: return SystemCalls.setThreadPointer(f.pointee.rdi)
   case .capabilityCopy: return CapabilityCalls.copy(f)
   case .capabilityMint: return CapabilityCalls.mint(f)
   case .capabilityMove: return CapabilityCalls.move(f)
   case .capabilityDelete: return CapabilityCalls.delete(f)
   case .capabilityRevoke: return CapabilityCalls.revoke(f)
-  case .capabilityInspect: return CapabilityCalls.inspect(frame)
+  case .capabilityInspect: return CapabilityCalls.inspect(f)
   case .memoryCreate: return CapabilityCalls.createMemory(f)
   case .memoryMap: return MappingCalls.map(f)
   case .memoryUnmap: return MappingCalls.unmap(f)
