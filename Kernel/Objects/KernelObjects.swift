@@ -44,9 +44,13 @@ enum KernelObjects {
   /// system call that caused it returns.
   static func apply(_ removal: CapabilityRemoval) {
     for removed in removal.removed {
-      switch (removed.capability.type, object(removed.capability.object)) {
-      case (.memory, .memory(let memory)): memory.unmapAll(through: removed.id)
-      case (.endpoint, .endpoint(let endpoint)): IPC.abort(endpoint, through: removed.id)
+      // Only memory (mappings) and endpoints (blocked IPC) have something
+      // to undo; the others are not even looked up.
+      let type = removed.capability.type
+      guard type == .memory || type == .endpoint else { continue }
+      switch object(removed.capability.object) {
+      case .memory(let memory): memory.unmapAll(through: removed.id)
+      case .endpoint(let endpoint): IPC.abort(endpoint, through: removed.id)
       default: break
       }
     }

@@ -72,6 +72,7 @@ final class MemoryObject {
 
   /// The capability went: every mapping made through it goes too.
   func unmapAll(through capability: CapabilityID) {
+    guard !mappings.isEmpty else { return }
     var kept: [Mapping] = []
     for mapping in mappings {
       if mapping.capability == capability {
