@@ -4,6 +4,8 @@
 #   - the kernel image size
 #   - in-kernel frame and heap alloc+free: instructions (-icount shift=0) and TCG cycles
 #   - AP bring-up and IPI remote-call round trips, same and other NUMA node
+#   - ipcbench: null system call, IPC call+reply (one CPU, two CPUs, two
+#     address spaces), capability copy+delete, revoke of 1000 descendants
 #   - the hosted allocator benchmark (release build)
 set -euo pipefail
 runner=$1 kernel=$2
