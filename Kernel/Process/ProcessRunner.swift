@@ -168,8 +168,10 @@ enum ProcessRunner {
     _ = KernelLock.acquire()
     IPC.cancel(thread)
     thread.state = .dead
-    if !process.threads.contains(where: { $0.state != .dead }) {
-      markEnded(process, status: "exited with status 0", code: 0)
+    if process.allThreadsDead {
+      if process.exitStatus == nil { markEnded(process, status: "exited with status 0", code: 0) }
+      for waiter in process.deathWaiters { Scheduler.wake(waiter) }
+      process.deathWaiters.removeAll()
     }
     KernelLock.release(false)
     Scheduler.exitCurrent()
@@ -257,15 +259,24 @@ enum ProcessRunner {
 
   /// Asks a process to end: at once if it is waiting, at its next entry to
   /// the kernel if it is running.
+  /// Waits until every thread has stopped (each does at its next way out
+  /// of the kernel: at once when it waits, within a tick when it runs).
   static func kill(_ pid: Int) -> String {
+    guard let me = Scheduler.here?.current else { return "kill: no scheduler" }
     let interrupts = KernelLock.acquire()
-    defer { KernelLock.release(interrupts) }
     guard let process = live.first(where: { $0.pid == pid }) else {
+      KernelLock.release(interrupts)
       return "kill: no running process \(pid)"
     }
-    guard process.exitStatus == nil else { return "kill: process \(pid) has already ended" }
+    guard process.exitStatus == nil else {
+      KernelLock.release(interrupts)
+      return "kill: process \(pid) has already ended"
+    }
     markEnded(process, status: "killed", code: nil)
-    return "kill: process \(pid) (\(process.name)) will be stopped"
+    process.deathWaiters.append(me)
+    KernelLock.release(interrupts)
+    Scheduler.block { process.allThreadsDead }
+    return "kill: process \(pid) (\(process.name)) stopped"
   }
 
   /// A fault in user mode: one line, the process goes, the kernel goes on.

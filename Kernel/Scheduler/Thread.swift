@@ -104,6 +104,10 @@ final class Process {
   var parentPID: Int? = nil
   /// Threads waiting for it to end (the shell's `run`, a parent's `wait`).
   var waiters: [Thread] = []
+  /// Threads waiting for its last thread to be dead (the shell's `kill`).
+  var deathWaiters: [Thread] = []
+
+  var allThreadsDead: Bool { threads.allSatisfy { $0.state == .dead } }
 
   var thread: Thread? { threads.first }
 

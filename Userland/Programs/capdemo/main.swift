@@ -13,11 +13,23 @@ enum Program {
   static let read: UInt64 = 1
   static let quit: UInt64 = 2
 
+  /// Argument: "child" (internal), or the service CPU for the child
+  /// (default: this one), so that the revoke's TLB shootdown is what takes
+  /// the page away from a child running on another CPU.
   static func main(argument: String) -> Int64 {
-    argument == "child" ? child() : parent()
+    if argument == "child" { return child() }
+    var cpu = SystemCallCPU.same
+    if !argument.isEmpty {
+      guard let number = UInt64(argument) else {
+        print("usage: capdemo [CPU]")
+        return 2
+      }
+      cpu = number
+    }
+    return parent(childCPU: cpu)
   }
 
-  static func parent() -> Int64 {
+  static func parent(childCPU: UInt64) -> Int64 {
     let pid = System.pid
     guard Capabilities.createMemory(page, pages: 1) == 0,
       Capabilities.map(page, at: parentView, rights: SystemCallRights.write) == 0,
@@ -34,7 +46,7 @@ enum Program {
     for (i, byte) in text.utf8.enumerated() { bytes[i] = byte }
     bytes[text.utf8.count] = 0
 
-    let child = Children.spawn("capdemo", argument: "child", give: endpoint)
+    let child = Children.spawn("capdemo", argument: "child", give: endpoint, cpu: childCPU)
     guard child > 0 else {
       print("capdemo: spawn failed: \(resultName(child))")
       return 1
