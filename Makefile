@@ -140,7 +140,7 @@ deps:
 	@Tools/install-deps.sh
 
 format:
-	swift format -i -r Kernel Tools Tests Package.swift
+	swift format -i -r Kernel Tools Tests Userland Package.swift
 
 $(BUILD):
 	mkdir -p $@

@@ -32,7 +32,9 @@ enum UserMode {
   /// slot 3 is the stack syscall_entry switches to.
   static func setKernelStack(_ top: UInt64) {
     let rsp0 = x86_read_gs_qword(32)
-    if rsp0 != 0 { UnsafeMutableRawPointer(bitPattern: UInt(rsp0))!.storeBytes(of: top, as: UInt64.self) }
+    if rsp0 != 0 {
+      UnsafeMutableRawPointer(bitPattern: UInt(rsp0))!.storeBytes(of: top, as: UInt64.self)
+    }
     x86_write_gs_qword(24, top)
   }
 }

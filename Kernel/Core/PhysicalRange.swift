@@ -152,7 +152,8 @@ extension Array where Element == PhysicalRange {
     var result: [PhysicalRange] = []
     for range in sorted(by: { $0.base < $1.base }) where !range.isEmpty {
       if let last = result.last, range.base <= last.end {
-        result[result.count - 1] = PhysicalRange(base: last.base, end: Swift.max(last.end, range.end))
+        result[result.count - 1] = PhysicalRange(
+          base: last.base, end: Swift.max(last.end, range.end))
       } else {
         result.append(range)
       }

@@ -67,7 +67,8 @@ enum IPC {
   static func receive(_ frame: Frame) {
     guard let me = Scheduler.here?.current else { return }
     let interrupts = KernelLock.acquire()
-    receive(frame, me: me, endpointSlot: frame.pointee.rdi, receiveSlot: frame.pointee.rsi,
+    receive(
+      frame, me: me, endpointSlot: frame.pointee.rdi, receiveSlot: frame.pointee.rsi,
       replied: nil, interrupts)
   }
 
@@ -93,7 +94,9 @@ enum IPC {
     let (endpointSlot, receiveSlot) = (frame.pointee.rdi, frame.pointee.r9)
     let interrupts = KernelLock.acquire()
     let caller = answer(me, with: words)
-    receive(frame, me: me, endpointSlot: endpointSlot, receiveSlot: receiveSlot, replied: caller, interrupts)
+    receive(
+      frame, me: me, endpointSlot: endpointSlot, receiveSlot: receiveSlot, replied: caller,
+      interrupts)
   }
 
   // MARK: Aborting
@@ -237,8 +240,9 @@ enum IPC {
   /// its label into the receiver's registers, and the capability named in
   /// its R9 into the receiver's `receiveSlot` when both are set and the copy
   /// is allowed.
-  private static func deliver(from sender: Thread, to receiver: Thread, into out: Frame, receiveSlot: UInt64)
-  {
+  private static func deliver(
+    from sender: Thread, to receiver: Thread, into out: Frame, receiveSlot: UInt64
+  ) {
     let from = sender.userFrame
     var landed: UInt64 = 0
     if from.pointee.r9 != 0, receiveSlot != 0, let source = sender.process?.capabilitySpace,

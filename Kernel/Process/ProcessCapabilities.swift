@@ -67,14 +67,16 @@ enum ProcessCapabilities {
           CapabilityAddress(space: ownerSpace, slot: InitialSlot.console),
           to: at(InitialSlot.console), rights: [.write, .grant])
         if give != 0 {
-          try system.copy(CapabilityAddress(space: ownerSpace, slot: give), to: at(InitialSlot.given))
+          try system.copy(
+            CapabilityAddress(space: ownerSpace, slot: give), to: at(InitialSlot.given))
         }
       } else {
         let console = try system.createObject(
           .console, bytes: 0, at: at(InitialSlot.console), rights: [.read, .write, .grant])
         KernelObjects.set(console.object, .console)
       }
-      let addressSpace = try system.createObject(.addressSpace, bytes: 4096, at: at(InitialSlot.addressSpace))
+      let addressSpace = try system.createObject(
+        .addressSpace, bytes: 4096, at: at(InitialSlot.addressSpace))
       KernelObjects.set(addressSpace.object, .addressSpace(process))
       let thread = try system.createObject(.thread, bytes: threadBytes, at: at(InitialSlot.thread))
       process.initialThreadObject = thread.object
@@ -86,7 +88,8 @@ enum ProcessCapabilities {
           .memory, bytes: 0, at: at(slot), rights: segment.rights.union(.grant))
         let memory = MemoryObject(frames: segment.frames, ownsFrames: false)
         memory.mappings.append(
-          MemoryObject.Mapping(capability: created.capability, space: process.space, address: segment.base))
+          MemoryObject.Mapping(
+            capability: created.capability, space: process.space, address: segment.base))
         KernelObjects.set(created.object, .memory(memory))
         slot += 1
       }

@@ -141,7 +141,9 @@ enum ProcessRunner {
   static func waitFor(_ process: Process) {
     guard let me = Scheduler.here?.current else { return }
     KernelLock.held { process.waiters.append(me) }
-    Scheduler.block { process.exitStatus != nil || me.killRequested || me.process?.killRequested == true }
+    Scheduler.block {
+      process.exitStatus != nil || me.killRequested || me.process?.killRequested == true
+    }
   }
 
   // MARK: Ending

@@ -39,7 +39,8 @@ enum ProgramLoader {
     guard let space = AddressSpace() else { return .failure(.outOfMemory) }
     let process = Process(pid: pid, name: name, space: space)
     var segments: [SegmentMemory] = []
-    if case .failure(let error) = mapSegments(plan, image: image, into: process, recording: &segments)
+    if case .failure(let error) = mapSegments(
+      plan, image: image, into: process, recording: &segments)
     {
       process.destroy()
       return .failure(error)

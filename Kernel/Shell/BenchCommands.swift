@@ -86,6 +86,8 @@ enum BenchCommands {
       }
     }
     let argument = String(rounds) + (other >= 0 ? " " + String(other) : "")
-    print(ProcessRunner.run("ipcbench", argument: argument, cpu: Processor.currentIndex, background: false))
+    print(
+      ProcessRunner.run(
+        "ipcbench", argument: argument, cpu: Processor.currentIndex, background: false))
   }
 }

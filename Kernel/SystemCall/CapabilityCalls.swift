@@ -27,7 +27,8 @@ enum CapabilityCalls {
   static func copy(_ f: UnsafeMutablePointer<InterruptFrame>) -> Int64 {
     withSpace { space throws(CapabilityError) in
       try ProcessCapabilities.system.copy(
-        CapabilityAddress(space: space, slot: f.pointee.rdi), to: CapabilityAddress(space: space, slot: f.pointee.rsi),
+        CapabilityAddress(space: space, slot: f.pointee.rdi),
+        to: CapabilityAddress(space: space, slot: f.pointee.rsi),
         rights: rights(f.pointee.rdx))
       return 0
     }
@@ -36,7 +37,8 @@ enum CapabilityCalls {
   static func mint(_ f: UnsafeMutablePointer<InterruptFrame>) -> Int64 {
     withSpace { space throws(CapabilityError) in
       try ProcessCapabilities.system.mint(
-        CapabilityAddress(space: space, slot: f.pointee.rdi), to: CapabilityAddress(space: space, slot: f.pointee.rsi),
+        CapabilityAddress(space: space, slot: f.pointee.rdi),
+        to: CapabilityAddress(space: space, slot: f.pointee.rsi),
         rights: rights(f.pointee.rdx), label: f.pointee.r10)
       return 0
     }
@@ -45,7 +47,8 @@ enum CapabilityCalls {
   static func move(_ f: UnsafeMutablePointer<InterruptFrame>) -> Int64 {
     withSpace { space throws(CapabilityError) in
       try ProcessCapabilities.system.move(
-        CapabilityAddress(space: space, slot: f.pointee.rdi), to: CapabilityAddress(space: space, slot: f.pointee.rsi))
+        CapabilityAddress(space: space, slot: f.pointee.rdi),
+        to: CapabilityAddress(space: space, slot: f.pointee.rsi))
       return 0
     }
   }
@@ -97,7 +100,8 @@ enum CapabilityCalls {
         return SystemCallError.outOfMemory.rawValue
       }
       do throws(CapabilityError) {
-        let created = try ProcessCapabilities.system.createObject(.memory, bytes: memory.bytes, at: destination)
+        let created = try ProcessCapabilities.system.createObject(
+          .memory, bytes: memory.bytes, at: destination)
         KernelObjects.set(created.object, .memory(memory))
       } catch {
         memory.release()

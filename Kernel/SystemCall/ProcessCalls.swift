@@ -12,15 +12,20 @@ enum ProcessCalls {
       f.pointee.r10 <= SystemCallLimits.argumentLength
     else { return SystemCallError.badLength.rawValue }
     var name: [UInt8] = []
-    if let error = SystemCalls.copyIn(address: f.pointee.rdi, length: f.pointee.rsi, into: { name.append($0) }) {
-      return error.rawValue
-    }
-    var argument: [UInt8] = []
-    if let error = SystemCalls.copyIn(address: f.pointee.rdx, length: f.pointee.r10, into: { argument.append($0) })
+    if let error = SystemCalls.copyIn(
+      address: f.pointee.rdi, length: f.pointee.rsi, into: { name.append($0) })
     {
       return error.rawValue
     }
-    let cpu = f.pointee.r9 == SystemCallCPU.same ? me.cpu : Int(truncatingIfNeeded: min(f.pointee.r9, 1 << 20))
+    var argument: [UInt8] = []
+    if let error = SystemCalls.copyIn(
+      address: f.pointee.rdx, length: f.pointee.r10, into: { argument.append($0) })
+    {
+      return error.rawValue
+    }
+    let cpu =
+      f.pointee.r9 == SystemCallCPU.same
+      ? me.cpu : Int(truncatingIfNeeded: min(f.pointee.r9, 1 << 20))
     let give = f.pointee.r8
     let started = KernelLock.held {
       ProcessRunner.start(

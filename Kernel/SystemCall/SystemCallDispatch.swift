@@ -40,7 +40,8 @@ func systemCall(_ number: SystemCallNumber?, _ f: UnsafeMutablePointer<Interrupt
   switch number {
   case .exit:
     ProcessRunner.endProcess(
-      status: "exited with status \(Int64(bitPattern: f.pointee.rdi))", code: Int64(bitPattern: f.pointee.rdi))
+      status: "exited with status \(Int64(bitPattern: f.pointee.rdi))",
+      code: Int64(bitPattern: f.pointee.rdi))
   case .consoleWrite: return SystemCalls.consoleWrite(address: f.pointee.rdi, length: f.pointee.rsi)
   case .yield:
     x86_cli()
@@ -63,7 +64,8 @@ func systemCall(_ number: SystemCallNumber?, _ f: UnsafeMutablePointer<Interrupt
   case .spawn: return ProcessCalls.spawn(f)
   case .wait: return ProcessCalls.wait(f)
   case .processInfo: return Int64(ProcessRunner.current?.pid ?? 0)
-  case .send, .call, .receive, .reply, .replyReceive: return SystemCallError.unknownSystemCall.rawValue
+  case .send, .call, .receive, .reply, .replyReceive:
+    return SystemCallError.unknownSystemCall.rawValue
   case nil: return SystemCallError.unknownSystemCall.rawValue
   }
 }

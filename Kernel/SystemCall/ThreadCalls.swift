@@ -5,17 +5,23 @@ import X86
 /// place on one service CPU's run queue.
 enum ThreadCalls {
   static func create(_ f: UnsafeMutablePointer<InterruptFrame>) -> Int64 {
-    let (slot, entry, stackTop, argument) = (f.pointee.rdi, f.pointee.rsi, f.pointee.rdx, f.pointee.r10)
+    let (slot, entry, stackTop, argument) = (
+      f.pointee.rdi, f.pointee.rsi, f.pointee.rdx, f.pointee.r10
+    )
     guard let me = Scheduler.here?.current, let process = me.process else {
       return SystemCallError.invalidObject.rawValue
     }
-    let cpu = f.pointee.r8 == SystemCallCPU.same ? me.cpu : Int(truncatingIfNeeded: min(f.pointee.r8, 1 << 20))
+    let cpu =
+      f.pointee.r8 == SystemCallCPU.same
+      ? me.cpu : Int(truncatingIfNeeded: min(f.pointee.r8, 1 << 20))
     guard UserSpace.contains(entry, length: 1), UserSpace.contains(stackTop - 8, length: 8) else {
       return SystemCallError.notUserAddress.rawValue
     }
     guard stackTop & 15 == 0 else { return SystemCallError.badAlignment.rawValue }
     guard ProcessRunner.isServiceCPU(cpu) else { return SystemCallError.badCPU.rawValue }
-    guard f.pointee.r9 <= SystemCallLimits.userPriority else { return SystemCallError.badPriority.rawValue }
+    guard f.pointee.r9 <= SystemCallLimits.userPriority else {
+      return SystemCallError.badPriority.rawValue
+    }
     return CapabilityCalls.withSpace { space throws(CapabilityError) in
       let destination = CapabilityAddress(space: space, slot: slot)
       if let error = CapabilityCalls.probeEmpty(destination) { return error.rawValue }
@@ -36,7 +42,8 @@ enum ThreadCalls {
       thread.userFrame.initialize(
         to: ProcessRunner.userEntryFrame(entry: entry, stack: stackTop, rdi: argument, rsi: 0))
       let frameAddress = UInt64(UInt(bitPattern: thread.userFrame))
-      thread.prepareFirstRun(entry: symbol_enter_user(), argument: frameAddress, below: frameAddress)
+      thread.prepareFirstRun(
+        entry: symbol_enter_user(), argument: frameAddress, below: frameAddress)
       thread.threadPointer = me.threadPointer
       process.threads.append(thread)
       KernelObjects.set(created.object, .thread(thread))

@@ -69,7 +69,9 @@ struct SystemCallABITests {
     }
     var plain = CapabilitySystem(maxSlotsPerSpace: 512)
     let space = try plain.createSpace(slotLimit: 512, quota: 1 << 20)
-    func at(_ slot: Int) -> CapabilityAddress { CapabilityAddress(space: space, slot: UInt64(slot)) }
+    func at(_ slot: Int) -> CapabilityAddress {
+      CapabilityAddress(space: space, slot: UInt64(slot))
+    }
     _ = try plain.createObject(.endpoint, bytes: 64, at: at(1))
     var used = [1]
     for slot in 2..<200 {
@@ -103,7 +105,8 @@ struct SystemCallABITests {
     let space = try system.createSpace(slotLimit: 16, quota: 1 << 16)
     let address = CapabilityAddress(space: space, slot: 3)
     _ = try system.createObject(.endpoint, bytes: 64, at: address)
-    let (id, capability) = try system.identifiedCapability(at: address, type: .endpoint, requiring: .write)
+    let (id, capability) = try system.identifiedCapability(
+      at: address, type: .endpoint, requiring: .write)
     #expect(id == (try system.inspect(address)).id)
     #expect(capability.type == .endpoint)
     #expect(throws: CapabilityError.wrongType(expected: .memory, found: .endpoint)) {

@@ -47,7 +47,8 @@ enum Capabilities {
         buffer.baseAddress!.assumingMemoryBound(to: UInt64.self))
     }
     guard type > 0 else { return .failure(SystemCallError(rawValue: type) ?? .invalidObject) }
-    return .success(Info(type: type, rights: out.0, label: out.2 == 1 ? out.1 : nil, derivedFrom: out.3))
+    return .success(
+      Info(type: type, rights: out.0, label: out.2 == 1 ? out.1 : nil, derivedFrom: out.3))
   }
 
   static func createMemory(_ slot: UInt64, pages: UInt64) -> Int64 {

@@ -31,7 +31,8 @@ enum IPC {
   }
 
   /// The reply's status and words.
-  static func call(_ endpoint: UInt64, _ message: Message, transfer: UInt64 = 0) -> (Int64, Message) {
+  static func call(_ endpoint: UInt64, _ message: Message, transfer: UInt64 = 0) -> (Int64, Message)
+  {
     let w = message.words
     let result = exchange(.call, endpoint, w.0, w.1, w.2, w.3, transfer)
     return (result.status, result.message)
@@ -43,7 +44,9 @@ enum IPC {
     return user_syscall(SystemCallNumber.reply.rawValue, w.0, w.1, w.2, w.3, 0, 0)
   }
 
-  static func replyReceive(_ endpoint: UInt64, _ message: Message, into slot: UInt64 = 0) -> Received {
+  static func replyReceive(_ endpoint: UInt64, _ message: Message, into slot: UInt64 = 0)
+    -> Received
+  {
     let w = message.words
     return exchange(.replyReceive, endpoint, w.0, w.1, w.2, w.3, slot)
   }

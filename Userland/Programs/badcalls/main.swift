@@ -50,7 +50,8 @@ enum Program {
       print("badcalls: a valid mint failed")
       failures += 1
     }
-    check("mint a labelled capability", raw(.capabilityMint, [200, 201, same, 8]), .alreadyLabelled)
+    check(
+      "mint a labelled capability", raw(.capabilityMint, [200, 201, same, 8]), .alreadyLabelled)
     check("move onto itself", raw(.capabilityMove, [200, 200]), .sameSlot)
     check("delete an empty slot", raw(.capabilityDelete, [300]), .emptySlot)
     check("revoke beyond the space", raw(.capabilityRevoke, [UInt64.max]), .invalidSlot)
@@ -62,21 +63,33 @@ enum Program {
     check("memory beyond the quota", raw(.memoryCreate, [210, 1024]), .quotaExhausted)
     check("memory into an occupied slot", raw(.memoryCreate, [1, 1]), .slotOccupied)
     check("map a console", raw(.memoryMap, [1, unmapped, SystemCallRights.read]), .wrongType)
-    check("map unaligned", raw(.memoryMap, [5, unmapped + 8, SystemCallRights.read]), .badAlignment)
-    check("map at a kernel address", raw(.memoryMap, [5, kernelAddress, SystemCallRights.read]), .notUserAddress)
+    check(
+      "map unaligned", raw(.memoryMap, [5, unmapped + 8, SystemCallRights.read]), .badAlignment)
+    check(
+      "map at a kernel address", raw(.memoryMap, [5, kernelAddress, SystemCallRights.read]),
+      .notUserAddress)
     check("map writable and executable", raw(.memoryMap, [5, unmapped, 7]), .writeAndExecute)
     check("map with undefined rights", raw(.memoryMap, [5, unmapped, 1 << 9]), .undefinedRights)
-    check("map code writable", raw(.memoryMap, [5, unmapped, SystemCallRights.write]), .missingRights)
+    check(
+      "map code writable", raw(.memoryMap, [5, unmapped, SystemCallRights.write]), .missingRights)
     check("map over the code", raw(.memoryMap, [5, code, SystemCallRights.read]), .alreadyMapped)
     check("unmap what is not mapped", raw(.memoryUnmap, [5, unmapped]), .notMapped)
     check("endpoint into an occupied slot", raw(.endpointCreate, [1]), .slotOccupied)
 
     // Threads and processes.
-    check("thread at a kernel address", raw(.threadCreate, [220, kernelAddress, unmapped, 0, same, 1]), .notUserAddress)
-    check("thread with an unaligned stack", raw(.threadCreate, [220, code, unmapped + 8, 0, same, 1]), .badAlignment)
+    check(
+      "thread at a kernel address", raw(.threadCreate, [220, kernelAddress, unmapped, 0, same, 1]),
+      .notUserAddress)
+    check(
+      "thread with an unaligned stack", raw(.threadCreate, [220, code, unmapped + 8, 0, same, 1]),
+      .badAlignment)
     check("thread on no CPU", raw(.threadCreate, [220, code, unmapped, 0, 999, 1]), .badCPU)
-    check("thread above user priority", raw(.threadCreate, [220, code, unmapped, 0, same, 3]), .badPriority)
-    check("thread into an occupied slot", raw(.threadCreate, [1, code, unmapped, 0, same, 1]), .slotOccupied)
+    check(
+      "thread above user priority", raw(.threadCreate, [220, code, unmapped, 0, same, 3]),
+      .badPriority)
+    check(
+      "thread into an occupied slot", raw(.threadCreate, [1, code, unmapped, 0, same, 1]),
+      .slotOccupied)
     let name: StaticString = "nosuchprogram"
     let nameAddress = UInt64(UInt(bitPattern: name.utf8Start))
     check("spawn a missing module", raw(.spawn, [nameAddress, 13, 0, 0, 0, same]), .noSuchModule)
@@ -118,7 +131,9 @@ enum Program {
       spins += 1
     }
     check("receive through a deleted capability", waiterResult, .ipcAborted)
-    print("badcalls: blocked receive ended with \(resultName(waiterResult)) when its capability was deleted")
+    print(
+      "badcalls: blocked receive ended with \(resultName(waiterResult)) when its capability was deleted"
+    )
     Capabilities.delete(240)
   }
 
@@ -139,7 +154,8 @@ enum Program {
     for _ in 0..<100_000 {
       var number = random() % (highest + 1)
       if number == highest { number = 100 + random() % 1000 }
-      if number == SystemCallNumber.exit.rawValue || number == SystemCallNumber.threadExit.rawValue {
+      if number == SystemCallNumber.exit.rawValue || number == SystemCallNumber.threadExit.rawValue
+      {
         number = SystemCallNumber.yield.rawValue
       }
       // A third of the pointers point into user space, the rest anywhere.

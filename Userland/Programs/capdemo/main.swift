@@ -56,7 +56,9 @@ enum Program {
     print("capdemo: child answered \(resultName(status)), it read \(answer.words.0) bytes")
 
     let removed = Capabilities.revoke(page)
-    print("capdemo: parent revoked the page: \(removed) capabilities removed (its read-only copy and the child's)")
+    print(
+      "capdemo: parent revoked the page: \(removed) capabilities removed (its read-only copy and the child's)"
+    )
     // Still the parent's: its own mapping was made through the capability it kept.
     print("capdemo: parent still reads \"\(string(at: parentView))\"")
     IPC.send(endpoint, Message(read))

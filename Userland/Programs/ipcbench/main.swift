@@ -27,7 +27,9 @@ enum Program {
     if words.count > 1, let cpu = UInt64(words[1]) { other = cpu }
 
     let overhead = median(rounds) {}
-    print("ipcbench: \(rounds) samples per figure, medians in rdtsc ticks (rdtsc overhead \(overhead) subtracted)")
+    print(
+      "ipcbench: \(rounds) samples per figure, medians in rdtsc ticks (rdtsc overhead \(overhead) subtracted)"
+    )
     report("null system call round trip", overhead, median(rounds) { _ = System.pid })
 
     guard Capabilities.createEndpoint(endpoint) == 0 else {
@@ -39,13 +41,15 @@ enum Program {
       print("ipcbench: cannot start a server thread: \(resultName(here))")
       return 1
     }
-    report("IPC call+reply, same CPU, same address space", overhead, median(rounds) { ping(endpoint) })
+    report(
+      "IPC call+reply, same CPU, same address space", overhead, median(rounds) { ping(endpoint) })
 
     let child = Children.spawn("ipcbench", argument: "server", give: endpoint)
     if child > 0 {
       // Two servers wait on one endpoint: stop the thread so only the child answers.
       _ = IPC.call(endpoint, Message(quit))
-      report("IPC call+reply, same CPU, two address spaces", overhead, median(rounds) { ping(endpoint) })
+      report(
+        "IPC call+reply, same CPU, two address spaces", overhead, median(rounds) { ping(endpoint) })
       _ = IPC.call(endpoint, Message(quit))
       _ = Children.wait(child)
     } else {
@@ -56,7 +60,9 @@ enum Program {
       if Capabilities.createEndpoint(otherEndpoint) == 0,
         Threads.start(slot: otherThread, cpu: other, argument: otherEndpoint, serverEntry) > 0
       {
-        report("IPC call+reply, two CPUs (CPU \(other))", overhead, median(rounds) { ping(otherEndpoint) })
+        report(
+          "IPC call+reply, two CPUs (CPU \(other))", overhead,
+          median(rounds) { ping(otherEndpoint) })
         _ = IPC.call(otherEndpoint, Message(quit))
       } else {
         print("ipcbench: cannot start a server on CPU \(other)")
