@@ -11,6 +11,8 @@
  * the return address is canonical. */
 
 #define SYSCALL_VECTOR 0x100
+/* Where the saved RIP is in the frame: 15 registers, vector, error code. */
+#define FRAME_RIP (17 * 8)
 #define USER_CS (0x20 | 3)
 #define USER_SS (0x18 | 3)
 
@@ -40,25 +42,26 @@ syscall_entry:
   cli
   fxrstor (%rsp)
   movq %rbx, %rsp
-  POP_FRAME_REGISTERS
-  addq $16, %rsp /* vector, error code */
   /* The frame may have been changed by the kernel: take RIP, RFLAGS and RSP
-   * from it. A non-canonical RIP would fault sysretq in ring 0: the Swift
-   * side checks it (Syscall.returnPathIsSafe) before we get here, and this
-   * is the second line of defence: fall back to iretq, which faults in user
-   * mode instead. */
-  movq 0(%rsp), %rcx  /* RIP */
-  movq 16(%rsp), %r11 /* RFLAGS */
-  movq %rcx, %rdx
-  sarq $47, %rdx
+   * from it. A non-canonical RIP would fault sysretq in ring 0, so check it
+   * here, while no register holds a result yet (RDX, R10, R8 and R9 carry
+   * results of IPC), and fall back to iretq, which faults in user mode. */
+  movq FRAME_RIP(%rsp), %rax
+  sarq $47, %rax
   jz 1f
-  cmpq $-1, %rdx
+  cmpq $-1, %rax
   jne 2f
 1:
+  POP_FRAME_REGISTERS
+  addq $16, %rsp /* vector, error code */
+  movq 0(%rsp), %rcx  /* RIP */
+  movq 16(%rsp), %r11 /* RFLAGS */
   movq 24(%rsp), %rsp /* user RSP */
   swapgs
   sysretq
 2:
+  POP_FRAME_REGISTERS
+  addq $16, %rsp
   swapgs
   iretq
 
