@@ -20,14 +20,14 @@ enum IPC {
 
   /// send and call: endpoint in RDI, words in RSI, RDX, R10, R8, a
   /// capability to transfer in R9.
-  static func send(_ frame: Frame, call: Bool) {
-    guard let me = Scheduler.here?.current, let space = me.process?.capabilitySpace else { return }
+  static func send(_ frame: Frame, call: Bool, on scheduler: CPUScheduler) {
+    let me = scheduler.current
+    guard let space = me.capabilitySpace else { return }
     let interrupts = KernelLock.acquire()
     let endpoint: Endpoint
     switch resolve(space, slot: frame.pointee.rdi, requiring: .write, for: me) {
     case .success(let found): endpoint = found
-    case .failure(let error):
-      return finish(frame, error, interrupts)
+    case .failure(let error): return finish(frame, error, interrupts)
     }
     let transfer = frame.pointee.r9
     if transfer != 0 {
@@ -55,7 +55,7 @@ enum IPC {
     if call {
       awaitReply(me, from: receiver)
       me.state = .blocked
-      return handOff(to: receiver, interrupts)
+      return handOff(to: receiver, scheduler, interrupts)
     }
     me.ipc = IPCWait()
     frame.pointee.rax = 0
@@ -64,17 +64,17 @@ enum IPC {
   }
 
   /// receive: endpoint in RDI, the slot for a transferred capability in RSI.
-  static func receive(_ frame: Frame) {
-    guard let me = Scheduler.here?.current else { return }
+  static func receive(_ frame: Frame, on scheduler: CPUScheduler) {
+    let me = scheduler.current
     let interrupts = KernelLock.acquire()
     receive(
       frame, me: me, endpointSlot: frame.pointee.rdi, receiveSlot: frame.pointee.rsi,
-      replied: nil, interrupts)
+      replied: nil, scheduler, interrupts)
   }
 
   /// reply: words in RDI, RSI, RDX, R10.
-  static func reply(_ frame: Frame) {
-    guard let me = Scheduler.here?.current else { return }
+  static func reply(_ frame: Frame, on scheduler: CPUScheduler) {
+    let me = scheduler.current
     let words = (frame.pointee.rdi, frame.pointee.rsi, frame.pointee.rdx, frame.pointee.r10)
     let interrupts = KernelLock.acquire()
     guard me.replyTo != nil else { return finish(frame, .noReplyPending, interrupts) }
@@ -88,15 +88,15 @@ enum IPC {
 
   /// replyReceive: endpoint in RDI, reply words in RSI, RDX, R10, R8, the
   /// receive slot in R9. Without a call to answer it only receives.
-  static func replyReceive(_ frame: Frame) {
-    guard let me = Scheduler.here?.current else { return }
+  static func replyReceive(_ frame: Frame, on scheduler: CPUScheduler) {
+    let me = scheduler.current
     let words = (frame.pointee.rsi, frame.pointee.rdx, frame.pointee.r10, frame.pointee.r8)
     let (endpointSlot, receiveSlot) = (frame.pointee.rdi, frame.pointee.r9)
     let interrupts = KernelLock.acquire()
     let caller = answer(me, with: words)
     receive(
       frame, me: me, endpointSlot: endpointSlot, receiveSlot: receiveSlot, replied: caller,
-      interrupts)
+      scheduler, interrupts)
   }
 
   // MARK: Aborting
@@ -127,6 +127,7 @@ enum IPC {
   static func cancel(_ thread: Thread) {
     if thread.ipc.state == .awaitingReply {
       thread.ipc.endpoint?.pendingCalls -= 1
+      if let server = thread.ipc.server, server.replyTo === thread { server.replyTo = nil }
     } else {
       thread.ipc.endpoint?.remove(thread)
     }
@@ -162,7 +163,7 @@ enum IPC {
     do throws(CapabilityError) {
       let (id, capability) = try ProcessCapabilities.lookup(
         CapabilityAddress(space: space, slot: slot), type: .endpoint, requiring: rights)
-      guard case .endpoint(let endpoint) = KernelObjects.object(capability.object) else {
+      guard let endpoint = KernelObjects.endpoint(capability.object) else {
         return .failure(.invalidObject)
       }
       thread.ipc = IPCWait(
@@ -175,9 +176,9 @@ enum IPC {
 
   private static func receive(
     _ frame: Frame, me: Thread, endpointSlot: UInt64, receiveSlot: UInt64, replied: Thread?,
-    _ interrupts: Bool
+    _ scheduler: CPUScheduler, _ interrupts: Bool
   ) {
-    guard let space = me.process?.capabilitySpace else {
+    guard let space = me.capabilitySpace else {
       if let replied { Scheduler.wake(replied) }
       return finish(frame, .invalidObject, interrupts)
     }
@@ -208,7 +209,7 @@ enum IPC {
     me.ipc.receiveSlot = receiveSlot
     endpoint.receivers.append(me)
     me.state = .blocked
-    if let replied { return handOff(to: replied, interrupts) }
+    if let replied { return handOff(to: replied, scheduler, interrupts) }
     wait(interrupts)
   }
 
@@ -245,8 +246,8 @@ enum IPC {
   ) {
     let from = sender.userFrame
     var landed: UInt64 = 0
-    if from.pointee.r9 != 0, receiveSlot != 0, let source = sender.process?.capabilitySpace,
-      let destination = receiver.process?.capabilitySpace
+    if from.pointee.r9 != 0, receiveSlot != 0, let source = sender.capabilitySpace,
+      let destination = receiver.capabilitySpace
     {
       do throws(CapabilityError) {
         try ProcessCapabilities.system.copy(
@@ -270,8 +271,7 @@ enum IPC {
   /// The caller is blocked: run `next` here at once when it lives on this
   /// CPU and nothing of higher priority is ready, else make it ready on its
   /// own CPU and let this one pick.
-  private static func handOff(to next: Thread, _ interrupts: Bool) {
-    guard let scheduler = Scheduler.here else { return KernelLock.release(interrupts) }
+  private static func handOff(to next: Thread, _ scheduler: CPUScheduler, _ interrupts: Bool) {
     if next.cpu == scheduler.cpu && next.state == .blocked
       && next.priority >= scheduler.highestReadyPriority
     {

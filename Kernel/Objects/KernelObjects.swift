@@ -40,6 +40,13 @@ enum KernelObjects {
     return index < table.count ? table[index] : .none
   }
 
+  /// The endpoint `id` names, if it is one.
+  static func endpoint(_ id: ObjectID) -> Endpoint? {
+    let index = Int(id.index)
+    guard index < table.count, case .endpoint(let endpoint) = table[index] else { return nil }
+    return endpoint
+  }
+
   /// Acts on what a delete, revoke or space destruction removed, before the
   /// system call that caused it returns.
   static func apply(_ removal: CapabilityRemoval) {

@@ -196,6 +196,7 @@ enum ProcessRunner {
   /// wait, woken if blocked, interrupted if running elsewhere.
   private static func stop(_ thread: Thread) {
     guard thread.state != .dead, thread !== Scheduler.here?.current else { return }
+    thread.killRequested = true
     IPC.cancel(thread)
     Scheduler.wake(thread)
     if thread.cpu != Processor.currentIndex {

@@ -45,8 +45,12 @@ final class Thread {
   /// Where it waits in IPC, and the endpoint capability it came through
   /// (guarded by KernelLock; see IPC).
   var ipc = IPCWait()
-  /// The caller this thread received a call from and owes a reply.
-  var replyTo: Thread? = nil
+  /// The caller this thread received a call from and owes a reply. Not a
+  /// counted reference (the IPC path would pay for it twice per call): a
+  /// caller that ends clears it first (IPC.cancel).
+  unowned(unsafe) var replyTo: Thread? = nil
+  /// Its process's capability space, kept here for the IPC path.
+  let capabilitySpace: SpaceID?
 
   /// The user registers saved at the top of its kernel stack on every entry
   /// from user mode (system call or interrupt).
@@ -63,6 +67,7 @@ final class Thread {
     self.cpu = cpu
     self.kernelStackTop = kernelStackTop
     pageTableRoot = process?.space.table.root ?? 0
+    capabilitySpace = process?.capabilitySpace
     savedStackPointer = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
     savedStackPointer.initialize(to: 0)
   }

@@ -5,30 +5,33 @@ import X86
 @_cdecl("syscall_dispatch")
 func systemCallDispatch(_ raw: UnsafeMutableRawPointer) {
   let frame = raw.assumingMemoryBound(to: InterruptFrame.self)
+  guard let scheduler = Scheduler.here else { return }
   switch SystemCallNumber(rawValue: frame.pointee.rax) {
   // IPC writes its results into the frames itself (also the partner's).
-  case .call: IPC.send(frame, call: true)
-  case .replyReceive: IPC.replyReceive(frame)
-  case .send: IPC.send(frame, call: false)
-  case .receive: IPC.receive(frame)
-  case .reply: IPC.reply(frame)
-  case .processInfo: frame.pointee.rax = UInt64(ProcessRunner.current?.pid ?? 0)
+  case .call: IPC.send(frame, call: true, on: scheduler)
+  case .replyReceive: IPC.replyReceive(frame, on: scheduler)
+  case .send: IPC.send(frame, call: false, on: scheduler)
+  case .receive: IPC.receive(frame, on: scheduler)
+  case .reply: IPC.reply(frame, on: scheduler)
+  case .processInfo: frame.pointee.rax = UInt64(scheduler.current.process?.pid ?? 0)
   case let number:
     frame.pointee.rax = UInt64(bitPattern: systemCall(number, frame))
   }
-  returnToUser()
+  returnToUser(scheduler)
 }
 
 /// The way back to user mode is a preemption point: a thread that woke (the
 /// shell, on input) or a used-up slice takes effect here, not only on ticks
 /// that happen to land in user code; and a thread asked to end ends here.
+/// (The thread may have been switched away from and back meanwhile, but
+/// always on this CPU: threads do not migrate.)
 @inline(__always)
-func returnToUser() {
+func returnToUser(_ scheduler: CPUScheduler) {
   x86_cli()
-  guard let scheduler = Scheduler.here else { return }
   let thread = scheduler.current
+  // A process being ended marks each of its threads (ProcessRunner.stop).
   if scheduler.needsReschedule || thread.ticksInSlice >= Scheduler.sliceTicks
-    || thread.killRequested || thread.process?.killRequested == true
+    || thread.killRequested
   {
     Scheduler.preemptIfNeeded(fromUser: true, requested: false)
     ProcessRunner.exitIfRequested()
