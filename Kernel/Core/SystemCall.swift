@@ -106,6 +106,9 @@ public enum SystemCallNumber: UInt64, CaseIterable {
   /// wait(pid): waits for a child to end; returns its exit status (>= 0),
   /// or `childFaulted` when it was killed by a fault or `kill`.
   case wait = 23
+  /// threadPriority(thread, priority): sets the priority (0...userPriority)
+  /// of the thread the capability names; needs `write` on it.
+  case threadPriority = 24
 
   public var name: String {
     switch self {
@@ -133,6 +136,7 @@ public enum SystemCallNumber: UInt64, CaseIterable {
     case .replyReceive: "replyReceive"
     case .spawn: "spawn"
     case .wait: "wait"
+    case .threadPriority: "threadPriority"
     }
   }
 }

@@ -47,6 +47,21 @@ final class CPUScheduler {
     return true
   }
 
+  /// Gives a thread of this CPU a new priority; a ready one moves to the
+  /// back of its new level's queue.
+  func setPriority(_ thread: Thread, _ priority: Int) {
+    let interrupts = lock.lock()
+    defer { lock.unlock(interrupts) }
+    let old = thread.priority
+    thread.priority = min(max(priority, 0), Thread.priorities - 1)
+    guard thread.state == .ready, old != thread.priority,
+      let index = ready[old].firstIndex(where: { $0 === thread })
+    else { return }
+    ready[old].remove(at: index)
+    ready[thread.priority].append(thread)
+    needsReschedule = true
+  }
+
   /// The highest priority with a ready thread (-1: none).
   var highestReadyPriority: Int {
     var level = Thread.priorities - 1

@@ -24,7 +24,8 @@ final class Thread {
   let name: String
   let process: Process?
   var state: State = .ready
-  let priority: Int
+  /// Changed only through CPUScheduler.setPriority (it picks the queue).
+  var priority: Int
   /// The service CPU whose run queue holds this thread.
   let cpu: Int
   /// Top of the kernel stack it enters the kernel on (0: the CPU's boot stack).

@@ -66,6 +66,7 @@ func systemCall(_ number: SystemCallNumber?, _ f: UnsafeMutablePointer<Interrupt
   case .threadExit: ProcessRunner.exitThread()
   case .spawn: return ProcessCalls.spawn(f)
   case .wait: return ProcessCalls.wait(f)
+  case .threadPriority: return ThreadCalls.setPriority(f)
   case .processInfo: return Int64(ProcessRunner.current?.pid ?? 0)
   case .send, .call, .receive, .reply, .replyReceive:
     return SystemCallError.unknownSystemCall.rawValue

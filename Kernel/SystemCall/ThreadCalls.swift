@@ -51,4 +51,20 @@ enum ThreadCalls {
       return Int64(thread.tid)
     }
   }
+
+  static func setPriority(_ f: UnsafeMutablePointer<InterruptFrame>) -> Int64 {
+    let (slot, priority) = (f.pointee.rdi, f.pointee.rsi)
+    guard priority <= SystemCallLimits.userPriority else {
+      return SystemCallError.badPriority.rawValue
+    }
+    return CapabilityCalls.withSpace { space throws(CapabilityError) in
+      let (_, capability) = try ProcessCapabilities.lookup(
+        CapabilityAddress(space: space, slot: slot), type: .thread, requiring: .write)
+      guard case .thread(let thread) = KernelObjects.object(capability.object),
+        thread.state != .dead, let scheduler = Scheduler.perCPU[thread.cpu]
+      else { return SystemCallError.invalidObject.rawValue }
+      scheduler.setPriority(thread, Int(priority))
+      return 0
+    }
+  }
 }

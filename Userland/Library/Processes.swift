@@ -22,6 +22,14 @@ enum Threads {
   }
 }
 
+extension Threads {
+  /// Sets the priority of the thread in `slot` (0...2).
+  @discardableResult
+  static func setPriority(_ slot: UInt64, _ priority: UInt64) -> Int64 {
+    System.call(.threadPriority, slot, priority)
+  }
+}
+
 enum Children {
   /// Starts module `name` as a child on `cpu`, handing it the capability in
   /// `give` (0: none) in its InitialSlot.given. Returns its pid or an error.

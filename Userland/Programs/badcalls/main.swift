@@ -90,6 +90,8 @@ enum Program {
     check(
       "thread into an occupied slot", raw(.threadCreate, [1, code, unmapped, 0, same, 1]),
       .slotOccupied)
+    check("priority above user priority", raw(.threadPriority, [3, 3]), .badPriority)
+    check("priority of a console", raw(.threadPriority, [1, 1]), .wrongType)
     let name: StaticString = "nosuchprogram"
     let nameAddress = UInt64(UInt(bitPattern: name.utf8Start))
     check("spawn a missing module", raw(.spawn, [nameAddress, 13, 0, 0, 0, same]), .noSuchModule)

@@ -13,6 +13,7 @@ enum Program {
   static let holderThread: UInt64 = 71
   static let clientThread: UInt64 = 72
   static let counterThread: UInt64 = 73
+  static let lowThread: UInt64 = 74
   static let quit: UInt64 = 0xDEAD
 
   // Written by the helper threads (which must not allocate), read here.
@@ -24,6 +25,7 @@ enum Program {
   nonisolated(unsafe) static var holderReply: Int64 = 1
   nonisolated(unsafe) static var clientResult: Int64 = 1
   nonisolated(unsafe) static var counter: UInt64 = 0
+  nonisolated(unsafe) static var lowCounter: UInt64 = 0
 
   static func main(argument: String) -> Int64 {
     var cpu = SystemCallCPU.same
@@ -40,8 +42,9 @@ enum Program {
     if transfer(cpu: cpu) { passed += 1 }
     if abortedCall() { passed += 1 }
     if deletedThread() { passed += 1 }
-    print("ipctest: \(passed) of 3 checks passed")
-    return passed == 3 ? 0 : 1
+    if priorities() { passed += 1 }
+    print("ipctest: \(passed) of 4 checks passed")
+    return passed == 4 ? 0 : 1
   }
 
   /// A call through a labelled capability carrying a memory capability;
@@ -117,6 +120,35 @@ enum Program {
       "ipctest: a thread counted to \(before), its capability was deleted (\(destroyed) object destroyed), it stopped at \(stopped): \(ok ? "ok" : "WRONG")"
     )
     return ok
+  }
+}
+
+extension Program {
+  /// A thread below this one's priority gets no CPU while this one stays
+  /// ready (it only yields); raised to the same priority, it runs.
+  static func priorities() -> Bool {
+    guard Threads.start(slot: lowThread, priority: 0, argument: 0, lowEntry) > 0 else {
+      print("ipctest: no low-priority thread")
+      return false
+    }
+    for _ in 0..<20 { System.call(.yield) }
+    let starved = lowCounter
+    let raised = Threads.setPriority(lowThread, 1)
+    for _ in 0..<20 { System.call(.yield) }
+    let ran = lowCounter
+    Capabilities.delete(lowThread)
+    let ok = starved == 0 && raised == 0 && ran > 0
+    print(
+      "ipctest: a priority-0 thread ran \(starved) times beside a yielding priority-1 thread, \(ran) times once raised to 1: \(ok ? "ok" : "WRONG")"
+    )
+    return ok
+  }
+}
+
+let lowEntry: @convention(c) (UInt64) -> Void = { _ in
+  while true {
+    Program.lowCounter += 1
+    System.call(.yield)
   }
 }
 
