@@ -14,7 +14,9 @@ enum ThreadCalls {
     let cpu =
       f.pointee.r8 == SystemCallCPU.same
       ? me.cpu : Int(truncatingIfNeeded: min(f.pointee.r8, 1 << 20))
-    guard UserSpace.contains(entry, length: 1), UserSpace.contains(stackTop - 8, length: 8) else {
+    guard UserSpace.contains(entry, length: 1), stackTop >= 8,
+      UserSpace.contains(stackTop - 8, length: 8)
+    else {
       return SystemCallError.notUserAddress.rawValue
     }
     guard stackTop & 15 == 0 else { return SystemCallError.badAlignment.rawValue }

@@ -78,6 +78,10 @@ enum Program {
 
     // Threads and processes.
     check(
+      "thread with a stack at 0", raw(.threadCreate, [220, code, 0, 0, same, 1]), .notUserAddress)
+    check(
+      "thread with a stack at 4", raw(.threadCreate, [220, code, 4, 0, same, 1]), .notUserAddress)
+    check(
       "thread at a kernel address", raw(.threadCreate, [220, kernelAddress, unmapped, 0, same, 1]),
       .notUserAddress)
     check(
