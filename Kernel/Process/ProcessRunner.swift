@@ -7,11 +7,12 @@ enum ProcessRunner {
   nonisolated(unsafe) static var nextPID = 1
   /// Processes started and not yet reaped.
   nonisolated(unsafe) static var live: [Process] = []
-  /// Finished processes, newest last, for `ps`.
+  /// Finished processes, newest last, for `ps` (the last `historyLimit`).
   nonisolated(unsafe) static var history: [(pid: Int, name: String, status: String)] = []
   /// The root domain, when the `init` module was started at boot.
   nonisolated(unsafe) static var initProcess: Process? = nil
   static let kernelStackPages = 8
+  static let historyLimit = 64
   /// The priority of a program's first thread.
   static let defaultPriority = 1
 
@@ -148,22 +149,43 @@ enum ProcessRunner {
 
   // MARK: Ending
 
+  // Ending a thread. The dying thread's last frames never resume, so no
+  // counted reference may be alive in them when it switches away for good
+  // (its release would never run and the thread, its process and the
+  // process's page tables would never be freed): the work is done in
+  // helpers that return first, and the final switch holds nothing.
+
   /// Ends the calling thread's whole process: `status` for `ps` and `run`,
   /// `code` for `wait` (nil: killed). Never returns.
-  static func endProcess(status: String, code: Int64?) -> Never {
-    x86_cli()
-    guard let thread = Scheduler.here?.current, let process = thread.process else {
-      Panic.halt(because: "a user thread ended but none was running")
-    }
-    let interrupts = KernelLock.acquire()
-    markEnded(process, status: status, code: code)
-    KernelLock.release(interrupts)
+  static func endProcess(status: StaticString, code: Int64?) -> Never {
+    recordEnd(status.description, code: code)
+    exitThread()
+  }
+
+  /// `exit(code)`.
+  static func exitProcess(code: Int64) -> Never {
+    recordEnd("exited with status \(code)", code: code)
     exitThread()
   }
 
   /// Ends the calling thread; the process ends with its last thread.
   static func exitThread() -> Never {
     x86_cli()
+    markCurrentThreadDead()
+    Scheduler.exitCurrent()
+  }
+
+  private static func recordEnd(_ status: String, code: Int64?) {
+    x86_cli()
+    guard let process = Scheduler.here?.current.process else {
+      Panic.halt(because: "a user thread ended but none was running")
+    }
+    let interrupts = KernelLock.acquire()
+    markEnded(process, status: status, code: code)
+    KernelLock.release(interrupts)
+  }
+
+  private static func markCurrentThreadDead() {
     guard let thread = Scheduler.here?.current, let process = thread.process else {
       Panic.halt(because: "a user thread ended but none was running")
     }
@@ -176,7 +198,6 @@ enum ProcessRunner {
       process.deathWaiters.removeAll()
     }
     KernelLock.release(false)
-    Scheduler.exitCurrent()
   }
 
   /// Records how the process ended (the first reason wins), stops its other
@@ -224,9 +245,19 @@ enum ProcessRunner {
 
   /// On every way back to user mode: a thread asked to end does so here.
   static func exitIfRequested() {
-    guard let thread = Scheduler.here?.current, let process = thread.process else { return }
-    if process.killRequested { endProcess(status: "killed", code: nil) }
-    if thread.killRequested { exitThread() }
+    switch pendingEnd() {
+    case .process: endProcess(status: "killed", code: nil)
+    case .thread: exitThread()
+    case .none: return
+    }
+  }
+
+  private enum PendingEnd { case none, thread, process }
+
+  private static func pendingEnd() -> PendingEnd {
+    guard let thread = Scheduler.here?.current, let process = thread.process else { return .none }
+    if process.killRequested { return .process }
+    return thread.killRequested ? .thread : .none
   }
 
   /// All its threads are dead and switched away from.
@@ -254,6 +285,7 @@ enum ProcessRunner {
     live = remaining
     for process in done {
       history.append((process.pid, process.name, process.exitStatus ?? "ended"))
+      if history.count > historyLimit { history.removeFirst() }
       if process === initProcess { initProcess = nil }
       process.destroy()
     }
@@ -284,6 +316,11 @@ enum ProcessRunner {
 
   /// A fault in user mode: one line, the process goes, the kernel goes on.
   static func userFault(_ frame: InterruptFrame) -> Never {
+    reportFault(frame)
+    exitThread()
+  }
+
+  private static func reportFault(_ frame: InterruptFrame) {
     let process = current
     var line =
       "fault: process \(process?.pid ?? 0) (\(process?.name ?? "?")) thread \(Scheduler.here?.current.tid ?? 0): "
@@ -292,6 +329,6 @@ enum ProcessRunner {
     if frame.vector == 14 { line += " address \(hex(x86_read_cr2()))" }
     line += "; process destroyed"
     print(line)
-    endProcess(status: "killed by " + exceptionName(frame.vector).description, code: nil)
+    recordEnd("killed by " + exceptionName(frame.vector).description, code: nil)
   }
 }

@@ -73,7 +73,6 @@ final class CPUScheduler {
   /// (it is blocked or dead): the IPC fast path. Interrupts off.
   func handOff(to next: Thread) {
     retire()
-    if current.state == .dead { dying = current }
     if current.state == .running { current.state = .ready }
     switchTo(next)
   }
@@ -82,26 +81,47 @@ final class CPUScheduler {
   /// returns (with interrupts still off) when the caller runs again.
   func reschedule() {
     retire()
-    _ = lock.lock()
-    needsReschedule = false
-    if current.state == .running && current !== idle {
-      // Still runnable: it goes behind threads of its own priority.
-      current.state = .ready
-      ready[current.priority].append(current)
-    }
-    var next = idle
-    for level in stride(from: Thread.priorities - 1, through: 0, by: -1) where !ready[level].isEmpty
-    {
-      next = ready[level].removeFirst()
-      break
-    }
-    lock.unlock(false)
-    if current.state == .dead { dying = current }
+    let next = pickNext()
     guard next !== current else {
       current.state = .running
       return
     }
     switchTo(next)
+  }
+
+  /// The dead current thread's last switch. Its frames never resume, so
+  /// the counted references are all taken and dropped in a helper that
+  /// returns before the switch.
+  func switchAwayFromDead() {
+    retire()
+    let (save, stack) = prepareFinalSwitch()
+    context_switch(save, stack)
+  }
+
+  @inline(never)
+  private func prepareFinalSwitch() -> (UnsafeMutablePointer<UInt64>, UInt64) {
+    dying = current
+    let save = current.savedStackPointer
+    let next = pickNext()
+    prepareSwitch(to: next)
+    return (save, next.savedStackPointer.pointee)
+  }
+
+  /// The next thread to run: the first of the highest non-empty level, or
+  /// idle; a still-runnable current thread goes behind its own level first.
+  private func pickNext() -> Thread {
+    _ = lock.lock()
+    defer { lock.unlock(false) }
+    needsReschedule = false
+    if current.state == .running && current !== idle {
+      current.state = .ready
+      ready[current.priority].append(current)
+    }
+    for level in stride(from: Thread.priorities - 1, through: 0, by: -1) where !ready[level].isEmpty
+    {
+      return ready[level].removeFirst()
+    }
+    return idle
   }
 
   /// Once the CPU runs on another stack, a dead thread's stack and address
@@ -113,7 +133,15 @@ final class CPUScheduler {
   }
 
   private func switchTo(_ next: Thread) {
-    let previous = current
+    let save = current.savedStackPointer
+    prepareSwitch(to: next)
+    context_switch(save, next.savedStackPointer.pointee)
+  }
+
+  /// Everything of a switch but the stack: `current`, the kernel stack for
+  /// entries from user mode, the page tables, the FS base.
+  private func prepareSwitch(to next: Thread) {
+    let previousRoot = current.pageTableRoot
     current = next
     next.state = .running
     next.ticksInSlice = 0
@@ -124,12 +152,12 @@ final class CPUScheduler {
     let root = next.pageTableRoot
     if root != 0 {
       if x86_read_cr3() & 0x000F_FFFF_FFFF_F000 != root { x86_write_cr3(root) }
-    } else if previous.pageTableRoot != 0 {
+    } else if previousRoot != 0 {
       KernelAddressSpace.activate()
     }
     x86_write_fs_base(next.threadPointer)
-    context_switch(previous.savedStackPointer, next.savedStackPointer.pointee)
   }
+
 }
 
 enum Scheduler {
@@ -233,7 +261,7 @@ enum Scheduler {
       Panic.halt(because: "a thread exited on a CPU without a scheduler")
     }
     scheduler.current.state = .dead
-    scheduler.reschedule()
+    scheduler.switchAwayFromDead()
     Panic.halt(because: "a dead thread was scheduled again")
   }
 

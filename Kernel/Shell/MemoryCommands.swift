@@ -9,9 +9,45 @@ enum MemoryCommands {
       + " " + what
   }
 
+  /// What `mem mark` saw: free service frames, capability-system counts
+  /// and kernel-heap bytes in use.
+  nonisolated(unsafe) static var mark:
+    (frames: Int, capabilities: Int, objects: Int, spaces: Int, heap: Int)? =
+      nil
+
+  static func current() -> (frames: Int, capabilities: Int, objects: Int, spaces: Int, heap: Int) {
+    let frames = KernelLock.held { memory.service?.statistics.freeFrames ?? 0 }
+    let system = ProcessCapabilities.system
+    return (
+      frames, system.capabilityCount, system.objectCount, system.spaceCount,
+      kernelHeap.statistics.bytesInUse
+    )
+  }
+
   static func mem(_ arguments: [String]) {
+    if arguments == ["mark"] {
+      ProcessRunner.reap()
+      let now = current()
+      mark = now
+      print(
+        "mem: marked: \(now.frames) service frames free, \(now.capabilities) capabilities, \(now.objects) objects, \(now.spaces) spaces"
+      )
+      return
+    }
+    if arguments == ["since"] {
+      guard let before = mark else {
+        print("mem: no mark (mem mark first)")
+        return
+      }
+      ProcessRunner.reap()
+      let now = current()
+      print(
+        "mem: since the mark: \(before.frames - now.frames) frames, \(now.capabilities - before.capabilities) capabilities, \(now.objects - before.objects) objects, \(now.spaces - before.spaces) spaces held; kernel heap \(now.heap - before.heap) bytes more"
+      )
+      return
+    }
     guard arguments.isEmpty else {
-      print("usage: mem")
+      print("usage: mem [mark|since]")
       return
     }
     guard let plan = memory.plan else {

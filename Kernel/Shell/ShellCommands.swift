@@ -18,8 +18,8 @@ enum ShellCommands {
     ShellCommandEntry(
       name: "memmap", usage: "memmap", summary: "the firmware memory map as parsed", run: memmap),
     ShellCommandEntry(
-      name: "mem", usage: "mem",
-      summary: "memory maps, reservations, the partition split and the allocators",
+      name: "mem", usage: "mem [mark|since]",
+      summary: "memory maps, the partitions and allocators; mark/since: what is held since a mark",
       run: MemoryCommands.mem),
     ShellCommandEntry(
       name: "memtest", usage: "memtest [N]",

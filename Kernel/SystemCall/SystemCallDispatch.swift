@@ -28,10 +28,10 @@ func systemCallDispatch(_ raw: UnsafeMutableRawPointer) {
 @inline(__always)
 func returnToUser(_ scheduler: CPUScheduler) {
   x86_cli()
-  let thread = scheduler.current
   // A process being ended marks each of its threads (ProcessRunner.stop).
-  if scheduler.needsReschedule || thread.ticksInSlice >= Scheduler.sliceTicks
-    || thread.killRequested
+  // (No thread reference kept in this frame: a thread may end below.)
+  if scheduler.needsReschedule || scheduler.current.ticksInSlice >= Scheduler.sliceTicks
+    || scheduler.current.killRequested
   {
     Scheduler.preemptIfNeeded(fromUser: true, requested: false)
     ProcessRunner.exitIfRequested()
@@ -41,10 +41,7 @@ func returnToUser(_ scheduler: CPUScheduler) {
 /// Every call but the IPC fast path; returns RAX.
 func systemCall(_ number: SystemCallNumber?, _ f: UnsafeMutablePointer<InterruptFrame>) -> Int64 {
   switch number {
-  case .exit:
-    ProcessRunner.endProcess(
-      status: "exited with status \(Int64(bitPattern: f.pointee.rdi))",
-      code: Int64(bitPattern: f.pointee.rdi))
+  case .exit: ProcessRunner.exitProcess(code: Int64(bitPattern: f.pointee.rdi))
   case .consoleWrite: return SystemCalls.consoleWrite(address: f.pointee.rdi, length: f.pointee.rsi)
   case .yield:
     x86_cli()
