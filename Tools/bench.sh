@@ -23,6 +23,10 @@ for name in ipi-icount ipi-cycles; do
   echo "AP bring-up (TSC cycles from INIT to reporting in) and remote-call round trips ($name):"
   grep -a -E '^[0-9]+ +[0-9]+ .*(parked|online)|^ipi:' "build/scenarios/$name.log" | tr -d '\r' | sed 's/^/  /'
 done
+for name in ipc-icount ipc-cycles; do
+  echo "ipcbench: system call, IPC and capability figures ($name):"
+  grep -a '^ipcbench:' "build/scenarios/$name.log" | tr -d '\r' | sed 's/^/  /'
+done
 echo "hosted allocator benchmark (swift build -c release):"
 swift build -c release --product tessera-bench >/dev/null
 .build/release/tessera-bench
