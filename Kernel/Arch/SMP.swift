@@ -64,16 +64,20 @@ enum SMP {
 
   /// INIT, the INIT delay, SIPI, 200 µs, SIPI again unless it already runs,
   /// then wait for it to report in.
+  /// With `nostart=` naming the CPU nothing is sent, so it never reports in
+  /// and takes the failure path, as a CPU that ignores its SIPI would.
   static func start(_ cpu: Processor) -> Bool {
     cpu.state = .starting
     let vector = UInt32(trampolinePage >> 12)
     let begin = x86_rdtsc()
-    LocalAPIC.send(to: cpu.apicID, command: LocalAPIC.deliveryINIT | LocalAPIC.levelAssert)
-    Clock.delay(microseconds: initDelayMicroseconds)
-    LocalAPIC.send(to: cpu.apicID, command: LocalAPIC.deliveryStartup | vector)
-    Clock.delay(microseconds: 200)
-    if cpu.state == .starting {
+    if boot.commandLine.notStarted?.contains(cpu.index) != true {
+      LocalAPIC.send(to: cpu.apicID, command: LocalAPIC.deliveryINIT | LocalAPIC.levelAssert)
+      Clock.delay(microseconds: initDelayMicroseconds)
       LocalAPIC.send(to: cpu.apicID, command: LocalAPIC.deliveryStartup | vector)
+      Clock.delay(microseconds: 200)
+      if cpu.state == .starting {
+        LocalAPIC.send(to: cpu.apicID, command: LocalAPIC.deliveryStartup | vector)
+      }
     }
     let deadline = x86_rdtsc() + Clock.cycles(microseconds: reportMicroseconds)
     while cpu.state == .starting {

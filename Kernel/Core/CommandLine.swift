@@ -38,6 +38,9 @@ public struct KernelCommandLine {
   public var serviceMemory: UInt64?
   /// `lwkcpus=LIST`: explicit CPUs of the LWK partition.
   public var lwkCPUs: CPUList?
+  /// `nostart=LIST`: CPUs the boot CPU does not send INIT/SIPI to, so they
+  /// never report in (a testing aid for the bring-up's failure path).
+  public var notStarted: CPUList?
   /// `lwkmem=SIZE`: explicit memory of the LWK partition.
   public var lwkMemory: UInt64?
   /// `ringmem=SIZE`: the shared region for cross-partition rings.
@@ -96,7 +99,7 @@ public struct KernelCommandLine {
 
   /// Every option the kernel understands. Add new keys here and in `apply`.
   public enum KnownOption: CaseIterable {
-    case maxCPUs, serviceMemory, lwkCPUs, lwkMemory, ringMemory, console, debug, quiet
+    case maxCPUs, serviceMemory, lwkCPUs, lwkMemory, ringMemory, notStarted, console, debug, quiet
 
     public var key: String {
       switch self {
@@ -105,6 +108,7 @@ public struct KernelCommandLine {
       case .lwkCPUs: "lwkcpus"
       case .lwkMemory: "lwkmem"
       case .ringMemory: "ringmem"
+      case .notStarted: "nostart"
       case .console: "console"
       case .debug: "debug"
       case .quiet: "quiet"
@@ -119,6 +123,7 @@ public struct KernelCommandLine {
       case .lwkCPUs: "lwkcpus=LIST"
       case .lwkMemory: "lwkmem=SIZE"
       case .ringMemory: "ringmem=SIZE"
+      case .notStarted: "nostart=LIST"
       case .console: "console=NAME"
       case .debug: "debug"
       case .quiet: "quiet"
@@ -168,9 +173,10 @@ public struct KernelCommandLine {
       if option == .serviceMemory { serviceMemory = size }
       if option == .lwkMemory { lwkMemory = size }
       if option == .ringMemory { ringMemory = size }
-    case .lwkCPUs:
+    case .lwkCPUs, .notStarted:
       do {
-        lwkCPUs = try CPUList.parse(bytes)
+        let list = try CPUList.parse(bytes)
+        if option == .lwkCPUs { lwkCPUs = list } else { notStarted = list }
       } catch {
         return "invalid CPU list \"\(spelled)\" (\(error.description))"
       }

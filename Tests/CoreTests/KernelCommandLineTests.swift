@@ -16,7 +16,7 @@ import Testing
 
   @Test func everyKnownOption() throws {
     let text =
-      "maxcpus=2 mem=512M lwkcpus=2-3,6 lwkmem=1G ringmem=0x200000 console=ttyS0 debug quiet"
+      "maxcpus=2 mem=512M lwkcpus=2-3,6 lwkmem=1G ringmem=0x200000 nostart=1,5 console=ttyS0 debug quiet"
     let line = KernelCommandLine.parse(text)
     #expect(line.errors.isEmpty)
     #expect(line.warnings.isEmpty)
@@ -26,6 +26,7 @@ import Testing
     #expect(line.lwkCPUs?.description == "2-3,6")
     #expect(line.lwkMemory == 1 << 30)
     #expect(line.ringMemory == 0x20_0000)
+    #expect(line.notStarted?.description == "1,5")
     #expect(line.console == "ttyS0")
     #expect(line.debug && line.quiet)
     #expect(line.options.map(\.description) == text.split(separator: " ").map(String.init))
@@ -111,6 +112,7 @@ import Testing
     ("lwkcpus=", "invalid CPU list \"\" (the list is empty)"),
     ("lwkcpus=a", "invalid CPU list \"a\" (\"a\" is not a CPU number)"),
     ("lwkcpus=4096", "invalid CPU list \"4096\" (CPU 4096 is not below 4096)"),
+    ("nostart=x", "invalid CPU list \"x\" (\"x\" is not a CPU number)"),
     ("debug=1", "option \"debug\" takes no value"),
     ("console=", "option \"console\" needs a value (console=NAME)"),
     ("Mem=1G", "invalid option name \"Mem\" (expected lowercase letters, digits, '_', '-' or '.')"),
