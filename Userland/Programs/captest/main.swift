@@ -1,10 +1,13 @@
 /// Random capability operations through the system calls, checked against
 /// a model kept here: copy, mint, move, delete and revoke on a few objects,
-/// and after each step what `inspect` says of every slot must be what the
-/// model says (type, rights, label, the slot it was derived from), and each
-/// delete or revoke must report the count the model expects. This tests the
-/// kernel's path (system calls, the lock, error codes, removal handling) on
-/// top of the hosted tests of the capability system itself.
+/// and mapping and unmapping memory through them. After each step what
+/// `inspect` says of every slot must be what the model says (type, rights,
+/// label, the slot it was derived from); each delete or revoke must report
+/// the count the model expects; and a map must find its page free exactly
+/// when the model says no capability still maps it (so a mapping left
+/// behind by a removed capability shows up). This tests the kernel's path
+/// (system calls, the lock, error codes, removal handling) on top of the
+/// hosted tests of the capability system itself.
 /// Argument: the number of operations (default 20000).
 enum Program {
   static let firstSlot: UInt64 = 100
@@ -20,6 +23,18 @@ enum Program {
   }
 
   nonisolated(unsafe) static var model = [Entry?](repeating: nil, count: slots)
+  /// Pages of a small window, each unmapped or mapped through the
+  /// capability in a slot.
+  static let window: UInt64 = 0x0000_1200_0000_0000
+  static let pages = 16
+  nonisolated(unsafe) static var mappedBy = [Int?](repeating: nil, count: pages)
+
+  static func page(_ index: Int) -> UInt64 { window + UInt64(index) * 4096 }
+
+  /// The capability in `slot` went: so did its mappings.
+  static func unmapAll(of slot: Int) {
+    for i in 0..<pages where mappedBy[i] == slot { mappedBy[i] = nil }
+  }
   nonisolated(unsafe) static var state: UInt64 = 0x2545_F491_4F6C_DD1D
 
   static func random(_ bound: Int) -> Int {
@@ -34,7 +49,7 @@ enum Program {
   static func main(argument: String) -> Int64 {
     let operations = Int(argument) ?? 20000
     var objects = 0
-    var counts = [Int](repeating: 0, count: 6)
+    var counts = [Int](repeating: 0, count: 8)
     var mismatches = 0
     func fail(_ what: String) {
       if mismatches < 5 { print("captest: \(what)") }
@@ -43,7 +58,49 @@ enum Program {
     for step in 0..<operations {
       let a = random(slots)
       let b = random(slots)
-      switch random(12) {
+      switch random(14) {
+      case 12:  // map a page through it (read-only)
+        let target = random(pages)
+        let result = Capabilities.map(slot(a), at: page(target), rights: SystemCallRights.read)
+        var expected: Int64 = 0
+        if let entry = model[a] {
+          if entry.type != 1 {
+            expected = SystemCallError.wrongType.rawValue
+          } else if entry.rights & SystemCallRights.read == 0 {
+            expected = SystemCallError.missingRights.rawValue
+          } else if mappedBy[target] != nil {
+            expected = SystemCallError.alreadyMapped.rawValue
+          }
+        } else {
+          expected = SystemCallError.emptySlot.rawValue
+        }
+        if result != expected {
+          fail(
+            "step \(step): map \(a) at page \(target) gave \(resultName(result)), expected \(resultName(expected))"
+          )
+        }
+        if result == 0 { mappedBy[target] = a }
+        counts[6] += 1
+      case 13:  // unmap
+        let target = random(pages)
+        let result = Capabilities.unmap(slot(a), at: page(target))
+        var expected: Int64 = 0
+        if let entry = model[a] {
+          if entry.type != 1 {
+            expected = SystemCallError.wrongType.rawValue
+          } else if mappedBy[target] != a {
+            expected = SystemCallError.notMapped.rawValue
+          }
+        } else {
+          expected = SystemCallError.emptySlot.rawValue
+        }
+        if result != expected {
+          fail(
+            "step \(step): unmap \(a) at page \(target) gave \(resultName(result)), expected \(resultName(expected))"
+          )
+        }
+        if result == 0 { mappedBy[target] = nil }
+        counts[7] += 1
       case 0, 1:  // a new object in an empty slot
         guard model[a] == nil else { continue }
         let isMemory = random(2) == 0
@@ -100,6 +157,7 @@ enum Program {
           model[b] = model[a]
           model[a] = nil
           for i in 0..<slots where model[i]?.parent == a { model[i]!.parent = b }
+          for i in 0..<pages where mappedBy[i] == a { mappedBy[i] = b }
         }
         counts[3] += 1
       case 7, 8:  // delete: children go to the parent; count destroyed objects
@@ -111,6 +169,7 @@ enum Program {
           continue
         }
         model[a] = nil
+        unmapAll(of: a)
         for i in 0..<slots where model[i]?.parent == a { model[i]!.parent = entry.parent }
         let destroyed = model.contains { $0?.object == entry.object } ? 0 : 1
         if result != Int64(destroyed) {
@@ -138,7 +197,10 @@ enum Program {
             }
           }
         }
-        for i in 0..<slots where gone[i] { model[i] = nil }
+        for i in 0..<slots where gone[i] {
+          model[i] = nil
+          unmapAll(of: i)
+        }
         if result != Int64(removed) {
           fail("step \(step): revoke \(a) gave \(resultName(result)), expected \(removed)")
         }
@@ -150,7 +212,7 @@ enum Program {
     mismatches += compare(operations)
     for i in 0..<slots where model[i] != nil { Capabilities.delete(slot(i)) }
     print(
-      "captest: \(operations) operations (\(counts[0]) creates, \(counts[1]) copies, \(counts[2]) mints, \(counts[3]) moves, \(counts[4]) deletes, \(counts[5]) revokes): \(mismatches) mismatches with the model"
+      "captest: \(operations) operations (\(counts[0]) creates, \(counts[1]) copies, \(counts[2]) mints, \(counts[3]) moves, \(counts[4]) deletes, \(counts[5]) revokes, \(counts[6]) maps, \(counts[7]) unmaps): \(mismatches) mismatches with the model"
     )
     return mismatches == 0 ? 0 : 1
   }
