@@ -62,18 +62,7 @@ enum Program {
       case 12:  // map a page through it (read-only)
         let target = random(pages)
         let result = Capabilities.map(slot(a), at: page(target), rights: SystemCallRights.read)
-        var expected: Int64 = 0
-        if let entry = model[a] {
-          if entry.type != 1 {
-            expected = SystemCallError.wrongType.rawValue
-          } else if entry.rights & SystemCallRights.read == 0 {
-            expected = SystemCallError.missingRights.rawValue
-          } else if mappedBy[target] != nil {
-            expected = SystemCallError.alreadyMapped.rawValue
-          }
-        } else {
-          expected = SystemCallError.emptySlot.rawValue
-        }
+        let expected = expectedMapping(a, target, mapping: true)
         if result != expected {
           fail(
             "step \(step): map \(a) at page \(target) gave \(resultName(result)), expected \(resultName(expected))"
@@ -84,16 +73,7 @@ enum Program {
       case 13:  // unmap
         let target = random(pages)
         let result = Capabilities.unmap(slot(a), at: page(target))
-        var expected: Int64 = 0
-        if let entry = model[a] {
-          if entry.type != 1 {
-            expected = SystemCallError.wrongType.rawValue
-          } else if mappedBy[target] != a {
-            expected = SystemCallError.notMapped.rawValue
-          }
-        } else {
-          expected = SystemCallError.emptySlot.rawValue
-        }
+        let expected = expectedMapping(a, target, mapping: false)
         if result != expected {
           fail(
             "step \(step): unmap \(a) at page \(target) gave \(resultName(result)), expected \(resultName(expected))"
@@ -215,6 +195,17 @@ enum Program {
       "captest: \(operations) operations (\(counts[0]) creates, \(counts[1]) copies, \(counts[2]) mints, \(counts[3]) moves, \(counts[4]) deletes, \(counts[5]) revokes, \(counts[6]) maps, \(counts[7]) unmaps): \(mismatches) mismatches with the model"
     )
     return mismatches == 0 ? 0 : 1
+  }
+
+  /// What mapping (or unmapping) page `target` through slot `a` must give.
+  static func expectedMapping(_ a: Int, _ target: Int, mapping: Bool) -> Int64 {
+    guard let entry = model[a] else { return SystemCallError.emptySlot.rawValue }
+    guard entry.type == 1 else { return SystemCallError.wrongType.rawValue }
+    if mapping {
+      if entry.rights & SystemCallRights.read == 0 { return SystemCallError.missingRights.rawValue }
+      return mappedBy[target] == nil ? 0 : SystemCallError.alreadyMapped.rawValue
+    }
+    return mappedBy[target] == a ? 0 : SystemCallError.notMapped.rawValue
   }
 
   /// What a copy or mint from `a` to `b` must give, and the new entry.
