@@ -109,6 +109,11 @@ public enum SystemCallNumber: UInt64, CaseIterable {
   /// threadPriority(thread, priority): sets the priority (0...userPriority)
   /// of the thread the capability names; needs `write` on it.
   case threadPriority = 24
+  /// consoleRead(address, length): waits for console input and copies up
+  /// to `length` bytes of it (at least one); returns the count. Needs the
+  /// console capability (slot 1) with `read`. Input goes to whoever waits
+  /// for it: the shell, or a program it runs in the foreground.
+  case consoleRead = 25
 
   public var name: String {
     switch self {
@@ -137,6 +142,7 @@ public enum SystemCallNumber: UInt64, CaseIterable {
     case .spawn: "spawn"
     case .wait: "wait"
     case .threadPriority: "threadPriority"
+    case .consoleRead: "consoleRead"
     }
   }
 }

@@ -65,7 +65,7 @@ enum ProcessCapabilities {
         // capability silences its children too.
         _ = try? system.copy(
           CapabilityAddress(space: ownerSpace, slot: InitialSlot.console),
-          to: at(InitialSlot.console), rights: [.write, .grant])
+          to: at(InitialSlot.console))
         if give != 0 {
           try system.copy(
             CapabilityAddress(space: ownerSpace, slot: give), to: at(InitialSlot.given))

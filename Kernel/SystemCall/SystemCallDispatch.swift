@@ -64,6 +64,7 @@ func systemCall(_ number: SystemCallNumber?, _ f: UnsafeMutablePointer<Interrupt
   case .spawn: return ProcessCalls.spawn(f)
   case .wait: return ProcessCalls.wait(f)
   case .threadPriority: return ThreadCalls.setPriority(f)
+  case .consoleRead: return SystemCalls.consoleRead(address: f.pointee.rdi, length: f.pointee.rsi)
   case .processInfo: return Int64(ProcessRunner.current?.pid ?? 0)
   case .send, .call, .receive, .reply, .replyReceive:
     return SystemCallError.unknownSystemCall.rawValue
@@ -94,15 +95,21 @@ enum SystemCalls {
     return nil
   }
 
+  /// 0, or why the caller's console capability (InitialSlot.console) does
+  /// not allow `rights`.
+  static func consoleAllows(_ rights: Rights) -> Int64 {
+    CapabilityCalls.withSpace { space throws(CapabilityError) in
+      _ = try ProcessCapabilities.lookup(
+        CapabilityAddress(space: space, slot: InitialSlot.console), type: .console,
+        requiring: rights)
+      return 0
+    }
+  }
+
   /// Needs a console capability with `write` in InitialSlot.console.
   static func consoleWrite(address: UInt64, length: UInt64) -> Int64 {
     guard length <= SystemCallLimits.consoleWrite else { return SystemCallError.badLength.rawValue }
-    let allowed = CapabilityCalls.withSpace { space throws(CapabilityError) in
-      _ = try ProcessCapabilities.lookup(
-        CapabilityAddress(space: space, slot: InitialSlot.console), type: .console,
-        requiring: .write)
-      return 0
-    }
+    let allowed = consoleAllows(.write)
     guard allowed == 0 else { return allowed }
     var bytes: [UInt8] = []
     bytes.reserveCapacity(Int(length))
@@ -113,6 +120,58 @@ enum SystemCalls {
     for byte in bytes { Console.put(byte) }
     if bytes.last == 10 { ConsoleLock.release() }
     return Int64(length)
+  }
+
+  /// Needs `read` on the console capability. Checks the buffer first (so a
+  /// bad one loses no input), then sleeps until input arrives; a thread
+  /// asked to end stops waiting.
+  static func consoleRead(address: UInt64, length: UInt64) -> Int64 {
+    guard length > 0, length <= SystemCallLimits.consoleWrite else {
+      return SystemCallError.badLength.rawValue
+    }
+    let allowed = consoleAllows(.read)
+    guard allowed == 0 else { return allowed }
+    if let error = checkWritable(address: address, length: length) { return error.rawValue }
+    var bytes: [UInt8] = []
+    while bytes.isEmpty {
+      guard let me = Scheduler.here?.current, !me.killRequested else { return 0 }
+      x86_cli()
+      while UInt64(bytes.count) < length, let byte = Serial.ring.pop() { bytes.append(byte) }
+      if bytes.isEmpty {
+        Serial.waiter = me
+        Scheduler.block()
+      }
+      x86_sti()
+    }
+    _ = copyOut(bytes, to: address)
+    return Int64(bytes.count)
+  }
+
+  /// nil when every byte of the range is mapped writable for the user.
+  static func checkWritable(address: UInt64, length: UInt64) -> SystemCallError? {
+    guard UserSpace.contains(address, length: length) else { return .notUserAddress }
+    guard let space = ProcessRunner.current?.space else { return .badAddress }
+    var page = address & ~0xFFF
+    while page < address + length {
+      guard let translation = space.translate(page), translation.flags.contains(.user),
+        translation.flags.contains(.writable)
+      else { return .badAddress }
+      page += 4096
+    }
+    return nil
+  }
+
+  /// Copies into user memory checked by checkWritable, through the direct map.
+  static func copyOut(_ bytes: [UInt8], to address: UInt64) -> SystemCallError? {
+    guard let space = ProcessRunner.current?.space else { return .badAddress }
+    for (i, byte) in bytes.enumerated() {
+      let virtual = address + UInt64(i)
+      guard let translation = space.translate(virtual),
+        let pointer = PhysicalMemory.pointer(translation.physical)
+      else { return .badAddress }
+      pointer.storeBytes(of: byte, as: UInt8.self)
+    }
+    return nil
   }
 
   static func setThreadPointer(_ address: UInt64) -> Int64 {
