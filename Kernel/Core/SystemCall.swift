@@ -114,6 +114,10 @@ public enum SystemCallNumber: UInt64, CaseIterable {
   /// console capability (slot 1) with `read`. Input goes to whoever waits
   /// for it: the shell, or a program it runs in the foreground.
   case consoleRead = 25
+  /// threadInfo(thread): needs `read` on the thread capability. RAX = the
+  /// thread id, RDI = its state (ThreadStateCode), RSI = its CPU, RDX =
+  /// its priority, R10 = 1 while it waits in IPC.
+  case threadInfo = 26
 
   public var name: String {
     switch self {
@@ -143,6 +147,7 @@ public enum SystemCallNumber: UInt64, CaseIterable {
     case .wait: "wait"
     case .threadPriority: "threadPriority"
     case .consoleRead: "consoleRead"
+    case .threadInfo: "threadInfo"
     }
   }
 }
@@ -257,6 +262,14 @@ public enum SystemCallLimits {
   /// Module names and spawn arguments.
   public static let nameLength: UInt64 = 64
   public static let argumentLength: UInt64 = 255
+}
+
+/// threadInfo's state codes.
+public enum ThreadStateCode: UInt64 {
+  case ready = 0
+  case running = 1
+  case blocked = 2
+  case dead = 3
 }
 
 /// `rights` arguments: the generic bits (as Rights in Capability.swift).

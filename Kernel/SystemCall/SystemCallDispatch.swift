@@ -64,6 +64,7 @@ func systemCall(_ number: SystemCallNumber?, _ f: UnsafeMutablePointer<Interrupt
   case .spawn: return ProcessCalls.spawn(f)
   case .wait: return ProcessCalls.wait(f)
   case .threadPriority: return ThreadCalls.setPriority(f)
+  case .threadInfo: return ThreadCalls.info(f)
   case .consoleRead: return SystemCalls.consoleRead(address: f.pointee.rdi, length: f.pointee.rsi)
   case .processInfo: return Int64(ProcessRunner.current?.pid ?? 0)
   case .send, .call, .receive, .reply, .replyReceive:

@@ -69,4 +69,27 @@ enum ThreadCalls {
       return 0
     }
   }
+
+  static func info(_ f: UnsafeMutablePointer<InterruptFrame>) -> Int64 {
+    let slot = f.pointee.rdi
+    return CapabilityCalls.withSpace { space throws(CapabilityError) in
+      let (_, capability) = try ProcessCapabilities.lookup(
+        CapabilityAddress(space: space, slot: slot), type: .thread, requiring: .read)
+      guard case .thread(let thread) = KernelObjects.object(capability.object) else {
+        return SystemCallError.invalidObject.rawValue
+      }
+      let state: ThreadStateCode =
+        switch thread.state {
+        case .ready: .ready
+        case .running: .running
+        case .blocked: .blocked
+        case .dead: .dead
+        }
+      f.pointee.rdi = state.rawValue
+      f.pointee.rsi = UInt64(thread.cpu)
+      f.pointee.rdx = UInt64(thread.priority)
+      f.pointee.r10 = thread.ipc.state == .none ? 0 : 1
+      return Int64(thread.tid)
+    }
+  }
 }

@@ -23,6 +23,29 @@ enum Threads {
 }
 
 extension Threads {
+  struct Info {
+    var tid: Int64
+    var state: ThreadStateCode?
+    var cpu: UInt64
+    var priority: UInt64
+    var inIPC: Bool
+  }
+
+  /// What the kernel says of the thread in `slot`, or the error code.
+  static func info(_ slot: UInt64) -> Result<Info, SystemCallError> {
+    var out: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0)
+    let tid = withUnsafeMutableBytes(of: &out) { buffer in
+      user_syscall_out(
+        SystemCallNumber.threadInfo.rawValue, slot, 0, 0, 0, 0, 0,
+        buffer.baseAddress!.assumingMemoryBound(to: UInt64.self))
+    }
+    guard tid > 0 else { return .failure(SystemCallError(rawValue: tid) ?? .invalidObject) }
+    return .success(
+      Info(
+        tid: tid, state: ThreadStateCode(rawValue: out.0), cpu: out.1, priority: out.2,
+        inIPC: out.3 != 0))
+  }
+
   /// Sets the priority of the thread in `slot` (0...2).
   @discardableResult
   static func setPriority(_ slot: UInt64, _ priority: UInt64) -> Int64 {

@@ -99,6 +99,8 @@ enum Program {
       "thread into an occupied slot", raw(.threadCreate, [1, code, unmapped, 0, same, 1]),
       .slotOccupied)
     check("priority above user priority", raw(.threadPriority, [3, 3]), .badPriority)
+    check("information on a console", raw(.threadInfo, [1]), .wrongType)
+    check("information on an empty slot", raw(.threadInfo, [300]), .emptySlot)
     check("priority of a console", raw(.threadPriority, [1, 1]), .wrongType)
     let name: StaticString = "nosuchprogram"
     let nameAddress = UInt64(UInt(bitPattern: name.utf8Start))

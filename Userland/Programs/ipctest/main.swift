@@ -55,11 +55,30 @@ enum Program {
       print("ipctest: no server thread: \(resultName(started))")
       return false
     }
+    // The kernel's view of the server thread, once it waits for a call.
+    var rounds = 0
+    var waiting: Threads.Info? = nil
+    while rounds < 10_000 {
+      if case .success(let info) = Threads.info(serverThread), info.state == .blocked {
+        waiting = info
+        break
+      }
+      System.call(.yield)
+      rounds += 1
+    }
+    var expectedCPU = cpu
+    if cpu == SystemCallCPU.same, case .success(let mine) = Threads.info(InitialSlot.thread) {
+      expectedCPU = mine.cpu
+    }
+    let seen = waiting.map { $0.inIPC && $0.cpu == expectedCPU && $0.priority == 1 } ?? false
+    print(
+      "ipctest: the server thread \(waiting?.tid ?? 0) waits in IPC on CPU \(waiting?.cpu ?? 99) at priority \(waiting?.priority ?? 99): \(seen ? "ok" : "WRONG")"
+    )
     let (status, answer) = IPC.call(labelled, Message(1, 2, 3, 4), transfer: page)
     _ = IPC.call(endpoint, Message(quit))
     let words = answer.words
     let ok =
-      status == 0 && words.0 == 2 && words.1 == 3 && words.2 == 4 && words.3 == 5
+      seen && status == 0 && words.0 == 2 && words.1 == 3 && words.2 == 4 && words.3 == 5
       && seenLabel == 0x2A && seenSlot == received && seenType == 1
     print(
       "ipctest: call with label 0x\(String(seenLabel, radix: 16)), a memory capability in slot \(seenSlot) (type \(seenType)), reply \(words.0) \(words.1) \(words.2) \(words.3): \(ok ? "ok" : "WRONG")"
