@@ -1,5 +1,3 @@
-import X86
-
 /// A memory object: frames from the service partition, and every mapping
 /// made of them, with the capability each was made through, so deleting or
 /// revoking that capability can take the mapping away again (with a TLB

@@ -53,8 +53,12 @@ enum ProcessCapabilities {
   {
     do throws(CapabilityError) {
       let ownerSpace = owner?.capabilitySpace
-      var quota = owner === ProcessRunner.initProcess ? childQuota : spawnedQuota
-      if owner == nil { quota = process.name == "init" ? rootQuota : childQuota }
+      let quota: UInt64
+      if let owner {
+        quota = owner === ProcessRunner.initProcess ? childQuota : spawnedQuota
+      } else {
+        quota = process.name == "init" ? rootQuota : childQuota
+      }
       let space = try system.createSpace(
         slotLimit: InitialSlot.limit, quota: quota, parent: ownerSpace)
       process.capabilitySpace = space

@@ -81,31 +81,36 @@ enum ProcessRunner {
     nextPID += 1
     process.parentPID = parent?.pid
     let start = loaded.start
-    let thread = Thread(
-      tid: Scheduler.newTID(), name: name, process: process, priority: defaultPriority, cpu: cpu,
-      kernelStackTop: stack)
-    thread.userFrame.initialize(
-      to: userEntryFrame(
-        entry: start.entry, stack: start.stackTop, rdi: start.argumentAddress,
-        rsi: start.argumentLength))
-    thread.prepareFirstRun(
-      entry: symbol_enter_user(), argument: UInt64(UInt(bitPattern: thread.userFrame)),
-      below: UInt64(UInt(bitPattern: thread.userFrame)))
-    process.threads.append(thread)
+    let thread = addUserThread(
+      to: process, priority: defaultPriority, cpu: cpu, kernelStack: stack, entry: start.entry,
+      stack: start.stackTop, rdi: start.argumentAddress, rsi: start.argumentLength)
     ProcessCapabilities.bindThread(thread, of: process)
     live.append(process)
     Scheduler.start(thread)
     return .success(process)
   }
 
-  /// The registers a thread enters user mode with.
-  static func userEntryFrame(entry: UInt64, stack: UInt64, rdi: UInt64, rsi: UInt64)
-    -> InterruptFrame
-  {
-    InterruptFrame(
-      r15: 0, r14: 0, r13: 0, r12: 0, r11: 0, r10: 0, r9: 0, r8: 0, rbp: 0, rdi: rdi, rsi: rsi,
-      rdx: 0, rcx: 0, rbx: 0, rax: 0, vector: 0, errorCode: 0, rip: entry,
-      cs: UserMode.userCodeSelector, rflags: 0x202, rsp: stack, ss: UserMode.userDataSelector)
+  /// A new thread of `process` that will enter user mode at `entry` with
+  /// `stack` and the given RDI and RSI, on its own kernel stack; not yet
+  /// started (Scheduler.start).
+  static func addUserThread(
+    to process: Process, priority: Int, cpu: Int, kernelStack: UInt64, entry: UInt64,
+    stack: UInt64, rdi: UInt64, rsi: UInt64
+  ) -> Thread {
+    let thread = Thread(
+      tid: Scheduler.newTID(), name: process.name, process: process, priority: priority, cpu: cpu,
+      kernelStackTop: kernelStack)
+    thread.userFrame.initialize(
+      to: InterruptFrame(
+        r15: 0, r14: 0, r13: 0, r12: 0, r11: 0, r10: 0, r9: 0, r8: 0, rbp: 0, rdi: rdi, rsi: rsi,
+        rdx: 0, rcx: 0, rbx: 0, rax: 0, vector: 0, errorCode: 0, rip: entry,
+        cs: UserMode.userCodeSelector, rflags: 0x202, rsp: stack, ss: UserMode.userDataSelector))
+    // The first switch to it runs enter_user(frame), which leaves through
+    // the frame at the top of its kernel stack.
+    let frameAddress = UInt64(UInt(bitPattern: thread.userFrame))
+    thread.prepareFirstRun(entry: symbol_enter_user(), argument: frameAddress, below: frameAddress)
+    process.threads.append(thread)
+    return thread
   }
 
   /// `run`: starts `name` on `cpu`, and waits for it unless `background`.
@@ -228,7 +233,7 @@ enum ProcessRunner {
   /// Its thread object was destroyed (its last capability went). Under KernelLock.
   static func terminate(_ thread: Thread) {
     guard thread.state != .dead else { return }
-    thread.killRequested = true
+    thread.killRequested = true  // stop() skips the calling thread itself
     stop(thread)
   }
 
@@ -236,11 +241,7 @@ enum ProcessRunner {
   /// Under KernelLock.
   static func terminate(_ process: Process) {
     guard process.exitStatus == nil else { return }
-    process.exitStatus = "ended: its address space was destroyed"
-    process.killRequested = true
-    for thread in process.threads { stop(thread) }
-    for waiter in process.waiters { Scheduler.wake(waiter) }
-    process.waiters.removeAll()
+    markEnded(process, status: "ended: its address space was destroyed", code: nil)
   }
 
   /// On every way back to user mode: a thread asked to end does so here.

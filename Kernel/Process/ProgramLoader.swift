@@ -79,11 +79,7 @@ enum ProgramLoader {
   }
 
   static func zeroedFrame(for process: Process) -> UInt64? {
-    guard let frame = Frames.allocate(), let page = PhysicalMemory.pointer(frame)
-    else {
-      return nil
-    }
-    page.initializeMemory(as: UInt8.self, repeating: 0, count: 4096)
+    guard let frame = Frames.zeroed() else { return nil }
     process.frames.append(frame)
     return frame
   }

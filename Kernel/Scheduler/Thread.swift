@@ -115,8 +115,6 @@ final class Process {
 
   var allThreadsDead: Bool { threads.allSatisfy { $0.state == .dead } }
 
-  var thread: Thread? { threads.first }
-
   init(pid: Int, name: String, space: AddressSpace) {
     self.pid = pid
     self.name = name

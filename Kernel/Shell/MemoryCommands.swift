@@ -17,10 +17,9 @@ enum MemoryCommands {
 
   static func current() -> (frames: Int, capabilities: Int, objects: Int, spaces: Int, heap: Int) {
     let frames = KernelLock.held { memory.service?.statistics.freeFrames ?? 0 }
-    let system = ProcessCapabilities.system
     return (
-      frames, system.capabilityCount, system.objectCount, system.spaceCount,
-      kernelHeap.statistics.bytesInUse
+      frames, ProcessCapabilities.system.capabilityCount, ProcessCapabilities.system.objectCount,
+      ProcessCapabilities.system.spaceCount, kernelHeap.statistics.bytesInUse
     )
   }
 

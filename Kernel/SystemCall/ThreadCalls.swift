@@ -1,5 +1,3 @@
-import X86
-
 /// threadCreate and threadExit: more threads in the caller's process, each
 /// with a thread object (its kernel stack is charged to the quota) and a
 /// place on one service CPU's run queue.
@@ -38,16 +36,10 @@ enum ThreadCalls {
         KernelStacks.release(top: stack)
         throw error
       }
-      let thread = Thread(
-        tid: Scheduler.newTID(), name: process.name, process: process, priority: Int(f.pointee.r9),
-        cpu: cpu, kernelStackTop: stack)
-      thread.userFrame.initialize(
-        to: ProcessRunner.userEntryFrame(entry: entry, stack: stackTop, rdi: argument, rsi: 0))
-      let frameAddress = UInt64(UInt(bitPattern: thread.userFrame))
-      thread.prepareFirstRun(
-        entry: symbol_enter_user(), argument: frameAddress, below: frameAddress)
+      let thread = ProcessRunner.addUserThread(
+        to: process, priority: Int(f.pointee.r9), cpu: cpu, kernelStack: stack, entry: entry,
+        stack: stackTop, rdi: argument, rsi: 0)
       thread.threadPointer = me.threadPointer
-      process.threads.append(thread)
       KernelObjects.set(created.object, .thread(thread))
       Scheduler.start(thread)
       return Int64(thread.tid)

@@ -40,12 +40,7 @@ enum Capabilities {
 
   /// nil and the error code when the slot holds nothing inspectable.
   static func inspect(_ slot: UInt64) -> Result<Info, SystemCallError> {
-    var out: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0)
-    let type = withUnsafeMutableBytes(of: &out) { buffer in
-      user_syscall_out(
-        SystemCallNumber.capabilityInspect.rawValue, slot, 0, 0, 0, 0, 0,
-        buffer.baseAddress!.assumingMemoryBound(to: UInt64.self))
-    }
+    let (type, out) = System.callWithResults(.capabilityInspect, slot)
     guard type > 0 else { return .failure(SystemCallError(rawValue: type) ?? .invalidObject) }
     return .success(
       Info(type: type, rights: out.0, label: out.2 == 1 ? out.1 : nil, derivedFrom: out.3))

@@ -55,12 +55,7 @@ enum IPC {
     _ number: SystemCallNumber, _ a0: UInt64, _ a1: UInt64, _ a2: UInt64, _ a3: UInt64,
     _ a4: UInt64, _ a5: UInt64
   ) -> Received {
-    var out: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0)
-    let status = withUnsafeMutableBytes(of: &out) { buffer in
-      user_syscall_out(
-        number.rawValue, a0, a1, a2, a3, a4, a5,
-        buffer.baseAddress!.assumingMemoryBound(to: UInt64.self))
-    }
+    let (status, out) = System.callWithResults(number, a0, a1, a2, a3, a4, a5)
     return Received(
       status: status, message: Message(out.0, out.1, out.2, out.3), capabilitySlot: out.4,
       label: out.5)

@@ -33,12 +33,7 @@ extension Threads {
 
   /// What the kernel says of the thread in `slot`, or the error code.
   static func info(_ slot: UInt64) -> Result<Info, SystemCallError> {
-    var out: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0)
-    let tid = withUnsafeMutableBytes(of: &out) { buffer in
-      user_syscall_out(
-        SystemCallNumber.threadInfo.rawValue, slot, 0, 0, 0, 0, 0,
-        buffer.baseAddress!.assumingMemoryBound(to: UInt64.self))
-    }
+    let (tid, out) = System.callWithResults(.threadInfo, slot)
     guard tid > 0 else { return .failure(SystemCallError(rawValue: tid) ?? .invalidObject) }
     return .success(
       Info(

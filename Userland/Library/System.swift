@@ -27,4 +27,37 @@ enum System {
   }
 
   static var pid: Int64 { call(.processInfo) }
+
+  /// The registers a call may return results in besides RAX: RDI, RSI,
+  /// RDX, R10, R8, R9.
+  typealias Results = (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)
+
+  /// A call that returns more than RAX (inspect, receive, call, threadInfo).
+  static func callWithResults(
+    _ number: SystemCallNumber, _ a0: UInt64 = 0, _ a1: UInt64 = 0, _ a2: UInt64 = 0,
+    _ a3: UInt64 = 0, _ a4: UInt64 = 0, _ a5: UInt64 = 0
+  ) -> (Int64, Results) {
+    var out: Results = (0, 0, 0, 0, 0, 0)
+    let result = withUnsafeMutableBytes(of: &out) { buffer in
+      user_syscall_out(
+        number.rawValue, a0, a1, a2, a3, a4, a5,
+        buffer.baseAddress!.assumingMemoryBound(to: UInt64.self))
+    }
+    return (result, out)
+  }
+}
+
+/// The pseudo-random numbers of the test programs (xorshift64): the same
+/// sequence on every run, so a failing run can be repeated.
+struct XorShift {
+  var state: UInt64
+
+  init(seed: UInt64) { state = seed == 0 ? 1 : seed }
+
+  mutating func next() -> UInt64 {
+    state ^= state << 13
+    state ^= state >> 7
+    state ^= state << 17
+    return state
+  }
 }

@@ -152,13 +152,8 @@ enum Program {
   /// 100 000 calls with random numbers (all but exit and threadExit) and
   /// arguments; returns how many gave a result outside the ABI.
   static func randomCalls() -> Int {
-    var state: UInt64 = 0x9E37_79B9_7F4A_7C15
-    func random() -> UInt64 {
-      state ^= state << 13
-      state ^= state >> 7
-      state ^= state << 17
-      return state
-    }
+    var generator = XorShift(seed: 0x9E37_79B9_7F4A_7C15)
+    func random() -> UInt64 { generator.next() }
     let highest = UInt64(SystemCallNumber.allCases.count)
     var ok = 0
     var errors = [Int](repeating: 0, count: SystemCallError.allCases.count + 1)

@@ -35,14 +35,9 @@ enum Program {
   static func unmapAll(of slot: Int) {
     for i in 0..<pages where mappedBy[i] == slot { mappedBy[i] = nil }
   }
-  nonisolated(unsafe) static var state: UInt64 = 0x2545_F491_4F6C_DD1D
+  nonisolated(unsafe) static var generator = XorShift(seed: 0x2545_F491_4F6C_DD1D)
 
-  static func random(_ bound: Int) -> Int {
-    state ^= state << 13
-    state ^= state >> 7
-    state ^= state << 17
-    return Int(state % UInt64(bound))
-  }
+  static func random(_ bound: Int) -> Int { Int(generator.next() % UInt64(bound)) }
 
   static func slot(_ index: Int) -> UInt64 { firstSlot + UInt64(index) }
 

@@ -90,14 +90,11 @@ enum Program {
   /// a pseudo-random earlier one) and times revoking it; median of 9.
   static func revokeTree(_ overhead: UInt64) {
     var samples: [UInt64] = []
-    var state: UInt64 = 0x2545_F491_4F6C_DD1D
+    var generator = XorShift(seed: 0x2545_F491_4F6C_DD1D)
     for _ in 0..<9 {
       var built = 0
       for i in 0..<1000 {
-        state ^= state << 13
-        state ^= state >> 7
-        state ^= state << 17
-        let parent = i == 0 ? copySource : treeBase + state % UInt64(i)
+        let parent = i == 0 ? copySource : treeBase + generator.next() % UInt64(i)
         if Capabilities.copy(parent, to: treeBase + UInt64(i)) == 0 { built += 1 }
       }
       let start = user_rdtsc()
