@@ -31,8 +31,8 @@ ISO := $(BUILD)/tessera.iso
 # a boot module named NAME.
 USER_PROGRAMS := $(notdir $(wildcard Userland/Programs/*))
 USER_ELFS := $(patsubst %,$(BUILD)/user/%.elf,$(USER_PROGRAMS))
-USER_LIBRARY_SWIFT := $(wildcard Userland/Library/*.swift) Kernel/Core/KernelHeap.swift \
-  Kernel/Core/SystemCall.swift
+USER_LIBRARY_SWIFT := $(wildcard Userland/Library/*.swift) Kernel/Core/Memory/KernelHeap.swift \
+  Kernel/Core/UserABI/SystemCall.swift
 
 SWIFT_FLAGS := -target x86_64-unknown-none-elf -enable-experimental-feature Embedded \
   -wmo -parse-as-library -O -enforce-exclusivity=unchecked -module-name Tessera \

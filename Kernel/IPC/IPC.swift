@@ -1,6 +1,6 @@
 import X86
 
-/// Synchronous IPC through endpoints (ABI in Kernel/Core/SystemCall.swift).
+/// Synchronous IPC through endpoints (ABI in Kernel/Core/UserABI/SystemCall.swift).
 ///
 /// A message is four words plus at most one capability. It goes straight
 /// from the sender's saved registers into the receiver's, so nothing is

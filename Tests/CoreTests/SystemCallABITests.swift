@@ -2,7 +2,7 @@ import Testing
 
 @testable import TesseraCore
 
-/// The system-call ABI (Kernel/Core/SystemCall.swift): numbers and error
+/// The system-call ABI (Kernel/Core/UserABI/SystemCall.swift): numbers and error
 /// codes are distinct and stable, every capability refusal has a code, and
 /// the kernel's in-place variants of delete and revoke report exactly what
 /// the plain ones do.

@@ -1,6 +1,6 @@
 import UserSystem
 
-/// The capability system calls (ABI in Kernel/Core/SystemCall.swift): slots
+/// The capability system calls (ABI in Kernel/Core/UserABI/SystemCall.swift): slots
 /// of this process's capability space, results as raw codes (0 or positive:
 /// success; negative: a SystemCallError).
 enum Capabilities {

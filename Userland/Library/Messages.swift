@@ -1,7 +1,7 @@
 import UserSystem
 
 /// Synchronous IPC: four-word messages over endpoint capabilities, with at
-/// most one capability transferred (ABI in Kernel/Core/SystemCall.swift).
+/// most one capability transferred (ABI in Kernel/Core/UserABI/SystemCall.swift).
 struct Message {
   var words: (UInt64, UInt64, UInt64, UInt64)
 

@@ -1,6 +1,6 @@
 import UserSystem
 
-/// System calls of the Tessera ABI (Kernel/Core/SystemCall.swift).
+/// System calls of the Tessera ABI (Kernel/Core/UserABI/SystemCall.swift).
 enum System {
   @discardableResult
   static func call(_ number: SystemCallNumber, _ a0: UInt64 = 0, _ a1: UInt64 = 0, _ a2: UInt64 = 0)
