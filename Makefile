@@ -1,14 +1,16 @@
 # Tessera: build the Embedded Swift kernel, a GRUB ISO, run it under QEMU,
 # and test it. `make run` and `make test` install what they need.
 #
-#   make run   [SMP=1] [MEM=128M] [NUMA=0] [CMDLINE="..."]
+#   make run   [SMP=4] [MEM=512M] [NUMA=2] [CMDLINE="..."]
 #   make test  hosted unit tests, then the QEMU boot scenarios
 #   make debug like run, but QEMU waits for gdb
 #   make bench boot-time measurements for the README
 
-SMP ?= 1
-MEM ?= 128M
-NUMA ?= 0
+# Both partitions by default: the service instance on CPU 0, the LWK
+# instance on CPUs 1-3 with memory of their nodes (see `parts`).
+SMP ?= 4
+MEM ?= 512M
+NUMA ?= 2
 CMDLINE ?=
 QEMU_EXTRA ?=
 

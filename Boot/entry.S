@@ -86,6 +86,16 @@ _start:
   sub %edi, %ecx
   xor %eax, %eax
   rep stosb
+
+  /* Keep .data as the loader placed it, before any Swift code writes to
+   * it: every later kernel instance (the LWK's) starts from this copy. */
+  push %esi
+  mov $PHYS(__data_start), %esi
+  mov $PHYS(pristine_data), %edi
+  mov $PHYS(__data_end), %ecx
+  sub %esi, %ecx
+  rep movsb
+  pop %esi
   mov $MB2_LOADER_MAGIC, %edi
 
   /* PML4[0] -> PDPT[0]: identity map of the first GiB with 2 MiB pages, for
@@ -289,6 +299,11 @@ ist_df_stack_top:
 ist_nmi_stack_guard: .skip 4096
   .skip 16384
 ist_nmi_stack_top:
+
+/* .data as loaded (see _start); linker.ld checks that it fits. */
+.global pristine_data
+.balign 16
+pristine_data: .skip 16384
 
 /* The early kernel heap behind the Embedded Swift runtime. */
 .global early_heap_start, early_heap_end

@@ -3,7 +3,7 @@
  * below 1 MiB reserved at boot), fills trampoline_data, and sends
  * INIT-SIPI-SIPI; the AP starts here in real mode with CS:IP = base:0, goes
  * through protected mode to long mode on the kernel's page tables (which
- * identity-map this page), and calls ap_main(cpu) on its own stack. All
+ * identity-map this page), and calls entry(cpu, argument) on its own stack. All
  * addresses are computed relative to the base, so the code runs wherever the
  * page is. */
 
@@ -60,6 +60,7 @@ trampoline_64:
   movw %ax, %gs
   movq ADDR(trampoline_stack), %rsp
   movq ADDR(trampoline_cpu), %rdi
+  movq ADDR(trampoline_argument), %rsi
   movq ADDR(trampoline_entry), %rax
   xorl %ebp, %ebp
   callq *%rax
@@ -86,4 +87,5 @@ trampoline_stack: .quad 0  /* +8 */
 trampoline_entry: .quad 0  /* +16 */
 trampoline_cpu: .quad 0    /* +24 */
 trampoline_efer: .quad 0   /* +32: EFER bits to set (LME, NXE) */
+trampoline_argument: .quad 0 /* +40: the entry's second argument */
 trampoline_end:

@@ -56,6 +56,14 @@ static inline _Bool x86_compare_exchange(uint64_t *word, uint64_t expected, uint
   return __atomic_compare_exchange_n(word, &expected, desired, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
 }
 static inline uint64_t x86_load_relaxed(uint64_t *word) { return __atomic_load_n(word, __ATOMIC_RELAXED); }
+static inline uint64_t x86_load_acquire(uint64_t *word) { return __atomic_load_n(word, __ATOMIC_ACQUIRE); }
+static inline void x86_store_release(uint64_t *word, uint64_t value) {
+  __atomic_store_n(word, value, __ATOMIC_RELEASE);
+}
+static inline uint8_t x86_load_byte_acquire(uint8_t *byte) { return __atomic_load_n(byte, __ATOMIC_ACQUIRE); }
+static inline void x86_store_byte_release(uint8_t *byte, uint8_t value) {
+  __atomic_store_n(byte, value, __ATOMIC_RELEASE);
+}
 
 // Per-CPU data: the GS base points at the CPU's block.
 static inline uint64_t x86_read_gs_qword(uint64_t offset) {
@@ -166,6 +174,10 @@ static inline void x86_write_fs_base(uint64_t value) { x86_wrmsr(0xC0000100, val
 // Boot/faults.c: recurses until the stack guard page stops it.
 uint64_t x86_overflow_stack(uint64_t depth);
 
+// Boot/probe.S: accesses whose faults resume at a fixup (result 1).
+uint64_t x86_probe_read(uint64_t address, uint64_t *value);
+uint64_t x86_probe_write(uint64_t address, uint64_t value);
+
 // Addresses from linker.ld and Boot/*.S. Swift cannot import incomplete
 // arrays, so each gets an accessor: symbol_NAME() is its address.
 #define LINKER_SYMBOL(name) \
@@ -180,6 +192,8 @@ LINKER_SYMBOL(__text_end)
 LINKER_SYMBOL(__rodata_start)
 LINKER_SYMBOL(__rodata_end)
 LINKER_SYMBOL(__data_start)
+LINKER_SYMBOL(__data_end)
+LINKER_SYMBOL(pristine_data)
 LINKER_SYMBOL(__bss_start)
 LINKER_SYMBOL(__bss_end)
 LINKER_SYMBOL(boot_stack_guard)
@@ -197,5 +211,9 @@ LINKER_SYMBOL(thread_trampoline)
 LINKER_SYMBOL(enter_user)
 LINKER_SYMBOL(trampoline_end)
 LINKER_SYMBOL(trampoline_data)
+LINKER_SYMBOL(probe_read_access)
+LINKER_SYMBOL(probe_read_fixup)
+LINKER_SYMBOL(probe_write_access)
+LINKER_SYMBOL(probe_write_fixup)
 
 #endif

@@ -37,8 +37,10 @@ func interruptDispatch(_ rawFrame: UnsafeMutableRawPointer) {
   let frame = rawFrame.assumingMemoryBound(to: InterruptFrame.self)
   let vector = frame.pointee.vector
   if vector < 32 {
-    // User faults end the process; kernel faults stop the CPU.
+    // User faults end the process; kernel faults stop the CPU, unless they
+    // hit one of the probing accesses (Boot/probe.S), which report them.
     if frame.pointee.cs & 3 == 3 { ProcessRunner.userFault(frame.pointee) }
+    if Probe.recover(frame) { return }
     Panic.exception(frame)
   }
   let fromUser = frame.pointee.cs & 3 == 3
@@ -55,6 +57,8 @@ func interruptDispatch(_ rawFrame: UnsafeMutableRawPointer) {
     RemoteCall.handleInterrupt()
   case InterruptVector.reschedule:
     reschedule = true
+  case InterruptVector.doorbell:
+    break  // waking from hlt is the point: the woken loop drains its queues
   case InterruptVector.spurious, InterruptVector.legacyBase + 7, InterruptVector.legacyBase + 15:
     return  // spurious: no EOI
   case InterruptVector.apicError:

@@ -1,15 +1,17 @@
 import Synchronization
 import X86
 
-/// One CPU as the kernel tracks it: who it is, which partition it belongs
-/// to, its state, and its remote-call mailbox. The GS base of each CPU points
-/// at a small block whose second word is the CPU's logical number.
+/// One CPU as a kernel instance tracks it: who it is, which partition it
+/// belongs to, its state, and its remote-call mailbox. Each instance has a
+/// record of every CPU of the machine but runs only its partition's. The GS
+/// base of each CPU points at a small block, allocated by the instance that
+/// runs the CPU, whose second word is the CPU's logical number.
 final class Processor {
   enum State: UInt8 {
     case offline = 0
     case starting = 1
-    case online = 2  // a service CPU, running the service kernel
-    case parked = 3  // an LWK CPU, waiting for work from the LWK instance
+    case online = 2  // running its partition's kernel instance
+    case parked = 3  // an LWK CPU that has no kernel instance to run
     case failed = 4  // did not report in after INIT-SIPI-SIPI
 
     var description: String {
@@ -52,12 +54,28 @@ final class Processor {
     block[1] = UInt64(index)
   }
 
+  /// An LWK CPU's state lives in the shared region, so the instance that
+  /// starts it and the one that runs it (or watches it) see the same value.
   var state: State {
-    get { State(rawValue: stateValue.load(ordering: .acquiring)) ?? .failed }
-    set { stateValue.store(newValue.rawValue, ordering: .releasing) }
+    get {
+      if !isService, let byte = SharedRegion.cpuStateByte(index) {
+        return State(rawValue: x86_load_byte_acquire(byte)) ?? .failed
+      }
+      return State(rawValue: stateValue.load(ordering: .acquiring)) ?? .failed
+    }
+    set {
+      if !isService, let byte = SharedRegion.cpuStateByte(index) {
+        x86_store_byte_release(byte, newValue.rawValue)
+      }
+      stateValue.store(newValue.rawValue, ordering: .releasing)
+    }
   }
 
   var partitionName: String { isService ? "service" : "LWK" }
+
+  /// Whether this kernel instance runs the CPU (remote calls, shootdowns and
+  /// threads go only to those).
+  var isLocal: Bool { KernelInstance.runs(isServiceCPU: isService) }
 
   /// Points this CPU's GS base at its block.
   func installPerCPUBlock() {

@@ -22,6 +22,7 @@ enum RemoteCallError: Error {
   case notRunning(Int, String)
   case timedOut(Int)
   case busy(Int)
+  case otherInstance(Int)
 
   var description: String {
     switch self {
@@ -29,6 +30,8 @@ enum RemoteCallError: Error {
     case .notRunning(let cpu, let state): "CPU \(cpu) is \(state)"
     case .timedOut(let cpu): "CPU \(cpu) did not answer in time"
     case .busy(let cpu): "CPU \(cpu)'s mailbox stayed busy"
+    case .otherInstance(let cpu):
+      "CPU \(cpu) is run by the \(KernelInstance.other.name) kernel instance (lwk ping reaches it)"
     }
   }
 }
@@ -37,12 +40,13 @@ enum RemoteCall {
   /// How long a caller waits for an answer before giving up.
   static let timeoutMicroseconds: UInt64 = 200_000
 
-  /// Sends the fixed-vector IPI to one CPU, checked against the partition
-  /// plan: the CPU must exist and be running (online or parked).
+  /// Sends the fixed-vector IPI to one CPU of this instance: the CPU must
+  /// exist, be run by this instance and be online.
   static func sendIPI(to cpu: Int, vector: UInt8) -> Result<Void, RemoteCallError> {
     guard cpu >= 0, cpu < processors.count else { return .failure(.noSuchCPU(cpu)) }
     let target = processors[cpu]
-    guard target.state == .online || target.state == .parked else {
+    guard target.isLocal else { return .failure(.otherInstance(cpu)) }
+    guard target.state == .online else {
       return .failure(.notRunning(cpu, target.state.description))
     }
     LocalAPIC.send(to: target.apicID, command: UInt32(vector) | LocalAPIC.deliveryFixed)
@@ -54,6 +58,7 @@ enum RemoteCall {
     UInt64, RemoteCallError
   > {
     guard cpu >= 0, cpu < processors.count else { return .failure(.noSuchCPU(cpu)) }
+    guard processors[cpu].isLocal else { return .failure(.otherInstance(cpu)) }
     if cpu == Processor.currentIndex { return .success(function(argument)) }
     let box = processors[cpu].mailbox
     let deadline = x86_rdtsc() + Clock.cycles(microseconds: timeoutMicroseconds)
@@ -94,14 +99,15 @@ enum RemoteCall {
   }
 }
 
-/// TLB shootdown on top of remote calls: every other running service CPU
-/// drops its translation of a page.
+/// TLB shootdown on top of remote calls: every other running CPU of this
+/// instance drops its translation of a page (the other instance's page
+/// tables never map this instance's memory).
 enum TLBShootdown {
   static func invalidate(_ virtual: UInt64) -> Int {
     x86_invlpg(virtual)
     var failures = 0
     let me = Processor.currentIndex
-    for cpu in processors where cpu.isService && cpu.state == .online && cpu.index != me {
+    for cpu in processors where cpu.isLocal && cpu.state == .online && cpu.index != me {
       if case .failure = RemoteCall.run(on: cpu.index, invalidatePage, virtual) { failures += 1 }
     }
     return failures
@@ -118,7 +124,7 @@ extension TLBShootdown {
     _ = function(argument)
     var failures = 0
     let me = Processor.currentIndex
-    for cpu in processors where cpu.isService && cpu.state == .online && cpu.index != me {
+    for cpu in processors where cpu.isLocal && cpu.state == .online && cpu.index != me {
       if case .failure = RemoteCall.run(on: cpu.index, function, argument) { failures += 1 }
     }
     return failures

@@ -1,5 +1,5 @@
-/// The service partition's frames for every CPU: the buddy allocator behind
-/// one lock, since system calls on several service CPUs allocate at once.
+/// This instance's frames for every CPU it runs: the buddy allocator behind
+/// one lock, since system calls on several CPUs allocate at once.
 /// (Shell diagnostics such as `memtest` and `bench alloc` use the allocator
 /// directly: they measure it, and run on the boot CPU.)
 enum Frames {
@@ -8,13 +8,13 @@ enum Frames {
   static func allocate(order: Int = 0) -> UInt64? {
     let interrupts = lock.lock()
     defer { lock.unlock(interrupts) }
-    return memory.service?.allocate(order: order)
+    return memory.frames?.allocate(order: order)
   }
 
   static func free(_ frame: UInt64) {
     let interrupts = lock.lock()
     defer { lock.unlock(interrupts) }
-    _ = memory.service?.free(frame)
+    _ = memory.frames?.free(frame)
   }
 
   /// A frame filled with zeros.

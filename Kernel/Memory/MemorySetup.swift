@@ -3,17 +3,18 @@ import X86
 /// A partition's frame allocator, its free lists kept in RAM through the direct map.
 typealias FrameAllocator = BuddyAllocator<DirectMapLinkStorage>
 
-/// The memory the boot CPU set up: the firmware map as normalized, the map
-/// with the kernel's reservations, the mOS-style partition plan and one frame
-/// allocator per partition.
+/// This instance's memory. The service instance also keeps what boot
+/// decided: the firmware map as normalized, the map with the kernel's
+/// reservations and the mOS-style partition plan. Each instance has one
+/// frame allocator over its own partition's memory (the LWK instance builds
+/// its own from the hand-off block).
 struct MemoryState {
   var firmware = MemoryMap.normalize([])
   var reserved = MemoryMap.normalize([])
   var bootRegions: BootRegions? = nil
   var pageTablePool: PhysicalRange? = nil
   var plan: MemoryPartitionPlan? = nil
-  var service: FrameAllocator? = nil
-  var lwk: FrameAllocator? = nil
+  var frames: FrameAllocator? = nil
 }
 
 nonisolated(unsafe) var memory = MemoryState()
@@ -46,7 +47,8 @@ func reserveBootMemory() -> Bool {
   }
 
   let end = physicalEnd(memory.firmware)
-  let tableFrames = UInt64(KernelAddressSpace.framesNeeded(physicalEnd: end))
+  // The direct map will have a hole per LWK range; 16 covers any plan.
+  let tableFrames = UInt64(KernelAddressSpace.framesNeeded(physicalEnd: end, ranges: 16))
   guard
     let pool = map.reserveLowest(
       size: tableFrames * 4096, alignment: 4096, reason: .pageTables),
@@ -61,9 +63,11 @@ func reserveBootMemory() -> Bool {
 }
 
 /// Second half: split the reserved map between the partitions (mOS style,
-/// with the NUMA constraint the CPU plan asks for), switch to the kernel's own
-/// page tables (W^X, all RAM in the direct map), then build the partitions'
-/// allocators and let the heap grow from the service partition.
+/// with the NUMA constraint the CPU plan asks for), format the shared region,
+/// place the LWK instance's image (while the boot tables still reach LWK
+/// memory), switch to the service instance's own page tables (W^X, a direct
+/// map of all memory but the LWK partition's), then build the service
+/// partition's frame allocator and let the heap grow from it.
 func partitionMemory(request: MemoryPartitionRequest, features: CPUFeatures) {
   guard let pool = memory.pageTablePool else { return }
   let end = physicalEnd(memory.firmware)
@@ -71,9 +75,26 @@ func partitionMemory(request: MemoryPartitionRequest, features: CPUFeatures) {
   for message in plan.messages { print("boot: \(message)") }
   memory.plan = plan
 
+  if let rings = memory.bootRegions?.rings, !SharedRegion.format(rings) {
+    print(
+      "boot: the ring region (\(formatSize(rings.length))) is below the \(formatSize(SharedRegion.minimumBytes)) the shared region needs; no LWK instance"
+    )
+  }
+  KernelInstance.lwkMemory = plan.lwk.usableRanges
+  if let platform,
+    let problem = LWKLoader.prepare(plan: plan, platform: platform, features: features)
+  {
+    print("boot: \(problem)")
+  }
+
+  let twoMiB: UInt64 = 1 << 21
+  let top = (max(end, PhysicalMemory.bootDirectMapSize) + twoMiB - 1) & ~(twoMiB - 1)
+  let directMap = PhysicalRange(base: 0, end: top).subtracting(KernelInstance.lwkMemory)
   var next = pool.base
-  let switched = KernelAddressSpace.build(physicalEnd: end, features: features) {
-    // The boot pool first; once the allocators exist, service frames (new
+  let layout = KernelAddressSpaceLayout.loaded(
+    directMap: directMap, largest: features.hugePages ? .huge : .large)
+  let switched = KernelAddressSpace.buildAndSwitch(layout) {
+    // The boot pool first; once the allocator exists, service frames (new
     // kernel mappings such as CPU stacks need tables after boot).
     guard next < pool.end else { return Frames.allocate() }
     defer { next += 4096 }
@@ -82,11 +103,11 @@ func partitionMemory(request: MemoryPartitionRequest, features: CPUFeatures) {
   if case .failure(let error) = switched {
     Panic.halt(because: "cannot build the kernel page tables: " + error.description)
   }
+  SMP.trampolineReady = memory.bootRegions?.trampoline.base == SMP.trampolinePage
 
   let links = DirectMapLinkStorage(base: PhysicalMemory.pointer(0)!)
-  memory.service = FrameAllocator(ranges: plan.service.usableRanges, storage: links)
+  memory.frames = FrameAllocator(ranges: plan.service.usableRanges, storage: links)
   kernelHeap.grow = growKernelHeap
-  memory.lwk = FrameAllocator(ranges: plan.lwk.usableRanges, storage: links)
 }
 
 /// The end of the highest range that holds RAM (usable or ACPI), which the
@@ -102,7 +123,7 @@ func physicalEnd(_ map: MemoryMap) -> UInt64 {
   return end
 }
 
-/// New heap arenas are whole blocks of service-partition frames.
+/// New heap arenas are whole blocks of this instance's frames.
 func growKernelHeap(_ bytes: Int) -> (UnsafeMutableRawPointer, Int)? {
   var order = 0
   while (4096 << order) < bytes && order < FrameAllocator.maxOrder { order += 1 }

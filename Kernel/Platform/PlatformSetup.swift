@@ -35,7 +35,8 @@ func planPlatform() {
     memoryRequest: plan.memoryRequest(topology: topology, commandLine: boot.commandLine))
 }
 
-/// The local APIC, the clock, interrupt routing and the other CPUs.
+/// The local APIC, the clock, interrupt routing, the other service CPUs and
+/// the LWK kernel instance.
 func bringUpProcessors() {
   guard var state = platform else { return }
   LocalAPIC.choose(physicalBase: state.topology.localAPICAddress)
@@ -72,9 +73,16 @@ func bringUpProcessors() {
   Scheduler.perCPU = Array(repeating: nil, count: processors.count)
   Scheduler.startOnThisCPU(bootName: "shell", bootIsIdle: false)
   x86_sti()
-  let startable = state.topology.cpus.filter { $0.enabled && !$0.isBootCPU }
-  for line in SMP.start(startable.map { processors[$0.index] }) { print("boot: \(line)") }
-  let up = processors.filter { $0.state == .online || $0.state == .parked }.count
+  let startable = state.topology.cpus.filter { $0.enabled && !$0.isBootCPU }.map {
+    processors[$0.index]
+  }
+  let service = startable.filter { $0.isService }
+  for line in SMP.start(service, entry: apEntry) { print("boot: \(line)") }
+  // The LWK instance starts the rest of its CPUs itself.
+  for line in LWKLoader.start(startable.filter { !$0.isService }, platform: state) {
+    print("boot: \(line)")
+  }
+  let up = processors.filter { $0.state == .online }.count
   print(
     "boot: \(up) of \(state.topology.enabledCPUs.count) CPUs running; TSC \(Clock.tscKHz) kHz, local APIC timer \(Clock.apicTicksPerMillisecond) ticks/ms"
   )

@@ -2,8 +2,9 @@ import X86
 
 // The C entry points the Embedded Swift runtime expects from its platform.
 
-/// The heap behind every Swift allocation in the kernel. Boot hands it the
-/// early arena reserved in Boot/entry.S.
+/// The heap behind every Swift allocation of this kernel instance (each
+/// instance has its own copy of this global, see KernelInstance.swift).
+/// Boot hands it the early arena reserved in Boot/entry.S.
 nonisolated(unsafe) var kernelHeap = KernelHeap()
 /// Every CPU allocates; the heap itself is single-threaded. A raw atomic word
 /// (not a class) so that taking it never allocates.
@@ -42,6 +43,16 @@ func tesseraPosixMemalign(
 @_cdecl("tessera_free")
 func tesseraFree(_ pointer: UnsafeMutableRawPointer?) {
   guard let pointer else { return }
+  let address = UInt64(UInt(bitPattern: pointer))
+  if address >= PhysicalMemory.directMapBase,
+    !KernelInstance.owns(physical: address - PhysicalMemory.directMapBase)
+  {
+    // Instances share no heap: such a pointer can only come from a bug.
+    Panic.halt(
+      because:
+        "kernel heap: the \(KernelInstance.kind.name) instance was asked to free \(hex(address)), memory of the \(KernelInstance.other.name) instance"
+    )
+  }
   let interrupts = HeapLock.lock()
   let result = kernelHeap.free(pointer)
   HeapLock.unlock(interrupts)

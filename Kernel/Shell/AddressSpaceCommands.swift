@@ -10,12 +10,12 @@ enum AddressSpaceCommands {
       print("usage: vmtest")
       return
     }
-    guard let before = memory.service?.statistics else {
+    guard let before = memory.frames?.statistics else {
       print("vmtest: no service frame allocator")
       return
     }
     let passed = run()
-    let same = memory.service?.statistics == before
+    let same = memory.frames?.statistics == before
     print(
       "vmtest: \(passed ? "mappings ok" : "FAILED"); frame statistics \(same ? "match" : "DIFFER")")
   }
@@ -26,14 +26,14 @@ enum AddressSpaceCommands {
   }
 
   static func run() -> Bool {
-    guard let small = memory.service?.allocate(order: 0) else { return check(false, "4 KiB frame") }
-    guard let large = memory.service?.allocate(order: 9) else {
-      _ = memory.service?.free(small)
+    guard let small = memory.frames?.allocate(order: 0) else { return check(false, "4 KiB frame") }
+    guard let large = memory.frames?.allocate(order: 9) else {
+      _ = memory.frames?.free(small)
       return check(false, "2 MiB frame")
     }
     defer {
-      _ = memory.service?.free(small)
-      _ = memory.service?.free(large)
+      _ = memory.frames?.free(small)
+      _ = memory.frames?.free(large)
     }
     guard let space = AddressSpace() else { return check(false, "creating the address space") }
     let data: PageFlags = [.present, .writable, .noExecute]

@@ -23,7 +23,7 @@ enum BenchCommands {
       }
       rounds = n
     }
-    guard memory.service != nil else {
+    guard memory.frames != nil else {
       print("bench: no service frame allocator")
       return
     }
@@ -48,8 +48,8 @@ enum BenchCommands {
   static func framePairs(order: Int, rounds: UInt64) -> UInt64? {
     let start = x86_rdtsc()
     for _ in 0..<rounds {
-      guard let frame = memory.service!.allocate(order: order) else { return nil }
-      _ = memory.service!.free(frame)
+      guard let frame = memory.frames!.allocate(order: order) else { return nil }
+      _ = memory.frames!.free(frame)
     }
     return x86_rdtsc() - start
   }

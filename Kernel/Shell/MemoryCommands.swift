@@ -16,7 +16,7 @@ enum MemoryCommands {
       nil
 
   static func current() -> (frames: Int, capabilities: Int, objects: Int, spaces: Int, heap: Int) {
-    let frames = KernelLock.held { memory.service?.statistics.freeFrames ?? 0 }
+    let frames = KernelLock.held { memory.frames?.statistics.freeFrames ?? 0 }
     return (
       frames, ProcessCapabilities.system.capabilityCount, ProcessCapabilities.system.objectCount,
       ProcessCapabilities.system.spaceCount, kernelHeap.statistics.bytesInUse
@@ -70,8 +70,10 @@ enum MemoryCommands {
     print("LWK partition: \(formatSize(plan.lwkBytes)) (\(plan.lwkBytes) bytes)")
     for range in plan.lwk.usableRanges { print(rangeLine(range, "LWK")) }
     if plan.unassignedBytes > 0 { print("unassigned: \(formatSize(plan.unassignedBytes))") }
-    if let service = memory.service { print("service frame allocator: " + service.description) }
-    if let lwk = memory.lwk { print("LWK frame allocator: " + lwk.description) }
+    if let service = memory.frames { print("service frame allocator: " + service.description) }
+    if plan.lwkBytes > 0 {
+      print("LWK frame allocator: the LWK instance's own (lwk mem shows it)")
+    }
     let heap = kernelHeap.statistics
     print(
       "kernel heap: \(heap.arenas) arenas, \(formatSize(UInt64(heap.totalPages) * 4096)), \(formatSize(UInt64(heap.bytesInUse))) in use by \(heap.allocations) allocations"
@@ -91,11 +93,11 @@ enum MemoryCommands {
       }
       count = n
     }
-    guard memory.service != nil else {
+    guard memory.frames != nil else {
       print("memtest: no service frame allocator")
       return
     }
-    let before = memory.service!.statistics
+    let before = memory.frames!.statistics
     print(
       "before: \(before.freeFrames) of \(before.totalFrames) frames free, largest block order \(before.largestFreeOrder ?? -1)"
     )
@@ -115,22 +117,22 @@ enum MemoryCommands {
       if live.count >= 64 || (!live.isEmpty && random() % 3 == 0) {
         let block = live.remove(at: Int(random() % UInt64(live.count)))
         if !check(block.address, frames: block.frames) { corrupt += 1 }
-        if case .failure(let error) = memory.service!.free(block.address) {
+        if case .failure(let error) = memory.frames!.free(block.address) {
           print("memtest: free failed: \(error.description)")
           failures += 1
         }
       }
       let frames = Int(1 + (random() % 100 < 90 ? random() % 4 : random() % 300))
-      guard let address = memory.service!.allocate(frames: frames) else { continue }
+      guard let address = memory.frames!.allocate(frames: frames) else { continue }
       fill(address, frames: frames)
       live.append((address, frames))
       allocated += 1
     }
     for block in live {
       if !check(block.address, frames: block.frames) { corrupt += 1 }
-      if case .failure = memory.service!.free(block.address) { failures += 1 }
+      if case .failure = memory.frames!.free(block.address) { failures += 1 }
     }
-    let after = memory.service!.statistics
+    let after = memory.frames!.statistics
     print(
       "after:  \(after.freeFrames) of \(after.totalFrames) frames free, largest block order \(after.largestFreeOrder ?? -1)"
     )

@@ -52,6 +52,14 @@ enum ShellCommands {
       summary: "the partition plan: CPUs and memory per partition and where they came from",
       run: CPUCommands.parts),
     ShellCommandEntry(
+      name: "lwk", usage: "lwk [status|ping [N]|mem|poke ADDRESS [VALUE]]",
+      summary: "the LWK kernel instance: state, round trips, its memory, make it touch an address",
+      run: LWKCommands.lwk),
+    ShellCommandEntry(
+      name: "poke", usage: "poke ADDRESS",
+      summary: "read a physical address through the service instance's page tables",
+      run: LWKCommands.servicePoke),
+    ShellCommandEntry(
       name: "ipi", usage: "ipi CPU [N]",
       summary: "N remote-call round trips to a CPU: min/median/max cycles", run: CPUCommands.ipi),
     ShellCommandEntry(

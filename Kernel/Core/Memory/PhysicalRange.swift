@@ -48,6 +48,26 @@ public struct PhysicalRange: Equatable, Sendable {
     return low < high ? PhysicalRange(base: low, end: high) : nil
   }
 
+  /// What is left of this range once every one of `holes` is taken out,
+  /// in address order, no piece empty (the holes may overlap each other or
+  /// lie outside).
+  public func subtracting(_ holes: [PhysicalRange]) -> [PhysicalRange] {
+    var pieces = isEmpty ? [] : [self]
+    for hole in holes where !hole.isEmpty {
+      var next: [PhysicalRange] = []
+      for piece in pieces {
+        guard piece.overlaps(hole) else {
+          next.append(piece)
+          continue
+        }
+        if piece.base < hole.base { next.append(PhysicalRange(base: piece.base, end: hole.base)) }
+        if hole.end < piece.end { next.append(PhysicalRange(base: hole.end, end: piece.end)) }
+      }
+      pieces = next
+    }
+    return pieces.sorted { $0.base < $1.base }
+  }
+
   /// The whole pages inside the range (base rounded up, end rounded down),
   /// or nil when it holds no whole page. Used for memory an allocator may
   /// hand out: a partial page is never usable.

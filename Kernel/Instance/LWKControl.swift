@@ -1,0 +1,163 @@
+import X86
+
+/// The service instance's line to the LWK instance for the `lwk` commands:
+/// a control queue (service -> LWK) and a reply queue (LWK -> service) in
+/// the shared region, both Core shipping queues. The service rings the LWK's
+/// doorbell only when the control queue was empty before its request (the
+/// mOS piggy-back rule); it polls for the reply, so the LWK never interrupts
+/// it (Barrelfish's doorbell skip). The LWK serves requests on its boot CPU,
+/// which sleeps in `hlt` when there is nothing to do.
+enum LWKControl {
+  static let slotSize = 64
+  static let capacity = 64
+  /// How long the service waits for an answer.
+  static let timeoutMicroseconds: UInt64 = 2_000_000
+
+  nonisolated(unsafe) static var requests: ShippingQueue? = nil
+  nonisolated(unsafe) static var replies: ShippingQueue? = nil
+  nonisolated(unsafe) static var nextTag: UInt64 = 1
+  /// The LWK CPU that serves the control queue.
+  nonisolated(unsafe) static var server: Processor? = nil
+
+  enum Failure: Error {
+    case noInstance(String)
+    case full
+    case timedOut
+    case malformedReply(String)
+
+    var description: String {
+      switch self {
+      case .noInstance(let why): "there is no LWK instance: " + why
+      case .full: "the LWK control queue is full"
+      case .timedOut: "the LWK instance did not answer within 2 s"
+      case .malformedReply(let why): "malformed reply from the LWK instance: " + why
+      }
+    }
+  }
+
+  static func region(_ offset: UInt64) -> UnsafeMutableRawPointer? {
+    SharedRegion.pointer(offset)
+  }
+
+  /// Service side, before the LWK starts: formats both queues.
+  static func formatQueues() -> Bool {
+    guard let control = region(SharedRegion.controlQueueOffset),
+      let reply = region(SharedRegion.replyQueueOffset)
+    else { return false }
+    do {
+      requests = try ShippingQueue.initialize(
+        at: control, bytes: SharedRegion.queueBytes, slotSize: slotSize, capacity: capacity)
+      replies = try ShippingQueue.initialize(
+        at: reply, bytes: SharedRegion.queueBytes, slotSize: slotSize, capacity: capacity)
+      return true
+    } catch {
+      print("boot: LWK control queues: \(error.description)")
+      return false
+    }
+  }
+
+  /// LWK side: attaches to the queues the service formatted, trusting
+  /// nothing in them. Returns why not, on failure.
+  static func attachQueues() -> String? {
+    guard let control = region(SharedRegion.controlQueueOffset),
+      let reply = region(SharedRegion.replyQueueOffset)
+    else { return "the shared region has no room for the control queues" }
+    do {
+      requests = try ShippingQueue.attach(at: control, bytes: SharedRegion.queueBytes)
+      replies = try ShippingQueue.attach(at: reply, bytes: SharedRegion.queueBytes)
+      return nil
+    } catch {
+      return error.description
+    }
+  }
+
+  /// Service side: sends one request and waits, bounded, for its reply.
+  /// Replies to earlier requests that timed out are skipped by their tag.
+  static func call(_ kind: ControlMessage.Kind, _ words: (UInt64, UInt64, UInt64, UInt64))
+    -> Result<
+      ControlMessage, Failure
+    >
+  {
+    guard SharedRegion.lwkState == .up, let requests, let replies, let server else {
+      return .failure(
+        .noInstance(LWKLoader.absence ?? "its state is \(SharedRegion.lwkState.description)"))
+    }
+    let tag = nextTag
+    nextTag &+= 1
+    var bytes = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0))
+    let sent = withUnsafeMutableBytes(of: &bytes) { buffer in
+      _ = ControlMessage.request(kind, tag: tag, words).encode(into: buffer)
+      return requests.enqueue(UnsafeRawBufferPointer(buffer))
+    }
+    switch sent {
+    case .enqueued(let raiseIPI):
+      if raiseIPI {
+        LocalAPIC.send(
+          to: server.apicID, command: UInt32(InterruptVector.doorbell) | LocalAPIC.deliveryFixed)
+      }
+    default: return .failure(.full)
+    }
+    let deadline = x86_rdtsc() + Clock.cycles(microseconds: timeoutMicroseconds)
+    while x86_rdtsc() < deadline {
+      var answer: Result<ControlMessage, ControlMessageError>? = nil
+      withUnsafeMutableBytes(of: &bytes) { buffer in
+        if case .message(let length) = replies.dequeue(into: buffer) {
+          _ = replies.markConsumed()
+          answer = ControlMessage.decode(
+            ByteView(base: UnsafeRawPointer(buffer.baseAddress), count: length))
+        }
+      }
+      switch answer {
+      case .success(let reply) where reply.tag == tag: return .success(reply)
+      case .success: continue  // a late answer to a request that timed out
+      case .failure(let error): return .failure(.malformedReply(error.description))
+      case nil: x86_pause()
+      }
+    }
+    return .failure(.timedOut)
+  }
+
+  /// LWK side, on the serving CPU: drain the control queue per doorbell,
+  /// sleep when it is empty. Never returns.
+  static func serve() -> Never {
+    var buffer = (
+      UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0)
+    )
+    while true {
+      x86_cli()
+      guard let requests, requests.pending > 0 else {
+        x86_sti_hlt()  // sti takes effect after hlt begins: no lost doorbell
+        continue
+      }
+      x86_sti()
+      let report = withUnsafeMutableBytes(of: &buffer) { bytes in
+        requests.drain(into: bytes, spinLimit: 100_000, pause: { x86_pause() }) { view in
+          answer(view)
+        }
+      }
+      if report.malformed > 0 {
+        print("lwk: \(report.malformed) malformed control requests dropped")
+      }
+    }
+  }
+
+  /// Serves one request on the LWK and queues the reply.
+  static func answer(_ view: ByteView) {
+    let reply: ControlMessage
+    switch ControlMessage.decode(view) {
+    case .failure(let error):
+      print("lwk: refusing a control request: \(error.description)")
+      return  // no trustworthy tag to answer
+    case .success(let request):
+      reply = LWKRequests.handle(request)
+    }
+    var bytes = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0))
+    withUnsafeMutableBytes(of: &bytes) { buffer in
+      _ = reply.encode(into: buffer)
+      // The service polls for replies: no doorbell, whatever the queue says.
+      if replies?.enqueue(UnsafeRawBufferPointer(buffer)) == .full {
+        print("lwk: reply queue full; a reply to tag \(reply.tag) is lost")
+      }
+    }
+  }
+}

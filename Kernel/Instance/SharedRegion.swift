@@ -1,0 +1,98 @@
+import X86
+
+/// The one region both kernel instances map (reserved at boot as the
+/// partition rings, `ringmem=`): raw memory, never Swift objects, since the
+/// instances share no heap. Its layout is fixed:
+///
+///     0x00000  status page: COM1's line lock (+0), the LWK instance's state
+///              (+8), one state byte per CPU (+0x100, up to 256 CPUs)
+///     0x01000  the hand-off block, written once by the service instance
+///     0x10000  control queue, service -> LWK (requests of the `lwk` commands)
+///     0x20000  reply queue, LWK -> service
+///     0x30000  shipping queue, LWK -> service (shipped system calls)
+///     0x40000  shipping replies, service -> LWK
+///     0x100000 module staging: program images on their way to the LWK
+enum SharedRegion {
+  static let statusOffset: UInt64 = 0
+  static let handoffOffset: UInt64 = 0x1000
+  static let handoffBytes = 0xF000
+  static let controlQueueOffset: UInt64 = 0x1_0000
+  static let replyQueueOffset: UInt64 = 0x2_0000
+  static let shippingQueueOffset: UInt64 = 0x3_0000
+  static let shippingReplyOffset: UInt64 = 0x4_0000
+  static let queueBytes = 0x1_0000
+  static let stagingOffset: UInt64 = 0x10_0000
+  /// The smallest region that holds all of the above with 1 MiB of staging.
+  static let minimumBytes: UInt64 = 0x20_0000
+
+  /// Where the region is in physical memory (zero: there is none).
+  nonisolated(unsafe) static var base: UInt64 = 0
+  nonisolated(unsafe) static var bytes: UInt64 = 0
+
+  static var exists: Bool { base != 0 }
+
+  static func pointer(_ offset: UInt64) -> UnsafeMutableRawPointer? {
+    guard exists, offset < bytes else { return nil }
+    return PhysicalMemory.pointer(base + offset)
+  }
+
+  static var range: PhysicalRange { PhysicalRange(base: base, length: bytes) }
+
+  /// The console's line-lock word (per machine: both instances print).
+  static var consoleLockWord: UnsafeMutablePointer<UInt64>? {
+    pointer(statusOffset)?.assumingMemoryBound(to: UInt64.self)
+  }
+
+  /// The LWK instance's state as it publishes it.
+  enum LWKState: UInt64 {
+    case absent = 0
+    case booting = 1
+    case up = 2
+    case failed = 3
+
+    var description: String {
+      switch self {
+      case .absent: "absent"
+      case .booting: "booting"
+      case .up: "up"
+      case .failed: "failed"
+      }
+    }
+  }
+
+  static var lwkState: LWKState {
+    get {
+      guard let word = pointer(statusOffset + 8)?.assumingMemoryBound(to: UInt64.self) else {
+        return .absent
+      }
+      return LWKState(rawValue: x86_load_relaxed(word)) ?? .failed
+    }
+    set {
+      guard let word = pointer(statusOffset + 8)?.assumingMemoryBound(to: UInt64.self) else {
+        return
+      }
+      x86_store_release(word, newValue.rawValue)
+    }
+  }
+
+  /// The state byte of an LWK CPU: written by whichever instance starts or
+  /// runs it, read by both (`cpus` on the service side).
+  static func cpuStateByte(_ cpu: Int) -> UnsafeMutablePointer<UInt8>? {
+    guard cpu >= 0, cpu < 256 else { return nil }
+    return pointer(statusOffset + 0x100 + UInt64(cpu))?.assumingMemoryBound(to: UInt8.self)
+  }
+
+  /// Formats a new region: everything zero (console free, no LWK).
+  static func format(_ range: PhysicalRange) -> Bool {
+    guard range.length >= minimumBytes, let start = PhysicalMemory.pointer(range.base) else {
+      return false
+    }
+    start.initializeMemory(as: UInt8.self, repeating: 0, count: Int(stagingOffset))
+    base = range.base
+    bytes = range.length
+    return true
+  }
+
+  /// The module staging area: from `stagingOffset` to the region's end.
+  static var stagingBytes: Int { exists ? Int(bytes - stagingOffset) : 0 }
+}
