@@ -31,6 +31,16 @@ final class AddressSpace {
     tracker.releaseAll()
   }
 
+  /// The user memory mapped, by page size ("48 KiB: 12 x 4 KiB, 1 x 2 MiB").
+  var pageSummary: String {
+    let counts = table.leafCounts(slots: Self.userSlots)
+    let bytes = UInt64(counts.small) * 4096 + UInt64(counts.large) << 21 + UInt64(counts.huge) << 30
+    var text = formatSize(bytes) + ": \(counts.small) x 4 KiB"
+    if counts.large > 0 { text += ", \(counts.large) x 2 MiB" }
+    if counts.huge > 0 { text += ", \(counts.huge) x 1 GiB" }
+    return text
+  }
+
   var isActive: Bool { x86_read_cr3() & 0x000F_FFFF_FFFF_F000 == table.root }
 
   static func isUserAddress(_ virtual: UInt64) -> Bool {

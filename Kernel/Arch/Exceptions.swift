@@ -58,7 +58,7 @@ func interruptDispatch(_ rawFrame: UnsafeMutableRawPointer) {
   case InterruptVector.reschedule:
     reschedule = true
   case InterruptVector.doorbell:
-    break  // waking from hlt is the point: the woken loop drains its queues
+    LWKControl.doorbell()
   case InterruptVector.spurious, InterruptVector.legacyBase + 7, InterruptVector.legacyBase + 15:
     return  // spurious: no EOI
   case InterruptVector.apicError:

@@ -5,8 +5,9 @@ import X86
 /// the shared region, both Core shipping queues. The service rings the LWK's
 /// doorbell only when the control queue was empty before its request (the
 /// mOS piggy-back rule); it polls for the reply, so the LWK never interrupts
-/// it (Barrelfish's doorbell skip). The LWK serves requests on its boot CPU,
-/// which sleeps in `hlt` when there is nothing to do.
+/// it (Barrelfish's doorbell skip). The LWK serves requests in a kernel
+/// thread on its boot CPU, which blocks while there is nothing to do, so
+/// LWK programs may share that CPU.
 enum LWKControl {
   static let slotSize = 64
   static let capacity = 64
@@ -18,6 +19,10 @@ enum LWKControl {
   nonisolated(unsafe) static var nextTag: UInt64 = 1
   /// The LWK CPU that serves the control queue.
   nonisolated(unsafe) static var server: Processor? = nil
+  static var serverIndex: Int { server?.index ?? -1 }
+  /// LWK side: the kernel thread that serves it (the LWK boot CPU's first
+  /// context), blocked while the queue is empty.
+  nonisolated(unsafe) static var serverThread: Thread? = nil
 
   enum Failure: Error {
     case noInstance(String)
@@ -158,6 +163,19 @@ enum LWKControl {
       if replies?.enqueue(UnsafeRawBufferPointer(buffer)) == .full {
         print("lwk: reply queue full; a reply to tag \(reply.tag) is lost")
       }
+    }
+  }
+}
+
+extension LWKControl {
+  /// The doorbell vector, on either instance: the service serves shipped
+  /// calls; on the LWK the control thread wakes (a doorbell on a CPU where a
+  /// thread waits for a shipped call's reply only needs to end its `hlt`).
+  static func doorbell() {
+    if KernelInstance.kind == .service {
+      FunctionShipping.serveDoorbell()
+    } else if let thread = serverThread, thread.cpu == Processor.currentIndex {
+      Scheduler.wake(thread)
     }
   }
 }

@@ -68,10 +68,19 @@ enum LWKInstance {
     memory.frames = FrameAllocator(ranges: block.usableLWKRanges, storage: links)
     kernelHeap.grow = growKernelHeap
     if let problem = LWKControl.attachQueues() { stop(index, "control queues: " + problem) }
+    let serviceBoot = block.cpus.first { $0.partition == .service }?.apicID ?? 0
+    if let problem = FunctionShipping.attach(serviceBootAPIC: serviceBoot) {
+      stop(index, "shipping queue: " + problem)
+    }
     KernelAddressSpace.table = PageTable(
       root: x86_read_cr3() & 0x000F_FFFF_FFFF_F000,
       memory: DirectMapTableMemory { Frames.allocate() })
     SMP.trampolineReady = true
+    // The same scheduler as the service's, without a tick: this context
+    // becomes the control thread.
+    Scheduler.perCPU = Array(repeating: nil, count: processors.count)
+    Scheduler.startOnThisCPU(bootName: "lwk-control", bootIsIdle: false)
+    LWKControl.server = me
 
     let others = processors.filter { !$0.isService && $0.index != index }
     for line in SMP.start(others, entry: lwkAPEntry) { print("lwk: \(line)") }
@@ -89,7 +98,8 @@ enum LWKInstance {
     )
   }
 
-  /// An LWK CPU with nothing to run sleeps until an IPI it asked for.
+  /// An LWK CPU with nothing to run sleeps until an IPI it asked for (the
+  /// interrupt's end switches to a thread placed here).
   static func idle() -> Never {
     while true { x86_sti_hlt() }
   }
@@ -111,6 +121,7 @@ let lwkAPEntry: @convention(c) (UInt64, UInt64) -> Void = { index, _ in
   let cpu = processors[Int(index)]
   SMP.joinInstance(cpu)
   LocalAPIC.maskTimer()
+  Scheduler.startOnThisCPU(bootName: "idle", bootIsIdle: true)
   cpu.state = .online
   LWKInstance.idle()
 }

@@ -177,7 +177,7 @@ enum LWKLoader {
       for cpu in lwkCPUs { cpu.state = .parked }
       return [fail("the hand-off block does not fit in its \(SharedRegion.handoffBytes) bytes")]
     }
-    guard LWKControl.formatQueues() else {
+    guard LWKControl.formatQueues(), FunctionShipping.format(lwkCPUs: lwkCPUs) else {
       for cpu in lwkCPUs { cpu.state = .parked }
       return [fail("cannot format the control queues in the shared region")]
     }

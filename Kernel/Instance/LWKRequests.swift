@@ -15,6 +15,18 @@ enum LWKRequests {
       return .reply(.ok, tag: request.tag)
     case .poke:
       return poke(request)
+    case .run: return run(request)
+    case .state: return state(request)
+    case .kill: return kill(request)
+    case .processes:
+      processes()
+      return .reply(.ok, tag: request.tag)
+    case .capabilities:
+      capabilities(request)
+      return .reply(.ok, tag: request.tag)
+    case .triage:
+      triage()
+      return .reply(.ok, tag: request.tag)
     case nil:
       print("lwk: unknown control request \(request.code); refused")
       return .reply(.refused, tag: request.tag)
@@ -60,5 +72,119 @@ enum LWKRequests {
       )
       return .reply(.faulted, tag: request.tag, (fault.vector, fault.address, fault.errorCode, 0))
     }
+  }
+}
+
+/// The process requests: `lwk run`, its wait, `lwk ps`, `lwk kill`,
+/// `lwk caps`, `triage`.
+extension LWKRequests {
+  /// Where `lwk run` stages a program: its name, its argument string, and
+  /// the ELF image from the first page boundary on.
+  static let stagedNameOffset: UInt64 = 0
+  static let stagedArgumentOffset: UInt64 = 256
+  static let stagedImageOffset: UInt64 = 4096
+  static let stagedStringLimit: UInt64 = 255
+
+  static func run(_ request: ControlMessage) -> ControlMessage {
+    ProcessRunner.reap()
+    let (imageLength, nameLength, argumentLength, wanted) = request.words
+    func refuse(_ error: SystemCallError) -> ControlMessage {
+      .reply(.refused, tag: request.tag, (UInt64(bitPattern: error.rawValue), 0, 0, 0))
+    }
+    guard nameLength >= 1, nameLength <= stagedStringLimit, argumentLength <= stagedStringLimit,
+      imageLength <= UInt64(SharedRegion.stagingBytes) - stagedImageOffset,
+      let staging = SharedRegion.pointer(SharedRegion.stagingOffset)
+    else { return refuse(.badLength) }
+    let name = string(staging + Int(stagedNameOffset), Int(nameLength))
+    let argument = string(staging + Int(stagedArgumentOffset), Int(argumentLength))
+    let image = ByteView(
+      base: UnsafeRawPointer(staging + Int(stagedImageOffset)), count: Int(imageLength))
+    let cpu = wanted == UInt64.max ? leastLoadedCPU() : Int(truncatingIfNeeded: wanted)
+    let started = KernelLock.held {
+      ProcessRunner.start(name, argument: argument, cpu: cpu, parent: nil, image: image)
+    }
+    switch started {
+    case .success(let process):
+      return .reply(.ok, tag: request.tag, (UInt64(process.pid), UInt64(cpu), 0, 0))
+    case .failure(let error):
+      print("lwk: run \(name): \(error.description)")
+      return refuse(error.code)
+    }
+  }
+
+  static func string(_ base: UnsafeMutableRawPointer, _ count: Int) -> String {
+    String(decoding: UnsafeRawBufferPointer(start: base, count: count), as: UTF8.self)
+  }
+
+  /// mOS placement: the LWK CPU running the fewest threads (the control
+  /// thread counts on its CPU, so programs go elsewhere when they can).
+  static func leastLoadedCPU() -> Int {
+    var best = -1
+    var bestCount = Int.max
+    for cpu in processors where !cpu.isService && cpu.state == .online {
+      guard ProcessRunner.isServiceCPU(cpu.index) else { continue }
+      var count = cpu.index == LWKControl.serverIndex ? 1 : 0
+      for process in ProcessRunner.live {
+        count += process.threads.filter { $0.cpu == cpu.index && $0.state != .dead }.count
+      }
+      if count < bestCount {
+        best = cpu.index
+        bestCount = count
+      }
+    }
+    return best
+  }
+
+  static func state(_ request: ControlMessage) -> ControlMessage {
+    let pid = Int(truncatingIfNeeded: request.words.0)
+    let found = KernelLock.held { ProcessRunner.live.first { $0.pid == pid } }
+    guard let process = found else {
+      let ended = ProcessRunner.history.last { $0.pid == pid }
+      return .reply(.ok, tag: request.tag, (1, 0, 0, ended == nil ? 1 : 0))
+    }
+    guard let status = process.exitStatus, ProcessRunner.isFinished(process) else {
+      return .reply(.ok, tag: request.tag, (0, 0, 0, 0))
+    }
+    let code = process.exitCode.map { UInt64(bitPattern: $0) } ?? 0
+    print("lwk: process \(pid) (\(process.name)) \(status)")
+    ProcessRunner.reap()
+    return .reply(.ok, tag: request.tag, (1, code, process.exitCode == nil ? 0 : 1, 0))
+  }
+
+  static func kill(_ request: ControlMessage) -> ControlMessage {
+    print("lwk: " + ProcessRunner.kill(Int(truncatingIfNeeded: request.words.0)))
+    ProcessRunner.reap()
+    return .reply(.ok, tag: request.tag)
+  }
+
+  /// `lwk ps`: each process with its threads' CPUs and states, and its
+  /// memory by page size.
+  static func processes() {
+    ProcessRunner.reap()
+    print("lwk: pid  name          threads  cpu  state     memory")
+    for process in ProcessRunner.live {
+      let threads = process.threads.filter { $0.state != .dead }
+      let cpus = CPUCommands.cpuList(threads.map { $0.cpu })
+      let state =
+        process.exitStatus == nil ? (threads.first?.state.description ?? "ended") : "ending"
+      print(
+        "lwk: " + String(process.pid).padded(to: 5) + process.name.padded(to: 14)
+          + String(threads.count).padded(to: 9) + cpus.padded(to: 5) + state.padded(to: 10)
+          + process.space.pageSummary)
+    }
+    for (pid, name, status) in ProcessRunner.history.suffix(4) {
+      print("lwk: " + String(pid).padded(to: 5) + name.padded(to: 14) + "ended: " + status)
+    }
+  }
+
+  static func capabilities(_ request: ControlMessage) {
+    ProcessCommands.caps([String(request.words.0)])
+  }
+
+  static func triage() {
+    let interrupts = FunctionShipping.countersLock.lock()
+    let counters = FunctionShipping.counters
+    FunctionShipping.countersLock.unlock(interrupts)
+    for line in counters.lines() { print("lwk: " + line) }
   }
 }

@@ -4,26 +4,34 @@ import X86
 /// partition rings, `ringmem=`): raw memory, never Swift objects, since the
 /// instances share no heap. Its layout is fixed:
 ///
-///     0x00000  status page: COM1's line lock (+0), the LWK instance's state
-///              (+8), one state byte per CPU (+0x100, up to 256 CPUs)
-///     0x01000  the hand-off block, written once by the service instance
-///     0x10000  control queue, service -> LWK (requests of the `lwk` commands)
-///     0x20000  reply queue, LWK -> service
-///     0x30000  shipping queue, LWK -> service (shipped system calls)
-///     0x40000  shipping replies, service -> LWK
-///     0x100000 module staging: program images on their way to the LWK
+///     0x000000  status page: COM1's line lock (+0), the LWK instance's state
+///               (+8), one state byte per CPU (+0x100, up to 256 CPUs)
+///     0x001000  the hand-off block, written once by the service instance
+///     0x010000  control queue, service -> LWK (requests of the `lwk` commands)
+///     0x020000  reply queue, LWK -> service
+///     0x030000  shipping queue, LWK -> service (shipped system calls)
+///     0x100000  shipping replies, service -> LWK: one 4 KiB queue per CPU
+///     0x200000  module staging: program images on their way to the LWK
 enum SharedRegion {
   static let statusOffset: UInt64 = 0
   static let handoffOffset: UInt64 = 0x1000
   static let handoffBytes = 0xF000
   static let controlQueueOffset: UInt64 = 0x1_0000
   static let replyQueueOffset: UInt64 = 0x2_0000
-  static let shippingQueueOffset: UInt64 = 0x3_0000
-  static let shippingReplyOffset: UInt64 = 0x4_0000
   static let queueBytes = 0x1_0000
-  static let stagingOffset: UInt64 = 0x10_0000
+  static let shippingQueueOffset: UInt64 = 0x3_0000
+  static let shippingQueueBytes = 0xD_0000
+  static let shippingReplyOffset: UInt64 = 0x10_0000
+  static let shippingReplyBytes = 0x1000
+  static let stagingOffset: UInt64 = 0x20_0000
   /// The smallest region that holds all of the above with 1 MiB of staging.
-  static let minimumBytes: UInt64 = 0x20_0000
+  static let minimumBytes: UInt64 = 0x30_0000
+
+  /// The queue the shipping server puts an LWK CPU's replies in.
+  static func shippingReplyQueue(cpu: Int) -> UnsafeMutableRawPointer? {
+    guard cpu >= 0, cpu < 256 else { return nil }
+    return pointer(shippingReplyOffset + UInt64(cpu) * UInt64(shippingReplyBytes))
+  }
 
   /// Where the region is in physical memory (zero: there is none).
   nonisolated(unsafe) static var base: UInt64 = 0

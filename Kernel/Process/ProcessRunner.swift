@@ -46,6 +46,8 @@ enum ProcessRunner {
     }
   }
 
+  /// Whether `cpu` runs this instance's scheduler (on the LWK instance: an
+  /// LWK CPU).
   static func isServiceCPU(_ cpu: Int) -> Bool {
     cpu >= 0 && cpu < Scheduler.perCPU.count && Scheduler.perCPU[cpu] != nil
   }
@@ -55,13 +57,17 @@ enum ProcessRunner {
   /// programs are init's children); `give` a capability of the parent's
   /// to copy into the child's `InitialSlot.given`. Call under KernelLock.
   static func start(
-    _ name: String, argument: String, cpu: Int, parent: Process?, give: UInt64 = 0
+    _ name: String, argument: String, cpu: Int, parent: Process?, give: UInt64 = 0,
+    image: ByteView? = nil
   ) -> Result<Process, StartError> {
     guard isServiceCPU(cpu) else { return .failure(.badCPU(cpu)) }
     let pid = nextPID
     let process: Process
     let loaded: LoadedProgram
-    switch ProgramLoader.load(name, pid: pid, argument: argument) {
+    let outcome =
+      image.map { ProgramLoader.load(image: $0, name: name, pid: pid, argument: argument) }
+      ?? ProgramLoader.load(name, pid: pid, argument: argument)
+    switch outcome {
     case .success(let program):
       process = program.process
       loaded = program

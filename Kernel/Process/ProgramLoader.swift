@@ -1,8 +1,9 @@
-/// Turns a Multiboot2 module holding an ELF executable into a process: the
-/// ELF is validated first (nothing is mapped for a bad one), then each
-/// segment is copied into fresh service-partition frames and mapped with its
-/// own permissions (W^X), and a stack with a guard page below it is mapped
-/// at the top of user space.
+/// Turns an ELF executable into a process: a Multiboot2 module on the
+/// service instance, an image staged in the shared region on the LWK
+/// instance. The ELF is validated first (nothing is mapped for a bad one),
+/// then each segment is copied into fresh frames of this instance and mapped
+/// with its own permissions (W^X), and a stack with a guard page below it is
+/// mapped at the top of user space.
 enum ProgramLoader {
   static let stackPages: UInt64 = 16
 
@@ -31,6 +32,12 @@ enum ProgramLoader {
     guard let image = PhysicalMemory.view(UInt64(module.start), Int(module.size)) else {
       return .failure(.badELF("module outside memory"))
     }
+    return load(image: image, name: name, pid: pid, argument: argument)
+  }
+
+  static func load(image: ByteView, name: String, pid: Int, argument: String) -> Result<
+    LoadedProgram, LoadError
+  > {
     let plan: ELFLoadPlan
     switch ELFImage.validate(image, userSpace: UserSpace.lowest...UserSpace.highest) {
     case .success(let valid): plan = valid

@@ -161,7 +161,8 @@ final class CPUScheduler {
 }
 
 enum Scheduler {
-  /// Per CPU; nil for LWK CPUs (they run tickless, without this scheduler).
+  /// Per CPU of this instance; nil for the other instance's CPUs. LWK CPUs
+  /// run the same scheduler without a tick, and run to completion.
   nonisolated(unsafe) static var perCPU: [CPUScheduler?] = []
   nonisolated(unsafe) static var nextTID = 1
   static let sliceTicks = 2  // 20 ms at 100 Hz
@@ -284,6 +285,13 @@ enum Scheduler {
     guard requested || sliceUsed || scheduler.needsReschedule else { return }
     if fromUser { ProcessRunner.exitIfRequested() }
     guard fromUser || scheduler.current === scheduler.idle else { return }
+    // mOS: an LWK thread runs until it blocks, yields or exits; only a
+    // thread of higher priority (the control thread) may take its CPU.
+    if KernelInstance.kind == .lwk && scheduler.current !== scheduler.idle
+      && scheduler.highestReadyPriority <= scheduler.current.priority
+    {
+      return
+    }
     scheduler.reschedule()
     scheduler.retire()
     if fromUser { ProcessRunner.exitIfRequested() }

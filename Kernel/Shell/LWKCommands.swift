@@ -5,7 +5,8 @@ import X86
 /// (Kernel/Instance/LWKControl.swift); the LWK instance answers, and prints
 /// what it has to show itself.
 enum LWKCommands {
-  static let usage = "usage: lwk [status] | lwk ping [N] | lwk mem | lwk poke ADDRESS [VALUE]"
+  static let usage =
+    "usage: lwk [status] | lwk run [-c CPU] MODULE [ARG...] [&] | lwk ps | lwk kill PID | lwk caps PID | lwk mem | lwk ping [N] | lwk poke ADDRESS [VALUE]"
 
   static func lwk(_ arguments: [String]) {
     guard let sub = arguments.first else { return status() }
@@ -15,6 +16,14 @@ enum LWKCommands {
     case "ping": ping(rest)
     case "mem" where rest.isEmpty: mem()
     case "poke": poke(rest)
+    case "run": run(rest)
+    case "ps" where rest.isEmpty: simple(.processes, 0)
+    case "kill", "caps":
+      guard rest.count == 1, let pid = ShellCommand.parseUnsigned(rest[0]) else {
+        print("usage: lwk \(sub) PID")
+        return
+      }
+      simple(sub == "kill" ? .kill : .capabilities, pid)
     default: print(usage)
     }
   }
@@ -82,9 +91,128 @@ enum LWKCommands {
     )
   }
 
-  static func mem() {
-    if case .failure(let failure) = LWKControl.call(.memory, (0, 0, 0, 0)) {
+  static func mem() { simple(.memory, 0) }
+
+  /// A request whose output the LWK instance prints itself.
+  static func simple(_ kind: ControlMessage.Kind, _ argument: UInt64) {
+    if case .failure(let failure) = LWKControl.call(kind, (argument, 0, 0, 0)) {
       print("error: \(failure.description)")
+    }
+  }
+
+  /// `triage`: the LWK's system calls, served locally or shipped, and the
+  /// shipped messages against the doorbells they rang.
+  static func triage(_ arguments: [String]) {
+    guard arguments.isEmpty else {
+      print("usage: triage")
+      return
+    }
+    simple(.triage, 0)
+    print(
+      "shipping server (service CPU 0): \(FunctionShipping.served) served, \(FunctionShipping.refused) refused"
+    )
+  }
+
+  static let runUsage = "usage: lwk run [-c CPU] MODULE [ARG...] [&]"
+
+  /// `lwk run`: stage the module in the shared region, have the LWK
+  /// instance validate, load and start it, and wait for its end unless `&`.
+  static func run(_ arguments: [String]) {
+    var words = arguments
+    var background = false
+    if words.last == "&" {
+      background = true
+      words.removeLast()
+    }
+    var cpu = UInt64.max
+    if words.first == "-c" {
+      guard words.count >= 2, let chosen = ShellCommand.parseUnsigned(words[1]) else {
+        print(runUsage)
+        return
+      }
+      cpu = chosen
+      words.removeFirst(2)
+    }
+    guard let name = words.first else {
+      print(runUsage)
+      return
+    }
+    var argument = ""
+    for (i, word) in words.dropFirst().enumerated() { argument += (i == 0 ? "" : " ") + word }
+    guard let module = ProgramLoader.module(named: name) else {
+      print("lwk run: no module named \"\(name)\" (see lsmod)")
+      return
+    }
+    guard SharedRegion.lwkState == .up else {
+      print(
+        "error: there is no LWK instance: "
+          + (LWKLoader.absence ?? SharedRegion.lwkState.description))
+      return
+    }
+    let nameBytes = Array(name.utf8)
+    let argumentBytes = Array(argument.utf8)
+    let room = UInt64(SharedRegion.stagingBytes) - LWKRequests.stagedImageOffset
+    guard nameBytes.count <= Int(LWKRequests.stagedStringLimit),
+      argumentBytes.count <= Int(LWKRequests.stagedStringLimit)
+    else {
+      print("lwk run: the name or the arguments are longer than 255 bytes")
+      return
+    }
+    guard UInt64(module.size) <= room,
+      let staging = SharedRegion.pointer(SharedRegion.stagingOffset),
+      let image = PhysicalMemory.pointer(UInt64(module.start))
+    else {
+      print(
+        "lwk run: \(name) (\(module.size) bytes) does not fit the \(formatSize(room)) staging area")
+      return
+    }
+    nameBytes.withUnsafeBytes { staging.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+    argumentBytes.withUnsafeBytes {
+      if let base = $0.baseAddress {
+        (staging + Int(LWKRequests.stagedArgumentOffset)).copyMemory(
+          from: base, byteCount: $0.count)
+      }
+    }
+    (staging + Int(LWKRequests.stagedImageOffset)).copyMemory(
+      from: image, byteCount: Int(module.size))
+    let request = (
+      UInt64(module.size), UInt64(nameBytes.count), UInt64(argumentBytes.count), cpu
+    )
+    let reply: ControlMessage
+    switch LWKControl.call(.run, request) {
+    case .success(let answer): reply = answer
+    case .failure(let failure):
+      print("error: \(failure.description)")
+      return
+    }
+    guard reply.status == .ok else {
+      let code = SystemCallError(rawValue: Int64(bitPattern: reply.words.0))
+      print("lwk run: \(name): refused by the LWK instance (\(code?.name ?? "unknown reason"))")
+      return
+    }
+    let pid = reply.words.0
+    FunctionShipping.lwkProcesses.append(Int(pid))
+    if background {
+      print("process \(pid) (\(name)) started on LWK CPU \(reply.words.1)")
+      return
+    }
+    waitForEnd(pid: pid)
+  }
+
+  /// Polls the LWK instance until the process has ended (it says how); the
+  /// doorbells of shipped calls keep arriving on this CPU meanwhile.
+  static func waitForEnd(pid: UInt64) {
+    while true {
+      switch LWKControl.call(.state, (pid, 0, 0, 0)) {
+      case .success(let reply) where reply.words.0 == 1 || reply.words.3 == 1:
+        FunctionShipping.lwkProcesses.removeAll { $0 == Int(pid) }
+        return
+      case .success:
+        Clock.delay(microseconds: 2_000)
+      case .failure(let failure):
+        print("error: \(failure.description)")
+        return
+      }
     }
   }
 

@@ -52,9 +52,13 @@ enum ShellCommands {
       summary: "the partition plan: CPUs and memory per partition and where they came from",
       run: CPUCommands.parts),
     ShellCommandEntry(
-      name: "lwk", usage: "lwk [status|ping [N]|mem|poke ADDRESS [VALUE]]",
-      summary: "the LWK kernel instance: state, round trips, its memory, make it touch an address",
+      name: "lwk", usage: "lwk [status|run|ps|kill|caps|mem|ping|poke] ...",
+      summary: "the LWK kernel instance: run programs on it, its processes, memory, round trips",
       run: LWKCommands.lwk),
+    ShellCommandEntry(
+      name: "triage", usage: "triage",
+      summary: "LWK system calls served locally or shipped, messages and doorbells",
+      run: LWKCommands.triage),
     ShellCommandEntry(
       name: "poke", usage: "poke ADDRESS",
       summary: "read a physical address through the service instance's page tables",

@@ -6,6 +6,10 @@ import X86
 func systemCallDispatch(_ raw: UnsafeMutableRawPointer) {
   let frame = raw.assumingMemoryBound(to: InterruptFrame.self)
   guard let scheduler = Scheduler.here else { return }
+  if KernelInstance.kind == .lwk, LWKSystemCalls.triage(frame) {
+    returnToUser(scheduler)
+    return
+  }
   switch SystemCallNumber(rawValue: frame.pointee.rax) {
   // IPC writes its results into the frames itself (also the partner's).
   case .call: IPC.send(frame, call: true, on: scheduler)

@@ -57,6 +57,23 @@ extension Result where Success == Void {
     #expect(table.translate(0x8000_0000_0000) == nil)  // not canonical
   }
 
+  @Test func countsLeavesBySizeWithinSlots() throws {
+    let table = try #require(PageTable(memory: FakeTableMemory()))
+    let user: PageFlags = [.present, .writable, .user]
+    let tib: UInt64 = 1 << 40  // PML4 slot 2
+    for i in UInt64(0)..<3 {
+      #expect(table.map(tib + i * 4096, to: i * 4096, size: .small, flags: user).failure == nil)
+    }
+    #expect(table.map(tib + (4 << 20), to: 2 << 20, size: .large, flags: user).failure == nil)
+    #expect(table.map(tib + (1 << 30), to: 1 << 30, size: .huge, flags: user).failure == nil)
+    #expect(table.map(0x4000_0000, to: 0, size: .small, flags: kernelText).failure == nil)
+    let counts = table.leafCounts(slots: 1...127)
+    #expect(counts.small == 3 && counts.large == 1 && counts.huge == 1)
+    let all = table.leafCounts(slots: 0...511)
+    #expect(all.small == 4)
+    #expect(table.leafCounts(slots: 3...127) == (0, 0, 0))
+  }
+
   @Test func refusesConflictsAndBadArguments() throws {
     let memory = FakeTableMemory()
     let table = try #require(PageTable(memory: memory))

@@ -1,5 +1,5 @@
 // The requests one kernel instance sends another about the instance itself
-// (the shell's `lwk` commands: ping, mem, poke) and their replies, as they
+// (the shell's `lwk` commands) and their replies, as they
 // travel through the control and reply queues of the shared region. The
 // bytes come from the other kernel, so decoding checks everything and never
 // traps; an unknown kind is an error the receiver answers, not a crash.
@@ -24,6 +24,22 @@ public struct ControlMessage: Equatable, Sendable {
     /// kernel virtual address words[0]. Reply: ok with the value read, or
     /// faulted with vector, address, error code.
     case poke = 3
+    /// Load and start the program staged in the shared region: words are
+    /// image length, name length, argument length, CPU (all ones: the
+    /// instance chooses). Reply: ok with pid and CPU, or refused with a
+    /// SystemCallError code in words[0].
+    case run = 4
+    /// How process words[0] is: reply words are (ended 0/1, exit code, 1
+    /// when there is an exit code, 1 when the process is unknown).
+    case state = 5
+    /// End process words[0]; the instance prints the outcome.
+    case kill = 6
+    /// The instance prints its processes.
+    case processes = 7
+    /// The instance prints process words[0]'s capabilities.
+    case capabilities = 8
+    /// The instance prints its system-call triage counters.
+    case triage = 9
   }
 
   /// How a request went.

@@ -208,6 +208,27 @@ public struct PageTable<Memory: PageTableMemory> {
     }
   }
 
+  /// How many leaf pages of each size are mapped through PML4 entries
+  /// `slots` (for `lwk ps`: which page sizes a process got).
+  public func leafCounts(slots: ClosedRange<UInt64>) -> (small: Int, large: Int, huge: Int) {
+    var counts = (small: 0, large: 0, huge: 0)
+    func walk(_ table: UInt64, level: Int, range: ClosedRange<UInt64>) {
+      for index in range {
+        let entry = memory.load(table + index * 8)
+        guard entry & PageFlags.present.rawValue != 0 else { continue }
+        if level == 1 {
+          counts.small += 1
+        } else if level <= 3 && entry & Self.hugeBit != 0 {
+          if level == 2 { counts.large += 1 } else { counts.huge += 1 }
+        } else {
+          walk(entry & Self.addressMask, level: level - 1, range: 0...511)
+        }
+      }
+    }
+    walk(root, level: 4, range: slots.clamped(to: 0...511))
+    return counts
+  }
+
   /// Maps `[virtual, virtual + length)` to `[physical, ...)` with the largest
   /// pages alignment allows (`largest` caps the size, e.g. no 1 GiB pages on
   /// CPUs without them).

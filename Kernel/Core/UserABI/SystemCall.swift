@@ -215,6 +215,10 @@ public enum SystemCallError: Int64, CaseIterable, Error {
   case invalidObject = -30
   /// A mapping asked to be writable and executable at once (W^X).
   case writeAndExecute = -31
+  /// An LWK program's call that is shipped to the service partition got no
+  /// answer: the service refused it, did not answer in time, or the caller
+  /// is being killed.
+  case shippingFailed = -32
 
   public var name: String {
     switch self {
@@ -248,6 +252,7 @@ public enum SystemCallError: Int64, CaseIterable, Error {
     case .noSuchChild: "no such child"
     case .childFaulted: "child faulted"
     case .invalidObject: "invalid object"
+    case .shippingFailed: "shipping failed"
     case .writeAndExecute: "write and execute"
     }
   }
