@@ -80,6 +80,11 @@ enum LocalAPIC {
       x86_wrmsr(0x830, UInt64(apicID) << 32 | UInt64(command))
       return
     }
+    // The two writes must not be split by an interrupt handler that sends
+    // an IPI of its own (the shipping server answers LWK CPUs from one):
+    // the second write would go out to the handler's destination.
+    let interruptsWereOn = x86_read_rflags() & (1 << 9) != 0
+    x86_cli()
     write(.interruptCommandHigh, apicID << 24)
     write(.interruptCommandLow, command)
     var spins = 0
@@ -87,6 +92,7 @@ enum LocalAPIC {
       x86_pause()
       spins += 1
     }
+    if interruptsWereOn { x86_sti() }
   }
 
   /// The timer: `vector` every `count` ticks (divide by 16), or masked.

@@ -122,16 +122,19 @@ enum LWKControl {
     return .failure(.timedOut)
   }
 
-  /// LWK side, on the serving CPU: drain the control queue per doorbell,
-  /// sleep when it is empty. Never returns.
+  /// LWK side, in the serving thread: drain the control queue per
+  /// doorbell, block when it is empty. Never returns.
   static func serve() -> Never {
+    serverThread = Scheduler.here?.current
     var buffer = (
       UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0)
     )
     while true {
       x86_cli()
       guard let requests, requests.pending > 0 else {
-        x86_sti_hlt()  // sti takes effect after hlt begins: no lost doorbell
+        // Checked with interrupts off: a doorbell after the check is taken
+        // once this thread is blocked, and wakes it.
+        Scheduler.block()
         continue
       }
       x86_sti()
@@ -154,7 +157,12 @@ enum LWKControl {
       print("lwk: refusing a control request: \(error.description)")
       return  // no trustworthy tag to answer
     case .success(let request):
+      if let kind = SharedRegion.controlWord(1) { x86_store_release(kind, UInt64(request.code)) }
       reply = LWKRequests.handle(request)
+      if let kind = SharedRegion.controlWord(1) { x86_store_release(kind, 0) }
+      if let served = SharedRegion.controlWord(0) {
+        x86_store_release(served, x86_load_relaxed(served) &+ 1)
+      }
     }
     var bytes = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0))
     withUnsafeMutableBytes(of: &bytes) { buffer in

@@ -16,6 +16,7 @@ enum LWKRequests {
     case .poke:
       return poke(request)
     case .run: return run(request)
+    case .start: return start(request)
     case .state: return state(request)
     case .kill: return kill(request)
     case .processes:
@@ -101,15 +102,30 @@ extension LWKRequests {
       base: UnsafeRawPointer(staging + Int(stagedImageOffset)), count: Int(imageLength))
     let cpu = wanted == UInt64.max ? leastLoadedCPU() : Int(truncatingIfNeeded: wanted)
     let started = KernelLock.held {
-      ProcessRunner.start(name, argument: argument, cpu: cpu, parent: nil, image: image)
+      ProcessRunner.start(
+        name, argument: argument, cpu: cpu, parent: nil, image: image, startNow: false)
     }
     switch started {
     case .success(let process):
+      loaded.append(process)
       return .reply(.ok, tag: request.tag, (UInt64(process.pid), UInt64(cpu), 0, 0))
     case .failure(let error):
       print("lwk: run \(name): \(error.description)")
       return refuse(error.code)
     }
+  }
+
+  /// Loaded by `run`, waiting for `start`.
+  nonisolated(unsafe) static var loaded: [Process] = []
+
+  static func start(_ request: ControlMessage) -> ControlMessage {
+    let pid = Int(truncatingIfNeeded: request.words.0)
+    guard let index = loaded.firstIndex(where: { $0.pid == pid }) else {
+      return .reply(.refused, tag: request.tag)
+    }
+    let process = loaded.remove(at: index)
+    if let thread = process.threads.first { Scheduler.start(thread) }
+    return .reply(.ok, tag: request.tag)
   }
 
   static func string(_ base: UnsafeMutableRawPointer, _ count: Int) -> String {

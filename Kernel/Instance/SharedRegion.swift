@@ -83,6 +83,12 @@ enum SharedRegion {
     }
   }
 
+  /// What the LWK's control thread is doing, for `lwk status`: requests
+  /// served (+16) and the current one's kind, or 0 while it waits (+24).
+  static func controlWord(_ index: UInt64) -> UnsafeMutablePointer<UInt64>? {
+    pointer(statusOffset + 16 + index * 8)?.assumingMemoryBound(to: UInt64.self)
+  }
+
   /// The state byte of an LWK CPU: written by whichever instance starts or
   /// runs it, read by both (`cpus` on the service side).
   static func cpuStateByte(_ cpu: Int) -> UnsafeMutablePointer<UInt8>? {

@@ -58,7 +58,7 @@ enum ProcessRunner {
   /// to copy into the child's `InitialSlot.given`. Call under KernelLock.
   static func start(
     _ name: String, argument: String, cpu: Int, parent: Process?, give: UInt64 = 0,
-    image: ByteView? = nil
+    image: ByteView? = nil, startNow: Bool = true
   ) -> Result<Process, StartError> {
     guard isServiceCPU(cpu) else { return .failure(.badCPU(cpu)) }
     let pid = nextPID
@@ -92,7 +92,7 @@ enum ProcessRunner {
       stack: start.stackTop, rdi: start.argumentAddress, rsi: start.argumentLength)
     ProcessCapabilities.bindThread(thread, of: process)
     live.append(process)
-    Scheduler.start(thread)
+    if startNow { Scheduler.start(thread) }
     return .success(process)
   }
 

@@ -47,9 +47,17 @@ enum LWKCommands {
         "  shared region: \(hex(SharedRegion.base))-\(hex(SharedRegion.base + SharedRegion.bytes - 1)) (\(formatSize(SharedRegion.bytes)))"
       )
     }
-    if let requests = LWKControl.requests {
+    if let requests = LWKControl.requests, let served = SharedRegion.controlWord(0),
+      let busy = SharedRegion.controlWord(1)
+    {
       let s = requests.statistics
-      print("  control requests: \(s.enqueued), doorbells rung: \(s.ipisRequested)")
+      let now = x86_load_acquire(busy)
+      let doing =
+        now == 0
+        ? "waiting" : "serving " + (ControlMessage.Kind(rawValue: UInt32(truncatingIfNeeded: now)).map { "\($0)" } ?? "?")
+      print(
+        "  control requests: \(s.enqueued) sent, \(x86_load_acquire(served)) served, \(s.pending) pending, doorbells rung: \(s.ipisRequested); control thread \(doing)"
+      )
     }
   }
 
@@ -192,6 +200,10 @@ enum LWKCommands {
     }
     let pid = reply.words.0
     FunctionShipping.lwkProcesses.append(Int(pid))
+    if case .failure(let failure) = LWKControl.call(.start, (pid, 0, 0, 0)) {
+      print("error: \(failure.description)")
+      return
+    }
     if background {
       print("process \(pid) (\(name)) started on LWK CPU \(reply.words.1)")
       return

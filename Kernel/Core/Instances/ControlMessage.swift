@@ -24,7 +24,7 @@ public struct ControlMessage: Equatable, Sendable {
     /// kernel virtual address words[0]. Reply: ok with the value read, or
     /// faulted with vector, address, error code.
     case poke = 3
-    /// Load and start the program staged in the shared region: words are
+    /// Load the program staged in the shared region: words are
     /// image length, name length, argument length, CPU (all ones: the
     /// instance chooses). Reply: ok with pid and CPU, or refused with a
     /// SystemCallError code in words[0].
@@ -40,6 +40,9 @@ public struct ControlMessage: Equatable, Sendable {
     case capabilities = 8
     /// The instance prints its system-call triage counters.
     case triage = 9
+    /// Start process words[0], which `run` loaded: the requester records
+    /// the pid first, so the program's first shipped call finds it known.
+    case start = 10
   }
 
   /// How a request went.
