@@ -47,6 +47,8 @@ enum Serial {
   /// The receive interrupt: drain the FIFO into the ring, wake the reader.
   static func handleInterrupt() {
     while let byte = read() { ring.push(byte) }
+    // An LWK program the shell waits for takes the input (its shipped read).
+    FunctionShipping.inputArrived()
     if let thread = waiter, !ring.isEmpty {
       waiter = nil
       Scheduler.wake(thread)

@@ -1,3 +1,4 @@
+import Synchronization
 import X86
 
 /// mOS function shipping (seed 003, Fig. 4/5) between the two kernel
@@ -17,10 +18,25 @@ import X86
 enum FunctionShipping {
   static let requestSlot = ShippedRequest.fixedBytes + Int(SystemCallLimits.consoleWrite)
   static let requestCapacity = 32
-  static let replySlot = ShippedReply.fixedBytes + 1024
+  static let replyData = 1024
+  static let replySlot = ShippedReply.fixedBytes + replyData
   static let replyCapacity = 2
   /// The only server so far: the service partition's system-call server.
   static let route = ShippingRoute(server: 0, queue: 0)
+  /// Not a system call: "forget the request with tag arguments[0]", sent
+  /// when the caller is killed while its call is in flight.
+  static let cancelNumber: UInt64 = 0xC0FF_EE00
+  /// Not a system call: "process arguments[0] is a child of the sender's
+  /// process", sent by spawn before the child starts.
+  static let adoptNumber: UInt64 = 0xC0FF_EE01
+
+  /// The second half of the staging area: module images shipped to spawn.
+  static var spawnStagingArea: UnsafeMutableRawPointer? {
+    SharedRegion.pointer(SharedRegion.stagingOffset + UInt64(spawnStagingBytes))
+  }
+  static var spawnStagingBytes: Int { SharedRegion.stagingBytes / 2 }
+  /// Held by the LWK thread whose spawn uses the staging area.
+  static let spawnStaging = Atomic<Bool>(false)
   static let lwkInstanceID: UInt16 = 1
   /// How long a shipped call waits for its answer before it fails.
   static let timeoutMicroseconds: UInt64 = 5_000_000
@@ -82,8 +98,8 @@ enum FunctionShipping {
   /// user) and waits for the answer: the result word, and the reply's data
   /// handed to `received` while it is still in this CPU's buffer.
   static func ship(
-    _ number: SystemCallNumber, arguments: [UInt64], data: ByteView,
-    received: (ByteView) -> Void = { _ in }
+    _ call: SystemCallNumber, arguments: [UInt64], data: ByteView,
+    number: UInt64? = nil, received: (ByteView) -> Void = { _ in }
   ) -> Int64 {
     let cpu = Processor.currentIndex
     guard let requests, let replies = replyQueue(cpu: cpu), let scheduler = Scheduler.here,
@@ -97,7 +113,8 @@ enum FunctionShipping {
         instance: lwkInstanceID, process: UInt32(truncatingIfNeeded: process.pid),
         thread: UInt32(truncatingIfNeeded: scheduler.current.tid),
         replyQueue: UInt16(truncatingIfNeeded: cpu), tag: tag),
-      number: number.rawValue, arguments: ShippedArguments(arguments) ?? ShippedArguments(),
+      number: number ?? call.rawValue,
+      arguments: ShippedArguments(arguments) ?? ShippedArguments(),
       data: data)
     let sent = requests.enqueue(byteCount: request.encodedSize) { slot in
       _ = request.encode(into: slot)
@@ -105,6 +122,7 @@ enum FunctionShipping {
     guard case .enqueued(let raiseIPI) = sent else {
       return SystemCallError.shippingFailed.rawValue
     }
+    scheduler.current.shippedMessages &+= 1
     let interrupts = countersLock.lock()
     counters.recordMessage(sentInterrupt: raiseIPI)
     countersLock.unlock(interrupts)
@@ -147,17 +165,71 @@ enum FunctionShipping {
       default: break
       }
       if Scheduler.here?.current.killRequested == true || x86_rdtsc() > deadline {
+        cancel(tag: tag)
         return SystemCallError.shippingFailed.rawValue
+      }
+      // The control thread (higher priority) may not wait behind a long
+      // shipped call, such as a console read, on the CPU they share.
+      if let scheduler = Scheduler.here,
+        scheduler.highestReadyPriority > scheduler.current.priority
+      {
+        scheduler.reschedule()
+        continue
       }
       x86_sti_hlt()  // the reply's doorbell (or any IPI) wakes this CPU
     }
   }
 
+  /// Tells the service to drop the call `tag` of the current thread (no
+  /// answer is awaited; a late reply is dropped by its tag).
+  static func cancel(tag: UInt64) {
+    guard let requests, let scheduler = Scheduler.here, let process = scheduler.current.process
+    else { return }
+    cancelled &+= 1
+    let request = ShippedRequest(
+      route: route,
+      context: ShippingContext(
+        instance: lwkInstanceID, process: UInt32(truncatingIfNeeded: process.pid),
+        thread: UInt32(truncatingIfNeeded: scheduler.current.tid),
+        replyQueue: UInt16(truncatingIfNeeded: Processor.currentIndex), tag: tag),
+      number: cancelNumber, arguments: ShippedArguments([tag]) ?? ShippedArguments())
+    let sent = requests.enqueue(byteCount: request.encodedSize) { _ = request.encode(into: $0) }
+    if sent.raiseIPI {
+      LocalAPIC.send(
+        to: serverAPIC, command: UInt32(InterruptVector.doorbell) | LocalAPIC.deliveryFixed)
+    }
+  }
+
+  /// Shipped calls this instance gave up on (killed callers, timeouts).
+  nonisolated(unsafe) static var cancelled: UInt64 = 0
+
   // MARK: The service side
+
+  /// A console read from an LWK program, waiting for input.
+  struct PendingRead {
+    var route: ShippingRoute
+    var context: ShippingContext
+    var length: Int
+  }
+
+  /// Reads waiting for input, oldest first; served from the serial
+  /// interrupt (both run with interrupts off on the service's boot CPU).
+  nonisolated(unsafe) static var pendingReads: [PendingRead] = []
 
   /// The LWK processes the service knows of (told by `lwk run`): a shipped
   /// request naming any other process is refused.
+  /// The shipping server reads it from the doorbell interrupt on the CPU
+  /// whose shell changes it: change it only through `knownProcess`, which
+  /// keeps interrupts off meanwhile.
   nonisolated(unsafe) static var lwkProcesses: [Int] = []
+
+  /// Adds (or removes) an LWK process the service knows of.
+  static func knownProcess(_ pid: Int, _ known: Bool) {
+    let interruptsWereOn = x86_read_rflags() & (1 << 9) != 0
+    x86_cli()
+    if known { lwkProcesses.append(pid) } else { lwkProcesses.removeAll { $0 == pid } }
+    if interruptsWereOn { x86_sti() }
+  }
   nonisolated(unsafe) static var served: UInt64 = 0
   nonisolated(unsafe) static var refused: UInt64 = 0
 
@@ -193,24 +265,86 @@ enum FunctionShipping {
       return
     }
     served &+= 1
+    if request.number == adoptNumber {
+      knownProcess(Int(truncatingIfNeeded: request.arguments[0]), true)
+      answer(request, result: 0)
+      return
+    }
+    if request.number == cancelNumber {
+      let before = pendingReads.count
+      pendingReads.removeAll {
+        $0.context.tag == request.arguments[0] && $0.context.process == request.context.process
+      }
+      if pendingReads.count < before { cancelledReads &+= 1 }
+      return
+    }
     switch SystemCallNumber(rawValue: request.number) {
     case .consoleWrite:
-      ConsoleLock.acquire()
-      for i in 0..<request.data.count { Console.put(request.data.u8(i)!) }
-      if request.data.count > 0, request.data.u8(request.data.count - 1) == 10 {
-        ConsoleLock.release()
-      }
+      ConsoleLock.writeFromInterrupt(request.data)
       answer(request, result: UInt64(request.data.count))
+    case .spawn: answer(request, result: UInt64(bitPattern: stage(request.data)))
+    case .consoleRead:
+      let length = Int(min(request.arguments[0], UInt64(replyData)))
+      guard length > 0 else {
+        answer(request, result: UInt64(bitPattern: SystemCallError.badLength.rawValue))
+        return
+      }
+      pendingReads.append(
+        PendingRead(route: request.route, context: request.context, length: length))
+      inputArrived()
     default:
       answer(request, result: UInt64(bitPattern: SystemCallError.unknownSystemCall.rawValue))
     }
   }
 
+  nonisolated(unsafe) static var cancelledReads: UInt64 = 0
+
+  /// spawn's shipped part: the module named by `name`, copied into the
+  /// spawn staging area; its length, or why not.
+  static func stage(_ name: ByteView) -> Int64 {
+    var bytes: [UInt8] = []
+    for i in 0..<name.count { bytes.append(name.u8(i)!) }
+    let text = String(decoding: bytes, as: UTF8.self)
+    guard let module = ProgramLoader.module(named: text) else {
+      return SystemCallError.noSuchModule.rawValue
+    }
+    guard Int(module.size) <= spawnStagingBytes, let staging = spawnStagingArea,
+      let image = PhysicalMemory.pointer(UInt64(module.start))
+    else { return SystemCallError.badModule.rawValue }
+    staging.copyMemory(from: image, byteCount: Int(module.size))
+    return Int64(module.size)
+  }
+
+  /// Set while the shell waits for an LWK program (`lwk run` without `&`):
+  /// only then does console input go to LWK programs, as it goes to a
+  /// service program that `run` waits for; otherwise it stays the shell's.
+  nonisolated(unsafe) static var foreground = false
+
+  /// Serves the oldest waiting read with the input there is (the serial
+  /// interrupt calls this; so does a new read).
+  static func inputArrived() {
+    guard foreground, let read = pendingReads.first, !Serial.ring.isEmpty else { return }
+    pendingReads.removeFirst()
+    var bytes: [UInt8] = []
+    while bytes.count < read.length, let byte = Serial.ring.pop() { bytes.append(byte) }
+    bytes.withUnsafeBytes { buffer in
+      send(
+        ShippedReply(
+          route: read.route, context: read.context, result: UInt64(bytes.count),
+          data: ByteView(buffer)))
+    }
+  }
+
   static func answer(_ request: ShippedRequest, result: UInt64) {
-    let cpu = Int(request.context.replyQueue)
+    send(ShippedReply(answering: request, result: result))
+  }
+
+  /// Into the reply queue of the LWK CPU the context names; its doorbell
+  /// when the queue was empty.
+  static func send(_ reply: ShippedReply) {
+    let cpu = Int(reply.context.replyQueue)
     guard cpu < processors.count, !processors[cpu].isService, let replies = replyQueue(cpu: cpu)
     else { return }
-    let reply = ShippedReply(answering: request, result: result)
     let sent = replies.enqueue(byteCount: reply.encodedSize) { _ = reply.encode(into: $0) }
     if sent.raiseIPI {
       LocalAPIC.send(

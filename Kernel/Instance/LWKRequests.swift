@@ -11,7 +11,13 @@ enum LWKRequests {
       return .reply(
         .ok, tag: request.tag, (request.words.0 &+ 1, UInt64(Processor.currentIndex), 0, 0))
     case .memory:
-      printMemory()
+      switch request.words.0 {
+      case 1: MemoryCommands.mem(["mark"])
+      case 2:
+        ProcessRunner.reap()
+        MemoryCommands.mem(["since"])
+      default: printMemory()
+      }
       return .reply(.ok, tag: request.tag)
     case .poke:
       return poke(request)
@@ -155,8 +161,11 @@ extension LWKRequests {
     let pid = Int(truncatingIfNeeded: request.words.0)
     let found = KernelLock.held { ProcessRunner.live.first { $0.pid == pid } }
     guard let process = found else {
-      let ended = ProcessRunner.history.last { $0.pid == pid }
-      return .reply(.ok, tag: request.tag, (1, 0, 0, ended == nil ? 1 : 0))
+      guard let ended = ProcessRunner.history.last(where: { $0.pid == pid }) else {
+        return .reply(.ok, tag: request.tag, (1, 0, 0, 1))
+      }
+      print("lwk: process \(pid) (\(ended.name)) \(ended.status)")
+      return .reply(.ok, tag: request.tag, (1, 0, 0, 0))
     }
     guard let status = process.exitStatus, ProcessRunner.isFinished(process) else {
       return .reply(.ok, tag: request.tag, (0, 0, 0, 0))

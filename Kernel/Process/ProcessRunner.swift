@@ -213,6 +213,18 @@ enum ProcessRunner {
 
   /// Records how the process ended (the first reason wins), stops its other
   /// threads and wakes whoever waits for it. Under KernelLock.
+  /// A process that `start` loaded with `startNow: false` and that will
+  /// never run: it ends without its threads having run, and is reaped like
+  /// any other. Under KernelLock.
+  static func abandon(_ process: Process) {
+    process.exitStatus = "never started"
+    process.killRequested = true
+    for thread in process.threads {
+      thread.state = .dead
+      thread.retired = true
+    }
+  }
+
   private static func markEnded(_ process: Process, status: String, code: Int64?) {
     if process.exitStatus == nil {
       process.exitStatus = status

@@ -38,7 +38,51 @@ enum ConsoleLock {
   static func release() {
     let me = UInt64(Processor.currentIndex) + 1
     withWord { word in
-      if x86_load_relaxed(word) == me { x86_unlock(word) }
+      guard x86_load_relaxed(word) == me else { return }
+      flushDeferred()
+      x86_unlock(word)
     }
+  }
+
+  /// Whole lines that an interrupt handler wrote (the shipping server, for
+  /// LWK programs) while the code it interrupted on this CPU was in the
+  /// middle of a line: they go out right after that line ends.
+  nonisolated(unsafe) static var deferred: [UInt8] = []
+  static let deferredLimit = 16 << 10
+  nonisolated(unsafe) static var deferredDropped: UInt64 = 0
+
+  /// Writes bytes from an interrupt handler without cutting into a line
+  /// the interrupted code is writing.
+  static func writeFromInterrupt(_ bytes: ByteView) {
+    let me = UInt64(Processor.currentIndex) + 1
+    var midLine = false
+    withWord { midLine = x86_load_relaxed($0) == me }
+    if midLine {
+      for i in 0..<bytes.count {
+        guard deferred.count < deferredLimit else {
+          deferredDropped &+= UInt64(bytes.count - i)
+          return
+        }
+        deferred.append(bytes.u8(i)!)
+      }
+      return
+    }
+    // Released even without a newline: a handler must never leave this
+    // CPU owning a line, or its next write would look like the interrupted
+    // code's and be deferred.
+    acquire()
+    for i in 0..<bytes.count { Console.put(bytes.u8(i)!) }
+    release()
+  }
+
+  /// Writes what was deferred, with interrupts off (a handler could add to
+  /// it meanwhile); the caller owns the console.
+  static func flushDeferred() {
+    guard !deferred.isEmpty else { return }
+    let interruptsWereOn = x86_read_rflags() & (1 << 9) != 0
+    x86_cli()
+    for byte in deferred { Console.put(byte) }
+    deferred.removeAll(keepingCapacity: true)
+    if interruptsWereOn { x86_sti() }
   }
 }

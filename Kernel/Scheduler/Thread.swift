@@ -36,6 +36,9 @@ final class Thread {
   let pageTableRoot: UInt64
   /// The FS base (thread-local storage) of a user thread.
   var threadPointer: UInt64 = 0
+  /// Shipped messages this thread sent (LWK triage tells a shipped call
+  /// from one refused before it left).
+  var shippedMessages: UInt64 = 0
   /// Timer ticks since it last got the CPU.
   var ticksInSlice = 0
   /// Dead and switched away from: its stack may be freed.

@@ -6,7 +6,7 @@ import X86
 /// what it has to show itself.
 enum LWKCommands {
   static let usage =
-    "usage: lwk [status] | lwk run [-c CPU] MODULE [ARG...] [&] | lwk ps | lwk kill PID | lwk caps PID | lwk mem | lwk ping [N] | lwk poke ADDRESS [VALUE]"
+    "usage: lwk [status] | lwk run [-c CPU] MODULE [ARG...] [&] | lwk wait PID | lwk ps | lwk kill PID | lwk caps PID | lwk mem [mark|since] | lwk ping [N] | lwk poke ADDRESS [VALUE]"
 
   static func lwk(_ arguments: [String]) {
     guard let sub = arguments.first else { return status() }
@@ -15,9 +15,17 @@ enum LWKCommands {
     case "status" where rest.isEmpty: status()
     case "ping": ping(rest)
     case "mem" where rest.isEmpty: mem()
+    case "mem" where rest == ["mark"]: simple(.memory, 1)
+    case "mem" where rest == ["since"]: simple(.memory, 2)
     case "poke": poke(rest)
     case "run": run(rest)
     case "ps" where rest.isEmpty: simple(.processes, 0)
+    case "wait":
+      guard rest.count == 1, let pid = ShellCommand.parseUnsigned(rest[0]) else {
+        print("usage: lwk wait PID")
+        return
+      }
+      waitForEnd(pid: pid)
     case "kill", "caps":
       guard rest.count == 1, let pid = ShellCommand.parseUnsigned(rest[0]) else {
         print("usage: lwk \(sub) PID")
@@ -54,7 +62,9 @@ enum LWKCommands {
       let now = x86_load_acquire(busy)
       let doing =
         now == 0
-        ? "waiting" : "serving " + (ControlMessage.Kind(rawValue: UInt32(truncatingIfNeeded: now)).map { "\($0)" } ?? "?")
+        ? "waiting"
+        : "serving "
+          + (ControlMessage.Kind(rawValue: UInt32(truncatingIfNeeded: now)).map { "\($0)" } ?? "?")
       print(
         "  control requests: \(s.enqueued) sent, \(x86_load_acquire(served)) served, \(s.pending) pending, doorbells rung: \(s.ipisRequested); control thread \(doing)"
       )
@@ -117,8 +127,14 @@ enum LWKCommands {
     }
     simple(.triage, 0)
     print(
-      "shipping server (service CPU 0): \(FunctionShipping.served) served, \(FunctionShipping.refused) refused"
+      "shipping server (service CPU 0): \(FunctionShipping.served) requests served, \(FunctionShipping.refused) refused, \(FunctionShipping.pendingReads.count) reads waiting for input, \(FunctionShipping.cancelledReads) cancelled"
     )
+    if let queue = FunctionShipping.requests {
+      let s = queue.statistics
+      print(
+        "shipping queue: \(s.enqueued) messages, \(s.ipisRequested) doorbells, \(s.piggyBacked) piggy-backed on a pending doorbell"
+      )
+    }
   }
 
   static let runUsage = "usage: lwk run [-c CPU] MODULE [ARG...] [&]"
@@ -199,25 +215,31 @@ enum LWKCommands {
       return
     }
     let pid = reply.words.0
-    FunctionShipping.lwkProcesses.append(Int(pid))
+    FunctionShipping.knownProcess(Int(pid), true)
+    // Said before it runs, so the program's first output comes after.
+    if background { print("process \(pid) (\(name)) started on LWK CPU \(reply.words.1)") }
     if case .failure(let failure) = LWKControl.call(.start, (pid, 0, 0, 0)) {
       print("error: \(failure.description)")
       return
     }
-    if background {
-      print("process \(pid) (\(name)) started on LWK CPU \(reply.words.1)")
-      return
-    }
-    waitForEnd(pid: pid)
+    if !background { waitForEnd(pid: pid) }
   }
 
   /// Polls the LWK instance until the process has ended (it says how); the
   /// doorbells of shipped calls keep arriving on this CPU meanwhile.
   static func waitForEnd(pid: UInt64) {
+    FunctionShipping.foreground = true
+    defer { FunctionShipping.foreground = false }
     while true {
+      x86_cli()
+      FunctionShipping.inputArrived()  // what was typed ahead
+      x86_sti()
       switch LWKControl.call(.state, (pid, 0, 0, 0)) {
-      case .success(let reply) where reply.words.0 == 1 || reply.words.3 == 1:
-        FunctionShipping.lwkProcesses.removeAll { $0 == Int(pid) }
+      case .success(let reply) where reply.words.3 == 1:
+        print("lwk: no process \(pid)")
+        return
+      case .success(let reply) where reply.words.0 == 1:
+        FunctionShipping.knownProcess(Int(pid), false)
         return
       case .success:
         Clock.delay(microseconds: 2_000)

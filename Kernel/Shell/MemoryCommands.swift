@@ -29,7 +29,7 @@ enum MemoryCommands {
       let now = current()
       mark = now
       print(
-        "mem: marked: \(now.frames) service frames free, \(now.capabilities) capabilities, \(now.objects) objects, \(now.spaces) spaces"
+        "mem: marked: \(now.frames) \(KernelInstance.kind.name) frames free, \(now.capabilities) capabilities, \(now.objects) objects, \(now.spaces) spaces"
       )
       return
     }

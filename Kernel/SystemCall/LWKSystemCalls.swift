@@ -1,17 +1,28 @@
+import Synchronization
+import X86
+
 /// System-call triage on the LWK instance: every call is counted, local
 /// calls go on to the ordinary dispatcher, shipped ones (the triage table in
 /// Core/Shipping/SystemCallTriage.swift) are copied in and shipped to the
 /// service partition (Kernel/Instance/FunctionShipping.swift).
 enum LWKSystemCalls {
-  /// True when the call was shipped and answered here (RAX set).
+  /// True when the call's route is `shipped` and it was handled here (RAX
+  /// set). It counts as shipped when it sent a message, as local when its
+  /// arguments were refused before anything left.
   static func triage(_ frame: UnsafeMutablePointer<InterruptFrame>) -> Bool {
+    guard let number = SystemCallNumber(rawValue: frame.pointee.rax) else { return false }
+    var route = SystemCallTriage.route(of: number)
+    var handled = false
+    if route == .shipped, let thread = Scheduler.here?.current {
+      let before = thread.shippedMessages
+      frame.pointee.rax = UInt64(bitPattern: shipped(number, frame))
+      if thread.shippedMessages == before { route = .local }
+      handled = true
+    }
     let interrupts = FunctionShipping.countersLock.lock()
-    let route = FunctionShipping.counters.record(rawNumber: frame.pointee.rax)
+    FunctionShipping.counters.record(number, route: route)
     FunctionShipping.countersLock.unlock(interrupts)
-    guard route == .shipped, let number = SystemCallNumber(rawValue: frame.pointee.rax)
-    else { return false }
-    frame.pointee.rax = UInt64(bitPattern: shipped(number, frame))
-    return true
+    return handled
   }
 
   static func shipped(_ number: SystemCallNumber, _ f: UnsafeMutablePointer<InterruptFrame>)
@@ -35,11 +46,91 @@ enum LWKSystemCalls {
       return bytes.withUnsafeBytes { buffer in
         FunctionShipping.ship(number, arguments: [length], data: ByteView(buffer))
       }
-    default:
-      // consoleRead and spawn: the service does not serve them for LWK
-      // programs yet, and says so with its answer.
-      return FunctionShipping.ship(
-        number, arguments: [f.pointee.rdi, f.pointee.rsi], data: ByteView(base: nil, count: 0))
+    case .consoleRead:
+      // Everything about the caller's memory is checked here: the service
+      // cannot see it. A read returns at most what one reply carries.
+      let (address, length) = (f.pointee.rdi, f.pointee.rsi)
+      guard length > 0, length <= SystemCallLimits.consoleWrite else {
+        return SystemCallError.badLength.rawValue
+      }
+      let allowed = SystemCalls.consoleAllows(.read)
+      guard allowed == 0 else { return allowed }
+      if let error = SystemCalls.checkWritable(address: address, length: length) {
+        return error.rawValue
+      }
+      let asked = min(length, UInt64(FunctionShipping.replyData))
+      var bytes: [UInt8] = []
+      let result = FunctionShipping.ship(
+        number, arguments: [asked], data: ByteView(base: nil, count: 0)
+      ) { data in
+        for i in 0..<min(data.count, Int(asked)) { bytes.append(data.u8(i)!) }
+      }
+      guard result >= 0 else { return result }
+      if let error = SystemCalls.copyOut(bytes, to: address) { return error.rawValue }
+      return Int64(bytes.count)
+    case .spawn: return spawn(f)
+    default: return SystemCallError.unknownSystemCall.rawValue
+    }
+  }
+
+  /// spawn on the LWK: the module lives with the service, which stages its
+  /// image in the shared region (the shipped part); the LWK validates, loads
+  /// and starts the child itself, once the service knows the child's pid.
+  static func spawn(_ f: UnsafeMutablePointer<InterruptFrame>) -> Int64 {
+    guard let me = Scheduler.here?.current, let parent = me.process else {
+      return SystemCallError.invalidObject.rawValue
+    }
+    guard f.pointee.rsi > 0, f.pointee.rsi <= SystemCallLimits.nameLength,
+      f.pointee.r10 <= SystemCallLimits.argumentLength
+    else { return SystemCallError.badLength.rawValue }
+    var name: [UInt8] = []
+    var argument: [UInt8] = []
+    if let error = SystemCalls.copyIn(
+      address: f.pointee.rdi, length: f.pointee.rsi, into: { name.append($0) })
+      ?? SystemCalls.copyIn(
+        address: f.pointee.rdx, length: f.pointee.r10, into: { argument.append($0) })
+    {
+      return error.rawValue
+    }
+    let cpu =
+      f.pointee.r9 == SystemCallCPU.same
+      ? me.cpu : Int(truncatingIfNeeded: min(f.pointee.r9, 1 << 20))
+    guard ProcessRunner.isServiceCPU(cpu) else { return SystemCallError.badCPU.rawValue }
+    // One spawn at a time uses the staging area; the others wait their turn.
+    while !FunctionShipping.spawnStaging.compareExchange(
+      expected: false, desired: true, ordering: .acquiring
+    ).exchanged {
+      if me.killRequested { return SystemCallError.shippingFailed.rawValue }
+      x86_cli()
+      Scheduler.here?.reschedule()
+      x86_sti()
+    }
+    defer { FunctionShipping.spawnStaging.store(false, ordering: .releasing) }
+    let staged = name.withUnsafeBytes {
+      FunctionShipping.ship(.spawn, arguments: [], data: ByteView($0))
+    }
+    guard staged >= 0, let staging = FunctionShipping.spawnStagingArea else {
+      return staged < 0 ? staged : SystemCallError.badModule.rawValue
+    }
+    let image = ByteView(base: UnsafeRawPointer(staging), count: Int(staged))
+    let started = KernelLock.held {
+      ProcessRunner.start(
+        String(decoding: name, as: UTF8.self), argument: String(decoding: argument, as: UTF8.self),
+        cpu: cpu, parent: parent, give: f.pointee.r8, image: image, startNow: false)
+    }
+    switch started {
+    case .success(let child):
+      let adopted = FunctionShipping.ship(
+        .spawn, arguments: [UInt64(child.pid)], data: ByteView(base: nil, count: 0),
+        number: FunctionShipping.adoptNumber)
+      if adopted < 0 {
+        // The service would refuse the child's calls: do not start it.
+        KernelLock.held { ProcessRunner.abandon(child) }
+        return adopted
+      }
+      if let thread = child.threads.first { Scheduler.start(thread) }
+      return Int64(child.pid)
+    case .failure(let error): return error.code.rawValue
     }
   }
 }
