@@ -6,6 +6,9 @@
 #   - AP bring-up and IPI remote-call round trips, same and other NUMA node
 #   - ipcbench: null system call, IPC call+reply (one CPU, two CPUs, two
 #     address spaces), capability copy+delete, revoke of 1000 descendants
+#   - the LWK instance: null system call there and on a service CPU, the
+#     shipped null system call, a burst of shipped calls, control-queue round
+#     trips, FWQ noise on an LWK CPU and on a service CPU
 #   - the hosted allocator benchmark (release build)
 set -euo pipefail
 runner=$1 kernel=$2
@@ -26,6 +29,11 @@ done
 for name in ipc-icount ipc-cycles; do
   echo "ipcbench: system call, IPC and capability figures ($name):"
   grep -a '^ipcbench:' "build/scenarios/$name.log" | tr -d '\r' | sed 's/^/  /'
+done
+for name in lwk-icount lwk-cycles; do
+  echo "LWK instance: system calls, shipping, control round trips, FWQ noise ($name):"
+  grep -a -E 'syscallbench:|fwq:|^lwk ping:|^shipping queue:|^lwk: messages' "build/scenarios/$name.log" |
+    tr -d '\r' | sed -e 's/^tessera> //' -e 's/^/  /'
 done
 echo "hosted allocator benchmark (swift build -c release):"
 swift build -c release --product tessera-bench >/dev/null

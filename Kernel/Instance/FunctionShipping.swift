@@ -61,6 +61,8 @@ enum FunctionShipping {
           at: reply, bytes: SharedRegion.shippingReplyBytes, slotSize: replySlot,
           capacity: replyCapacity)
       }
+      attachReplyQueues()
+      requestBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: requestSlot, alignment: 64)
       return true
     } catch {
       print("boot: shipping queues: \(error.description)")
@@ -79,12 +81,45 @@ enum FunctionShipping {
       return error.description
     }
     serverAPIC = serviceBootAPIC
+    attachReplyQueues()
     return nil
   }
 
+  /// Every CPU's reply queue, attached once (nil for the service's CPUs).
+  nonisolated(unsafe) static var replyQueues: [ShippingQueue?] = []
+  /// Where messages are copied out of a queue: one reply buffer per CPU
+  /// (LWK), one request buffer (service); allocated once, so the shipping
+  /// path allocates nothing.
+  nonisolated(unsafe) static var replyBuffers: UnsafeMutableRawPointer? = nil
+  nonisolated(unsafe) static var requestBuffer: UnsafeMutableRawBufferPointer? = nil
+
   static func replyQueue(cpu: Int) -> ShippingQueue? {
-    guard let base = SharedRegion.shippingReplyQueue(cpu: cpu) else { return nil }
-    return try? ShippingQueue.attach(at: base, bytes: SharedRegion.shippingReplyBytes)
+    cpu >= 0 && cpu < replyQueues.count ? replyQueues[cpu] : nil
+  }
+
+  static func replyBuffer(cpu: Int) -> UnsafeMutableRawBufferPointer? {
+    guard let replyBuffers, cpu >= 0, cpu < replyQueues.count else { return nil }
+    return UnsafeMutableRawBufferPointer(start: replyBuffers + cpu * replySlot, count: replySlot)
+  }
+
+  /// Attaches to the reply queues of the LWK's CPUs (both instances do:
+  /// the service produces into them, the LWK consumes).
+  static func attachReplyQueues() {
+    replyQueues = processors.map { cpu in
+      guard !cpu.isService, let base = SharedRegion.shippingReplyQueue(cpu: cpu.index) else {
+        return nil
+      }
+      return try? ShippingQueue.attach(at: base, bytes: SharedRegion.shippingReplyBytes)
+    }
+    replyBuffers = UnsafeMutableRawPointer.allocate(
+      byteCount: processors.count * replySlot, alignment: 64)
+  }
+
+  /// One argument word.
+  static func arguments(_ word: UInt64) -> ShippedArguments {
+    var arguments = ShippedArguments()
+    _ = arguments.append(word)
+    return arguments
   }
 
   // MARK: The LWK side
@@ -98,7 +133,7 @@ enum FunctionShipping {
   /// user) and waits for the answer: the result word, and the reply's data
   /// handed to `received` while it is still in this CPU's buffer.
   static func ship(
-    _ call: SystemCallNumber, arguments: [UInt64], data: ByteView,
+    _ call: SystemCallNumber, arguments: ShippedArguments, data: ByteView,
     number: UInt64? = nil, received: (ByteView) -> Void = { _ in }
   ) -> Int64 {
     let cpu = Processor.currentIndex
@@ -114,7 +149,7 @@ enum FunctionShipping {
         thread: UInt32(truncatingIfNeeded: scheduler.current.tid),
         replyQueue: UInt16(truncatingIfNeeded: cpu), tag: tag),
       number: number ?? call.rawValue,
-      arguments: ShippedArguments(arguments) ?? ShippedArguments(),
+      arguments: arguments,
       data: data)
     let sent = requests.enqueue(byteCount: request.encodedSize) { slot in
       _ = request.encode(into: slot)
@@ -139,25 +174,22 @@ enum FunctionShipping {
   static func awaitReply(tag: UInt64, on replies: ShippingQueue, received: (ByteView) -> Void)
     -> Int64
   {
-    var buffer = [UInt8](repeating: 0, count: replySlot)
+    guard let buffer = replyBuffer(cpu: Processor.currentIndex) else {
+      return SystemCallError.shippingFailed.rawValue
+    }
     let deadline = x86_rdtsc() + Clock.cycles(microseconds: timeoutMicroseconds)
     let interruptsWereOn = x86_read_rflags() & (1 << 9) != 0
     defer { if interruptsWereOn { x86_sti() } else { x86_cli() } }
     while true {
       x86_cli()
-      let taken = buffer.withUnsafeMutableBytes { replies.dequeue(into: $0) }
-      switch taken {
+      switch replies.dequeue(into: buffer) {
       case .message(let length):
         _ = replies.markConsumed()
-        let result: Int64? = buffer.withUnsafeBytes { bytes in
-          let view = ByteView(base: bytes.baseAddress, count: length)
-          guard let reply = try? ShippedReply.decode(view), reply.context.tag == tag else {
-            return nil
-          }
+        let view = ByteView(base: UnsafeRawPointer(buffer.baseAddress), count: length)
+        if let reply = try? ShippedReply.decode(view), reply.context.tag == tag {
           received(reply.data)
           return Int64(bitPattern: reply.result)
         }
-        if let result { return result }
         continue  // a late reply to a cancelled call
       case .malformed:
         _ = replies.markConsumed()
@@ -192,7 +224,7 @@ enum FunctionShipping {
         instance: lwkInstanceID, process: UInt32(truncatingIfNeeded: process.pid),
         thread: UInt32(truncatingIfNeeded: scheduler.current.tid),
         replyQueue: UInt16(truncatingIfNeeded: Processor.currentIndex), tag: tag),
-      number: cancelNumber, arguments: ShippedArguments([tag]) ?? ShippedArguments())
+      number: cancelNumber, arguments: arguments(tag))
     let sent = requests.enqueue(byteCount: request.encodedSize) { _ = request.encode(into: $0) }
     if sent.raiseIPI {
       LocalAPIC.send(
@@ -235,12 +267,9 @@ enum FunctionShipping {
 
   /// The doorbell on the service's boot CPU: drain every request.
   static func serveDoorbell() {
-    guard let requests else { return }
-    var buffer = [UInt8](repeating: 0, count: requestSlot)
-    let report = buffer.withUnsafeMutableBytes { bytes in
-      requests.drain(into: bytes, spinLimit: 100_000, pause: { x86_pause() }) { view in
-        serve(view)
-      }
+    guard let requests, let buffer = requestBuffer else { return }
+    let report = requests.drain(into: buffer, spinLimit: 100_000, pause: { x86_pause() }) {
+      view in serve(view)
     }
     if report.malformed > 0 { print("shipping: \(report.malformed) malformed requests dropped") }
     if report.stop == .stalled { print("shipping: the LWK left a request half written") }

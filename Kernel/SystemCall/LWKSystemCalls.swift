@@ -44,7 +44,8 @@ enum LWKSystemCalls {
         return error.rawValue
       }
       return bytes.withUnsafeBytes { buffer in
-        FunctionShipping.ship(number, arguments: [length], data: ByteView(buffer))
+        FunctionShipping.ship(
+          number, arguments: FunctionShipping.arguments(length), data: ByteView(buffer))
       }
     case .consoleRead:
       // Everything about the caller's memory is checked here: the service
@@ -61,7 +62,7 @@ enum LWKSystemCalls {
       let asked = min(length, UInt64(FunctionShipping.replyData))
       var bytes: [UInt8] = []
       let result = FunctionShipping.ship(
-        number, arguments: [asked], data: ByteView(base: nil, count: 0)
+        number, arguments: FunctionShipping.arguments(asked), data: ByteView(base: nil, count: 0)
       ) { data in
         for i in 0..<min(data.count, Int(asked)) { bytes.append(data.u8(i)!) }
       }
@@ -107,7 +108,7 @@ enum LWKSystemCalls {
     }
     defer { FunctionShipping.spawnStaging.store(false, ordering: .releasing) }
     let staged = name.withUnsafeBytes {
-      FunctionShipping.ship(.spawn, arguments: [], data: ByteView($0))
+      FunctionShipping.ship(.spawn, arguments: ShippedArguments(), data: ByteView($0))
     }
     guard staged >= 0, let staging = FunctionShipping.spawnStagingArea else {
       return staged < 0 ? staged : SystemCallError.badModule.rawValue
@@ -121,7 +122,8 @@ enum LWKSystemCalls {
     switch started {
     case .success(let child):
       let adopted = FunctionShipping.ship(
-        .spawn, arguments: [UInt64(child.pid)], data: ByteView(base: nil, count: 0),
+        .spawn, arguments: FunctionShipping.arguments(UInt64(child.pid)),
+        data: ByteView(base: nil, count: 0),
         number: FunctionShipping.adoptNumber)
       if adopted < 0 {
         // The service would refuse the child's calls: do not start it.
