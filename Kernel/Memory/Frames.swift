@@ -17,6 +17,17 @@ enum Frames {
     _ = memory.frames?.free(frame)
   }
 
+  /// `count` physically contiguous frames filled with zeros (the LWK's
+  /// process memory); free the run with `free(base)`.
+  static func zeroedRun(_ count: Int) -> UInt64? {
+    let interrupts = lock.lock()
+    let base = memory.frames?.allocate(frames: count)
+    lock.unlock(interrupts)
+    guard let base, let start = PhysicalMemory.pointer(base) else { return nil }
+    start.initializeMemory(as: UInt8.self, repeating: 0, count: count * 4096)
+    return base
+  }
+
   /// A frame filled with zeros.
   static func zeroed() -> UInt64? {
     guard let frame = allocate(), let page = PhysicalMemory.pointer(frame) else { return nil }

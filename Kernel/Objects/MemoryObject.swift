@@ -12,6 +12,8 @@ final class MemoryObject {
 
   let frames: [UInt64]
   let ownsFrames: Bool
+  /// One physically contiguous run (the LWK's memory objects).
+  var contiguous = false
   var mappings: [Mapping] = []
 
   init(frames: [UInt64], ownsFrames: Bool) {
@@ -22,7 +24,18 @@ final class MemoryObject {
   var bytes: UInt64 { UInt64(frames.count) * 4096 }
 
   /// Zeroed frames, or nil (and nothing kept) when the partition runs out.
+  /// On the LWK instance (mOS policy) one physically contiguous run, which
+  /// `map` maps with 2 MiB pages wherever the alignment allows.
   static func allocate(pages: Int) -> MemoryObject? {
+    if KernelInstance.kind == .lwk {
+      guard pages >= 1, let base = Frames.zeroedRun(pages) else { return nil }
+      var frames: [UInt64] = []
+      frames.reserveCapacity(pages)
+      for page in 0..<pages { frames.append(base + UInt64(page) * 4096) }
+      let object = MemoryObject(frames: frames, ownsFrames: true)
+      object.contiguous = true
+      return object
+    }
     var frames: [UInt64] = []
     frames.reserveCapacity(pages)
     for _ in 0..<pages {
@@ -45,13 +58,20 @@ final class MemoryObject {
     for page in 0..<UInt64(frames.count) where space.translate(address + page * 4096) != nil {
       return .alreadyMapped
     }
-    for (page, frame) in frames.enumerated() {
+    var page = 0
+    while page < frames.count {
       let virtual = address + UInt64(page) * 4096
-      if case .failure = space.map(virtual, to: frame, size: .small, flags: flags) {
+      let large =
+        contiguous && page + 512 <= frames.count && virtual & 0x1F_FFFF == 0
+        && frames[page] & 0x1F_FFFF == 0
+      if case .failure = space.map(
+        virtual, to: frames[page], size: large ? .large : .small, flags: flags)
+      {
         // Out of page-table frames: take back what was mapped.
         space.unmapRange(address, pages: UInt64(page))
         return .outOfMemory
       }
+      page += large ? 512 : 1
     }
     mappings.append(Mapping(capability: capability, space: space, address: address))
     return nil
@@ -90,6 +110,11 @@ final class MemoryObject {
 
   /// The object is destroyed: all capabilities (and so all mappings) are gone.
   func release() {
-    if ownsFrames { for frame in frames { Frames.free(frame) } }
+    guard ownsFrames else { return }
+    if contiguous, let base = frames.first {
+      Frames.free(base)  // the whole run
+    } else {
+      for frame in frames { Frames.free(frame) }
+    }
   }
 }
