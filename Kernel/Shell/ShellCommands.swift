@@ -79,7 +79,7 @@ enum ShellCommands {
       summary: "time frame and heap alloc+free, or run ipcbench (rdtsc ticks)",
       run: BenchCommands.bench),
     ShellCommandEntry(
-      name: "fault", usage: "fault pf|ud|gp|de|stack|wx|nx",
+      name: "fault", usage: "fault pf|ud|gp|de|stack|wx|nx|free",
       summary: "raise that exception on purpose to show the panic report", run: fault),
     ShellCommandEntry(
       name: "poweroff", usage: "poweroff", summary: "switch the machine off (ACPI S5)",
@@ -151,7 +151,7 @@ enum ShellCommands {
 
   static func fault(_ arguments: [String]) {
     guard arguments.count == 1 else {
-      print("usage: fault pf|ud|gp|de|stack|wx|nx")
+      print("usage: fault pf|ud|gp|de|stack|wx|nx|free")
       return
     }
     switch arguments[0] {
@@ -168,7 +168,16 @@ enum ShellCommands {
     case "nx":
       // Data is mapped no-execute: jumping into it must fault.
       x86_call_address(symbol___data_start())
-    default: print("error: unknown fault kind \"\(arguments[0])\" (pf, ud, gp, de, stack, wx, nx)")
+    case "free":
+      // Instances share no heap: freeing memory of the other partition's
+      // instance must stop the kernel with a report naming both.
+      guard let lwk = KernelInstance.lwkMemory.first else {
+        print("error: there is no LWK memory to free")
+        return
+      }
+      tesseraFree(UnsafeMutableRawPointer(bitPattern: UInt(PhysicalMemory.directMapBase + lwk.base)))
+    default:
+      print("error: unknown fault kind \"\(arguments[0])\" (pf, ud, gp, de, stack, wx, nx, free)")
     }
   }
 
