@@ -82,6 +82,7 @@ enum FunctionShipping {
     }
     serverAPIC = serviceBootAPIC
     attachReplyQueues()
+    TriageCounts.setUp(cpus: processors.count)
     return nil
   }
 
@@ -124,9 +125,6 @@ enum FunctionShipping {
 
   // MARK: The LWK side
 
-  /// Counts of what the LWK's system calls did (the `triage` command).
-  nonisolated(unsafe) static var counters = TriageCounters()
-  static let countersLock = IRQSpinLock()
   nonisolated(unsafe) static var nextTag: UInt64 = 1
 
   /// Ships `number` with `arguments` and `data` (already copied in from the
@@ -158,9 +156,7 @@ enum FunctionShipping {
       return SystemCallError.shippingFailed.rawValue
     }
     scheduler.current.shippedMessages &+= 1
-    let interrupts = countersLock.lock()
-    counters.recordMessage(sentInterrupt: raiseIPI)
-    countersLock.unlock(interrupts)
+    TriageCounts.countMessage(doorbell: raiseIPI, cpu: cpu)
     if raiseIPI {
       LocalAPIC.send(
         to: serverAPIC, command: UInt32(InterruptVector.doorbell) | LocalAPIC.deliveryFixed)

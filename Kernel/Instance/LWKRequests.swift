@@ -207,9 +207,6 @@ extension LWKRequests {
   }
 
   static func triage() {
-    let interrupts = FunctionShipping.countersLock.lock()
-    let counters = FunctionShipping.counters
-    FunctionShipping.countersLock.unlock(interrupts)
-    for line in counters.lines() { print("lwk: " + line) }
+    for line in TriageCounts.total.lines() { print("lwk: " + line) }
   }
 }

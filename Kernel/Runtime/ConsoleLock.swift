@@ -54,6 +54,7 @@ enum ConsoleLock {
   /// Writes bytes from an interrupt handler without cutting into a line
   /// the interrupted code is writing.
   static func writeFromInterrupt(_ bytes: ByteView) {
+    guard bytes.count > 0 else { return }
     let me = UInt64(Processor.currentIndex) + 1
     var midLine = false
     withWord { midLine = x86_load_relaxed($0) == me }

@@ -175,7 +175,8 @@ enum ShellCommands {
         print("error: there is no LWK memory to free")
         return
       }
-      tesseraFree(UnsafeMutableRawPointer(bitPattern: UInt(PhysicalMemory.directMapBase + lwk.base)))
+      tesseraFree(
+        UnsafeMutableRawPointer(bitPattern: UInt(PhysicalMemory.directMapBase + lwk.base)))
     default:
       print("error: unknown fault kind \"\(arguments[0])\" (pf, ud, gp, de, stack, wx, nx, free)")
     }

@@ -10,18 +10,19 @@ enum LWKSystemCalls {
   /// set). It counts as shipped when it sent a message, as local when its
   /// arguments were refused before anything left.
   static func triage(_ frame: UnsafeMutablePointer<InterruptFrame>) -> Bool {
-    guard let number = SystemCallNumber(rawValue: frame.pointee.rax) else { return false }
-    var route = SystemCallTriage.route(of: number)
+    let raw = frame.pointee.rax
+    guard var route = TriageCounts.route(raw) else { return false }
+    let cpu = Processor.currentIndex
     var handled = false
-    if route == .shipped, let thread = Scheduler.here?.current {
+    if route == .shipped, let number = SystemCallNumber(rawValue: raw),
+      let thread = Scheduler.here?.current
+    {
       let before = thread.shippedMessages
       frame.pointee.rax = UInt64(bitPattern: shipped(number, frame))
       if thread.shippedMessages == before { route = .local }
       handled = true
     }
-    let interrupts = FunctionShipping.countersLock.lock()
-    FunctionShipping.counters.record(number, route: route)
-    FunctionShipping.countersLock.unlock(interrupts)
+    TriageCounts.count(raw, route, cpu: cpu)
     return handled
   }
 

@@ -182,3 +182,26 @@ struct SystemCallTriageTests {
     return words
   }
 }
+
+/// Per-CPU counters summed for display give what one set would have counted.
+struct TriageCountersSumTests {
+  @Test func sumOfPartsEqualsTheWhole() async {
+    let calls = SystemCallNumber.allCases
+    await propertyCheck(input: Gen.int(in: 0...(calls.count - 1)).array(of: 0...60), Gen.bool()) {
+      indices, sent in
+      var whole = TriageCounters()
+      var parts = [TriageCounters(), TriageCounters(), TriageCounters()]
+      for (n, index) in indices.enumerated() {
+        let call = calls[index]
+        let route = SystemCallTriage.route(of: call)
+        whole.record(call, route: route)
+        parts[n % 3].record(call, route: route)
+        whole.recordMessage(sentInterrupt: sent)
+        parts[n % 3].recordMessage(sentInterrupt: sent)
+      }
+      var sum = TriageCounters()
+      for part in parts { sum.add(part) }
+      #expect(sum == whole)
+    }
+  }
+}

@@ -114,12 +114,23 @@ public struct TriageCounters: Equatable, Sendable {
     shippedCounts = [UInt64](repeating: 0, count: slots)
   }
 
-  public mutating func record(_ call: SystemCallNumber, route: TriageRoute) {
+  public mutating func record(_ call: SystemCallNumber, route: TriageRoute, count: UInt64 = 1) {
     let index = Int(call.rawValue)
     switch route {
-    case .local: localCounts[index] &+= 1
-    case .shipped: shippedCounts[index] &+= 1
+    case .local: localCounts[index] &+= count
+    case .shipped: shippedCounts[index] &+= count
     }
+  }
+
+  /// Adds another set of counters to these (the kernel keeps one per CPU,
+  /// so the system-call path takes no lock, and sums them for `triage`).
+  public mutating func add(_ other: TriageCounters) {
+    for index in 0..<min(localCounts.count, other.localCounts.count) {
+      localCounts[index] &+= other.localCounts[index]
+      shippedCounts[index] &+= other.shippedCounts[index]
+    }
+    messages &+= other.messages
+    interrupts &+= other.interrupts
   }
 
   /// Triages a raw call number by the table and counts it; nil (and
@@ -136,6 +147,12 @@ public struct TriageCounters: Equatable, Sendable {
   public mutating func recordMessage(sentInterrupt: Bool) {
     messages &+= 1
     if sentInterrupt { interrupts &+= 1 }
+  }
+
+  /// `count` messages at once, `interrupts` of them with an IPI.
+  public mutating func recordMessages(_ count: UInt64, interrupts: UInt64) {
+    messages &+= count
+    self.interrupts &+= interrupts
   }
 
   public func local(_ call: SystemCallNumber) -> UInt64 { localCounts[Int(call.rawValue)] }
