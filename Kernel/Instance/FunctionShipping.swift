@@ -135,32 +135,22 @@ enum FunctionShipping {
     number: UInt64? = nil, received: (ByteView) -> Void = { _ in }
   ) -> Int64 {
     let cpu = Processor.currentIndex
-    guard let requests, let replies = replyQueue(cpu: cpu), let scheduler = Scheduler.here,
-      let process = scheduler.current.process
-    else { return SystemCallError.shippingFailed.rawValue }
+    guard let replies = replyQueue(cpu: cpu), let scheduler = Scheduler.here else {
+      return SystemCallError.shippingFailed.rawValue
+    }
+    // Tags only need to differ between the calls of one CPU: its reply
+    // queue is where they are matched, and it runs one call at a time.
     let tag = nextTag
     nextTag &+= 1
+    guard let context = context(tag: tag) else { return SystemCallError.shippingFailed.rawValue }
     let request = ShippedRequest(
-      route: route,
-      context: ShippingContext(
-        instance: lwkInstanceID, process: UInt32(truncatingIfNeeded: process.pid),
-        thread: UInt32(truncatingIfNeeded: scheduler.current.tid),
-        replyQueue: UInt16(truncatingIfNeeded: cpu), tag: tag),
-      number: number ?? call.rawValue,
-      arguments: arguments,
+      route: route, context: context, number: number ?? call.rawValue, arguments: arguments,
       data: data)
-    let sent = requests.enqueue(byteCount: request.encodedSize) { slot in
-      _ = request.encode(into: slot)
-    }
-    guard case .enqueued(let raiseIPI) = sent else {
+    guard case .enqueued(let raiseIPI) = post(request) else {
       return SystemCallError.shippingFailed.rawValue
     }
     scheduler.current.shippedMessages &+= 1
     TriageCounts.countMessage(doorbell: raiseIPI, cpu: cpu)
-    if raiseIPI {
-      LocalAPIC.send(
-        to: serverAPIC, command: UInt32(InterruptVector.doorbell) | LocalAPIC.deliveryFixed)
-    }
     return awaitReply(tag: tag, on: replies, received: received)
   }
 
@@ -211,21 +201,33 @@ enum FunctionShipping {
   /// Tells the service to drop the call `tag` of the current thread (no
   /// answer is awaited; a late reply is dropped by its tag).
   static func cancel(tag: UInt64) {
-    guard let requests, let scheduler = Scheduler.here, let process = scheduler.current.process
-    else { return }
+    guard let context = context(tag: tag) else { return }
     cancelled &+= 1
-    let request = ShippedRequest(
-      route: route,
-      context: ShippingContext(
-        instance: lwkInstanceID, process: UInt32(truncatingIfNeeded: process.pid),
-        thread: UInt32(truncatingIfNeeded: scheduler.current.tid),
-        replyQueue: UInt16(truncatingIfNeeded: Processor.currentIndex), tag: tag),
-      number: cancelNumber, arguments: arguments(tag))
+    _ = post(
+      ShippedRequest(
+        route: route, context: context, number: cancelNumber, arguments: arguments(tag)))
+  }
+
+  /// Who ships: this instance, the current thread and its process, and this
+  /// CPU's reply queue.
+  static func context(tag: UInt64) -> ShippingContext? {
+    guard let thread = Scheduler.here?.current, let process = thread.process else { return nil }
+    return ShippingContext(
+      instance: lwkInstanceID, process: UInt32(truncatingIfNeeded: process.pid),
+      thread: UInt32(truncatingIfNeeded: thread.tid),
+      replyQueue: UInt16(truncatingIfNeeded: Processor.currentIndex), tag: tag)
+  }
+
+  /// Puts a request in the shipping queue and rings the service's doorbell
+  /// when the queue had nothing pending before (the piggy-back rule).
+  static func post(_ request: ShippedRequest) -> ShippingEnqueueResult {
+    guard let requests else { return .full }
     let sent = requests.enqueue(byteCount: request.encodedSize) { _ = request.encode(into: $0) }
     if sent.raiseIPI {
       LocalAPIC.send(
         to: serverAPIC, command: UInt32(InterruptVector.doorbell) | LocalAPIC.deliveryFixed)
     }
+    return sent
   }
 
   /// Shipped calls this instance gave up on (killed callers, timeouts).

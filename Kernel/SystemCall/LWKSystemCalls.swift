@@ -79,24 +79,12 @@ enum LWKSystemCalls {
   /// image in the shared region (the shipped part); the LWK validates, loads
   /// and starts the child itself, once the service knows the child's pid.
   static func spawn(_ f: UnsafeMutablePointer<InterruptFrame>) -> Int64 {
-    guard let me = Scheduler.here?.current, let parent = me.process else {
-      return SystemCallError.invalidObject.rawValue
+    let request: ProcessCalls.SpawnRequest
+    switch ProcessCalls.spawnRequest(f) {
+    case .success(let checked): request = checked
+    case .failure(let error): return error.rawValue
     }
-    guard f.pointee.rsi > 0, f.pointee.rsi <= SystemCallLimits.nameLength,
-      f.pointee.r10 <= SystemCallLimits.argumentLength
-    else { return SystemCallError.badLength.rawValue }
-    var name: [UInt8] = []
-    var argument: [UInt8] = []
-    if let error = SystemCalls.copyIn(
-      address: f.pointee.rdi, length: f.pointee.rsi, into: { name.append($0) })
-      ?? SystemCalls.copyIn(
-        address: f.pointee.rdx, length: f.pointee.r10, into: { argument.append($0) })
-    {
-      return error.rawValue
-    }
-    let cpu =
-      f.pointee.r9 == SystemCallCPU.same
-      ? me.cpu : Int(truncatingIfNeeded: min(f.pointee.r9, 1 << 20))
+    let (me, cpu) = (request.caller, request.cpu)
     guard ProcessRunner.isServiceCPU(cpu) else { return SystemCallError.badCPU.rawValue }
     // One spawn at a time uses the staging area; the others wait their turn.
     while !FunctionShipping.spawnStaging.compareExchange(
@@ -108,7 +96,7 @@ enum LWKSystemCalls {
       x86_sti()
     }
     defer { FunctionShipping.spawnStaging.store(false, ordering: .releasing) }
-    let staged = name.withUnsafeBytes {
+    let staged = Array(request.name.utf8).withUnsafeBytes {
       FunctionShipping.ship(.spawn, arguments: ShippedArguments(), data: ByteView($0))
     }
     guard staged >= 0, let staging = FunctionShipping.spawnStagingArea else {
@@ -117,8 +105,8 @@ enum LWKSystemCalls {
     let image = ByteView(base: UnsafeRawPointer(staging), count: Int(staged))
     let started = KernelLock.held {
       ProcessRunner.start(
-        String(decoding: name, as: UTF8.self), argument: String(decoding: argument, as: UTF8.self),
-        cpu: cpu, parent: parent, give: f.pointee.r8, image: image, startNow: false)
+        request.name, argument: request.argument, cpu: cpu, parent: request.parent,
+        give: request.give, image: image, startNow: false)
     }
     switch started {
     case .success(let child):

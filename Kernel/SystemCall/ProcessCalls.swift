@@ -4,33 +4,54 @@ import X86
 /// is a child of its parent's (its quota is charged there), its console is
 /// lent by the parent, and it may be given one capability at start.
 enum ProcessCalls {
-  static func spawn(_ f: UnsafeMutablePointer<InterruptFrame>) -> Int64 {
+  /// What a spawn call asks for, checked and copied in.
+  struct SpawnRequest {
+    var parent: Process
+    var caller: Thread
+    var name: String
+    var argument: String
+    var cpu: Int
+    var give: UInt64
+  }
+
+  /// The arguments of spawn (on either instance), or the error they earn.
+  static func spawnRequest(_ f: UnsafeMutablePointer<InterruptFrame>) -> Result<
+    SpawnRequest, SystemCallError
+  > {
     guard let me = Scheduler.here?.current, let parent = me.process else {
-      return SystemCallError.invalidObject.rawValue
+      return .failure(.invalidObject)
     }
     guard f.pointee.rsi > 0, f.pointee.rsi <= SystemCallLimits.nameLength,
       f.pointee.r10 <= SystemCallLimits.argumentLength
-    else { return SystemCallError.badLength.rawValue }
+    else { return .failure(.badLength) }
     var name: [UInt8] = []
-    if let error = SystemCalls.copyIn(
-      address: f.pointee.rdi, length: f.pointee.rsi, into: { name.append($0) })
-    {
-      return error.rawValue
-    }
     var argument: [UInt8] = []
     if let error = SystemCalls.copyIn(
-      address: f.pointee.rdx, length: f.pointee.r10, into: { argument.append($0) })
+      address: f.pointee.rdi, length: f.pointee.rsi, into: { name.append($0) })
+      ?? SystemCalls.copyIn(
+        address: f.pointee.rdx, length: f.pointee.r10, into: { argument.append($0) })
     {
-      return error.rawValue
+      return .failure(error)
     }
     let cpu =
       f.pointee.r9 == SystemCallCPU.same
       ? me.cpu : Int(truncatingIfNeeded: min(f.pointee.r9, 1 << 20))
-    let give = f.pointee.r8
+    return .success(
+      SpawnRequest(
+        parent: parent, caller: me, name: String(decoding: name, as: UTF8.self),
+        argument: String(decoding: argument, as: UTF8.self), cpu: cpu, give: f.pointee.r8))
+  }
+
+  static func spawn(_ f: UnsafeMutablePointer<InterruptFrame>) -> Int64 {
+    let request: SpawnRequest
+    switch spawnRequest(f) {
+    case .success(let checked): request = checked
+    case .failure(let error): return error.rawValue
+    }
     let started = KernelLock.held {
       ProcessRunner.start(
-        String(decoding: name, as: UTF8.self), argument: String(decoding: argument, as: UTF8.self),
-        cpu: cpu, parent: parent, give: give)
+        request.name, argument: request.argument, cpu: request.cpu, parent: request.parent,
+        give: request.give)
     }
     switch started {
     case .success(let child): return Int64(child.pid)

@@ -26,11 +26,11 @@ enum Program {
     var other: UInt64? = nil
     if words.count > 1, let cpu = UInt64(words[1]) { other = cpu }
 
-    let overhead = median(rounds) {}
+    let overhead = Timing.median(rounds) {}
     print(
       "ipcbench: \(rounds) samples per figure, medians in rdtsc ticks (rdtsc overhead \(overhead) subtracted)"
     )
-    report("null system call round trip", overhead, median(rounds) { _ = System.pid })
+    report("null system call round trip", overhead, Timing.median(rounds) { _ = System.pid })
 
     guard Capabilities.createEndpoint(endpoint) == 0 else {
       print("ipcbench: cannot create an endpoint")
@@ -42,14 +42,16 @@ enum Program {
       return 1
     }
     report(
-      "IPC call+reply, same CPU, same address space", overhead, median(rounds) { ping(endpoint) })
+      "IPC call+reply, same CPU, same address space", overhead,
+      Timing.median(rounds) { ping(endpoint) })
 
     let child = Children.spawn("ipcbench", argument: "server", give: endpoint)
     if child > 0 {
       // Two servers wait on one endpoint: stop the thread so only the child answers.
       _ = IPC.call(endpoint, Message(quit))
       report(
-        "IPC call+reply, same CPU, two address spaces", overhead, median(rounds) { ping(endpoint) })
+        "IPC call+reply, same CPU, two address spaces", overhead,
+        Timing.median(rounds) { ping(endpoint) })
       _ = IPC.call(endpoint, Message(quit))
       _ = Children.wait(child)
     } else {
@@ -62,7 +64,7 @@ enum Program {
       {
         report(
           "IPC call+reply, two CPUs (CPU \(other))", overhead,
-          median(rounds) { ping(otherEndpoint) })
+          Timing.median(rounds) { ping(otherEndpoint) })
         _ = IPC.call(otherEndpoint, Message(quit))
       } else {
         print("ipcbench: cannot start a server on CPU \(other)")
@@ -74,7 +76,7 @@ enum Program {
     _ = Capabilities.createEndpoint(copySource)
     report(
       "capability copy+delete", overhead,
-      median(rounds) {
+      Timing.median(rounds) {
         Capabilities.copy(copySource, to: copySlot)
         Capabilities.delete(copySlot)
       })
@@ -111,18 +113,7 @@ enum Program {
   }
 
   static func report(_ what: String, _ overhead: UInt64, _ ticks: UInt64) {
-    print("ipcbench: \(what): \(ticks > overhead ? ticks - overhead : 0) ticks")
-  }
-
-  static func median(_ rounds: Int, _ body: () -> Void) -> UInt64 {
-    var samples = [UInt64](repeating: 0, count: rounds)
-    for i in 0..<rounds {
-      let start = user_rdtsc()
-      body()
-      samples[i] = user_rdtsc() - start
-    }
-    samples.sort()
-    return samples[rounds / 2]
+    print("ipcbench: \(what): \(Timing.net(ticks, overhead: overhead)) ticks")
   }
 
   /// Answers every call with its own words until one says quit.

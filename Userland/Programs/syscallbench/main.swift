@@ -12,14 +12,14 @@ enum Program {
   static func main(argument: String) -> Int64 {
     var rounds = 1000
     if let n = Int(argument), n >= 10, n <= 100_000 { rounds = n }
-    let overhead = median(rounds) {}
+    let overhead = Timing.median(rounds) {}
     print("syscallbench: \(rounds) samples per figure, rdtsc overhead \(overhead) subtracted")
-    report("null system call (processInfo)", overhead, median(rounds) { _ = System.pid })
+    report("null system call (processInfo)", overhead, Timing.median(rounds) { _ = System.pid })
     var nothing: UInt8 = 0
     let address = withUnsafeMutablePointer(to: &nothing) { UInt64(UInt(bitPattern: $0)) }
     report(
       "console write of 0 bytes (shipped on the LWK)", overhead,
-      median(rounds) { _ = System.call(.consoleWrite, address, 0) })
+      Timing.median(rounds) { _ = System.call(.consoleWrite, address, 0) })
     let start = user_rdtsc()
     for _ in 0..<rounds { _ = System.call(.consoleWrite, address, 0) }
     let total = user_rdtsc() - start
@@ -30,17 +30,7 @@ enum Program {
   }
 
   static func report(_ what: String, _ overhead: UInt64, _ ticks: UInt64) {
-    print("syscallbench: \(what): \(ticks > overhead ? ticks - overhead : 0) ticks")
+    print("syscallbench: \(what): \(Timing.net(ticks, overhead: overhead)) ticks")
   }
 
-  static func median(_ rounds: Int, _ body: () -> Void) -> UInt64 {
-    var samples = [UInt64](repeating: 0, count: rounds)
-    for i in 0..<rounds {
-      let start = user_rdtsc()
-      body()
-      samples[i] = user_rdtsc() - start
-    }
-    samples.sort()
-    return samples[rounds / 2]
-  }
 }
