@@ -1,12 +1,14 @@
 import X86
 
-/// One service CPU's scheduler: run queues by priority (round robin within a
-/// level), the running thread and an idle thread. User threads are preempted
-/// by the timer tick; kernel threads (the shell) run until they block. All of
+/// One CPU's scheduler: the Core run queue (by priority, round robin within
+/// a level), the running thread and an idle thread. On service CPUs user
+/// threads are preempted by the timer tick; on LWK CPUs (no tick) they run
+/// to completion; kernel threads (the shell, the LWK's control thread) run
+/// until they block. All of
 /// it runs with interrupts off; other CPUs reach a queue only through `lock`.
 final class CPUScheduler {
   let cpu: Int
-  var ready: [[Thread]] = Array(repeating: [], count: Thread.priorities)
+  var ready = RunQueue<Thread>(priorities: Thread.priorities)
   var current: Thread
   let idle: Thread
   let lock = IRQSpinLock()
@@ -30,7 +32,7 @@ final class CPUScheduler {
   func enqueue(_ thread: Thread) {
     let interrupts = lock.lock()
     thread.state = .ready
-    ready[thread.priority].append(thread)
+    ready.append(thread, priority: thread.priority)
     needsReschedule = true
     lock.unlock(interrupts)
   }
@@ -42,7 +44,7 @@ final class CPUScheduler {
     defer { lock.unlock(interrupts) }
     guard thread.state == .blocked else { return false }
     thread.state = .ready
-    ready[thread.priority].append(thread)
+    ready.append(thread, priority: thread.priority)
     needsReschedule = true
     return true
   }
@@ -55,19 +57,13 @@ final class CPUScheduler {
     let old = thread.priority
     thread.priority = min(max(priority, 0), Thread.priorities - 1)
     guard thread.state == .ready, old != thread.priority,
-      let index = ready[old].firstIndex(where: { $0 === thread })
+      ready.move(thread, from: old, to: thread.priority)
     else { return }
-    ready[old].remove(at: index)
-    ready[thread.priority].append(thread)
     needsReschedule = true
   }
 
   /// The highest priority with a ready thread (-1: none).
-  var highestReadyPriority: Int {
-    var level = Thread.priorities - 1
-    while level >= 0 && ready[level].isEmpty { level -= 1 }
-    return level
-  }
+  var highestReadyPriority: Int { ready.highestPriority }
 
   /// Switches to `next`, which is in no queue, without queueing the caller
   /// (it is blocked or dead): the IPC fast path. Interrupts off.
@@ -115,13 +111,9 @@ final class CPUScheduler {
     needsReschedule = false
     if current.state == .running && current !== idle {
       current.state = .ready
-      ready[current.priority].append(current)
+      ready.append(current, priority: current.priority)
     }
-    for level in stride(from: Thread.priorities - 1, through: 0, by: -1) where !ready[level].isEmpty
-    {
-      return ready[level].removeFirst()
-    }
-    return idle
+    return ready.popHighest() ?? idle
   }
 
   /// Once the CPU runs on another stack, a dead thread's stack and address
