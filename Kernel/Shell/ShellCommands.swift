@@ -52,8 +52,8 @@ enum ShellCommands {
       summary: "the partition plan: CPUs and memory per partition and where they came from",
       run: CPUCommands.parts),
     ShellCommandEntry(
-      name: "lwk", usage: "lwk [status|run|ps|kill|caps|mem|ping|poke] ...",
-      summary: "the LWK kernel instance: run programs on it, its processes, memory, round trips",
+      name: "lwk", usage: "lwk [SUBCOMMAND ...]",
+      summary: "the LWK instance: status, run, wait, ps, kill, caps, mem, ping, poke (lwk ?)",
       run: LWKCommands.lwk),
     ShellCommandEntry(
       name: "triage", usage: "triage",
