@@ -38,6 +38,12 @@ final class AddressSpace {
     var text = formatSize(bytes) + ": \(counts.small) x 4 KiB"
     if counts.large > 0 { text += ", \(counts.large) x 2 MiB" }
     if counts.huge > 0 { text += ", \(counts.huge) x 1 GiB" }
+    // Which NUMA nodes it lives on (an instance with per-node allocators).
+    var nodes = CPUList()
+    table.forEachLeaf(slots: Self.userSlots) { physical, _ in
+      if let node = Frames.node(of: physical) { nodes.insert(node) }
+    }
+    if !nodes.isEmpty { text += "; node " + nodes.description }
     return text
   }
 

@@ -65,7 +65,21 @@ enum LWKInstance {
     me.tscKHz = Clock.tscKHz
 
     let links = DirectMapLinkStorage(base: PhysicalMemory.pointer(0)!)
-    memory.frames = FrameAllocator(ranges: block.usableLWKRanges, storage: links)
+    // One allocator per node of its own map (mOS: node-local memory).
+    var byNode: [(node: Int, ranges: [PhysicalRange])] = []
+    for entry in block.lwkMap where entry.type == HandoffBlock.MapEntry.usable {
+      let range = PhysicalRange(base: entry.base, length: entry.length)
+      if let index = byNode.firstIndex(where: { $0.node == Int(entry.node) }) {
+        byNode[index].ranges.append(range)
+      } else {
+        byNode.append((Int(entry.node), [range]))
+      }
+    }
+    memory.nodes = byNode.map {
+      Frames.Node(
+        node: $0.node, ranges: $0.ranges,
+        allocator: FrameAllocator(ranges: $0.ranges, storage: links))
+    }
     kernelHeap.grow = growKernelHeap
     if let problem = LWKControl.attachQueues() { stop(index, "control queues: " + problem) }
     let serviceBoot = block.cpus.first { $0.partition == .service }?.apicID ?? 0
@@ -92,9 +106,10 @@ enum LWKInstance {
   /// The instance's first words on the console.
   static func report() {
     let cpus = processors.filter { !$0.isService && $0.state == .online }.map { $0.index }
-    let free = memory.frames?.statistics.freeFrames ?? 0
+    let free = Frames.freeFrames
+    let nodes = memory.nodes.map { $0.node }
     print(
-      "lwk: kernel instance up on CPUs \(CPUCommands.cpuList(cpus)): \(formatSize(UInt64(free) * 4096)) free in its own frame allocator, tickless"
+      "lwk: kernel instance up on CPUs \(CPUCommands.cpuList(cpus)): \(formatSize(UInt64(free) * 4096)) free in its own frame allocators (nodes \(CPUCommands.cpuList(nodes))), tickless"
     )
   }
 

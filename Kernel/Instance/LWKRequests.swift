@@ -50,7 +50,9 @@ enum LWKRequests {
         "lwk:   \(hex(entry.base))-\(hex(entry.base + entry.length - 1))  \(formatSize(entry.length).padded(to: 10))  node \(entry.node)  \(kind)"
       )
     }
-    if let frames = memory.frames { print("lwk: frame allocator: " + frames.description) }
+    for node in memory.nodes {
+      print("lwk: frame allocator, node \(node.node): " + node.allocator.description)
+    }
     let heap = kernelHeap.statistics
     print(
       "lwk: kernel heap: \(heap.arenas) arenas, \(formatSize(UInt64(heap.totalPages) * 4096)), \(formatSize(UInt64(heap.bytesInUse))) in use by \(heap.allocations) allocations"

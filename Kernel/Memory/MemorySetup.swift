@@ -15,6 +15,8 @@ struct MemoryState {
   var pageTablePool: PhysicalRange? = nil
   var plan: MemoryPartitionPlan? = nil
   var frames: FrameAllocator? = nil
+  /// The LWK instance's allocators, one per NUMA node (see Frames).
+  var nodes: [Frames.Node] = []
 }
 
 nonisolated(unsafe) var memory = MemoryState()

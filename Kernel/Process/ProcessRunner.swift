@@ -61,6 +61,10 @@ enum ProcessRunner {
     image: ByteView? = nil, startNow: Bool = true
   ) -> Result<Process, StartError> {
     guard isServiceCPU(cpu) else { return .failure(.badCPU(cpu)) }
+    // Its memory comes from its CPU's node (where an instance has nodes).
+    let previousNode = Frames.loadingForNode
+    Frames.loadingForNode = processors[cpu].node
+    defer { Frames.loadingForNode = previousNode }
     let pid = nextPID
     let process: Process
     let loaded: LoadedProgram

@@ -16,7 +16,7 @@ enum MemoryCommands {
       nil
 
   static func current() -> (frames: Int, capabilities: Int, objects: Int, spaces: Int, heap: Int) {
-    let frames = KernelLock.held { memory.frames?.statistics.freeFrames ?? 0 }
+    let frames = KernelLock.held { Frames.freeFrames }
     return (
       frames, ProcessCapabilities.system.capabilityCount, ProcessCapabilities.system.objectCount,
       ProcessCapabilities.system.spaceCount, kernelHeap.statistics.bytesInUse

@@ -72,6 +72,9 @@ extension Result where Success == Void {
     let all = table.leafCounts(slots: 0...511)
     #expect(all.small == 4)
     #expect(table.leafCounts(slots: 3...127) == (0, 0, 0))
+    var leaves: [UInt64] = []
+    table.forEachLeaf(slots: 1...127) { physical, _ in leaves.append(physical) }
+    #expect(leaves.sorted() == [0, 4096, 8192, 2 << 20, 1 << 30])
   }
 
   @Test func refusesConflictsAndBadArguments() throws {

@@ -212,21 +212,34 @@ public struct PageTable<Memory: PageTableMemory> {
   /// `slots` (for `lwk ps`: which page sizes a process got).
   public func leafCounts(slots: ClosedRange<UInt64>) -> (small: Int, large: Int, huge: Int) {
     var counts = (small: 0, large: 0, huge: 0)
+    forEachLeaf(slots: slots) { _, size in
+      switch size {
+      case .small: counts.small += 1
+      case .large: counts.large += 1
+      case .huge: counts.huge += 1
+      }
+    }
+    return counts
+  }
+
+  /// Every leaf page mapped through PML4 entries `slots`: its physical
+  /// address and size.
+  public func forEachLeaf(slots: ClosedRange<UInt64>, _ body: (UInt64, PageSize) -> Void) {
     func walk(_ table: UInt64, level: Int, range: ClosedRange<UInt64>) {
       for index in range {
         let entry = memory.load(table + index * 8)
         guard entry & PageFlags.present.rawValue != 0 else { continue }
         if level == 1 {
-          counts.small += 1
+          body(entry & Self.addressMask, .small)
         } else if level <= 3 && entry & Self.hugeBit != 0 {
-          if level == 2 { counts.large += 1 } else { counts.huge += 1 }
+          let size: PageSize = level == 2 ? .large : .huge
+          body(entry & Self.addressMask & ~(size.bytes - 1), size)
         } else {
           walk(entry & Self.addressMask, level: level - 1, range: 0...511)
         }
       }
     }
     walk(root, level: 4, range: slots.clamped(to: 0...511))
-    return counts
   }
 
   /// Maps `[virtual, virtual + length)` to `[physical, ...)` with the largest
