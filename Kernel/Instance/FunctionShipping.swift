@@ -266,9 +266,8 @@ enum FunctionShipping {
   /// The doorbell on the service's boot CPU: drain every request.
   static func serveDoorbell() {
     guard let requests, let buffer = requestBuffer else { return }
-    let report = requests.drain(into: buffer, spinLimit: 100_000, pause: { x86_pause() }) {
-      view in serve(view)
-    }
+    let report = requests.drain(
+      into: buffer, spinLimit: 100_000, pause: { x86_pause() }, { view in serve(view) })
     if report.malformed > 0 { print("shipping: \(report.malformed) malformed requests dropped") }
     if report.stop == .stalled { print("shipping: the LWK left a request half written") }
   }
