@@ -6,7 +6,7 @@ import X86
 func systemCallDispatch(_ raw: UnsafeMutableRawPointer) {
   let frame = raw.assumingMemoryBound(to: InterruptFrame.self)
   guard let scheduler = Scheduler.here else { return }
-  if KernelInstance.kind == .lwk, LWKSystemCalls.triage(frame) {
+  if KernelInstance.kind == .lwk, LWKSystemCalls.triage(frame, on: scheduler) {
     returnToUser(scheduler)
     return
   }
