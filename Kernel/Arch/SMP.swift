@@ -87,12 +87,12 @@ enum SMP {
   /// then wait (bounded) for it to report in by leaving `.starting`.
   /// With `nostart=` naming the CPU nothing is sent, so it never reports in
   /// and takes the failure path, as a CPU that ignores its SIPI would.
-  static func start(_ cpu: Processor, _ launch: Launch, notStarted: Bool = false) -> Bool {
+  static func start(_ cpu: Processor, _ launch: Launch) -> Bool {
     prepareTrampoline(launch, cpu: cpu.index)
     cpu.state = .starting
     let vector = UInt32(trampolinePage >> 12)
     let begin = x86_rdtsc()
-    if !notStarted && boot.commandLine.notStarted?.contains(cpu.index) != true {
+    if boot.commandLine.notStarted?.contains(cpu.index) != true {
       LocalAPIC.send(to: cpu.apicID, command: LocalAPIC.deliveryINIT | LocalAPIC.levelAssert)
       Clock.delay(microseconds: initDelayMicroseconds)
       LocalAPIC.send(to: cpu.apicID, command: LocalAPIC.deliveryStartup | vector)

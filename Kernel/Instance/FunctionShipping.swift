@@ -202,7 +202,6 @@ enum FunctionShipping {
   /// answer is awaited; a late reply is dropped by its tag).
   static func cancel(tag: UInt64) {
     guard let context = context(tag: tag) else { return }
-    cancelled &+= 1
     _ = post(
       ShippedRequest(
         route: route, context: context, number: cancelNumber, arguments: arguments(tag)))
@@ -229,9 +228,6 @@ enum FunctionShipping {
     }
     return sent
   }
-
-  /// Shipped calls this instance gave up on (killed callers, timeouts).
-  nonisolated(unsafe) static var cancelled: UInt64 = 0
 
   // MARK: The service side
 

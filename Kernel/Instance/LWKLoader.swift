@@ -41,13 +41,14 @@ enum LWKLoader {
     guard !lwkRanges.isEmpty else { return fail("the LWK partition has no memory") }
     guard SharedRegion.exists else { return fail("there is no shared region for the rings") }
 
-    let privateBytes = roundUp(KernelAddressSpace.privateBytes, twoMiB)
+    // Small sizes and physical addresses below 2^52: rounding cannot overflow.
+    let privateBytes = PhysicalRange.alignUp(KernelAddressSpace.privateBytes, to: twoMiB)!
     let tableFrames = KernelAddressSpace.framesNeeded(
       physicalEnd: lwkRanges.last!.end, ranges: lwkRanges.count + 3)
-    let imageBytes = privateBytes + roundUp(UInt64(tableFrames) * 4096, twoMiB)
+    let imageBytes = privateBytes + PhysicalRange.alignUp(UInt64(tableFrames) * 4096, to: twoMiB)!
     var chosen: PhysicalRange? = nil
     for range in lwkRanges {
-      let start = roundUp(range.base, twoMiB)
+      guard let start = PhysicalRange.alignUp(range.base, to: twoMiB) else { continue }
       if start + imageBytes <= range.end && start + imageBytes <= lowLimit {
         chosen = PhysicalRange(base: start, length: imageBytes)
         break
@@ -210,7 +211,4 @@ enum LWKLoader {
     return "no LWK instance: " + reason
   }
 
-  static func roundUp(_ value: UInt64, _ alignment: UInt64) -> UInt64 {
-    (value + alignment - 1) & ~(alignment - 1)
-  }
 }

@@ -126,10 +126,16 @@ enum CPUCommands {
         return
       }
     }
-    samples.sort()
     print(
-      "ipi: CPU \(Processor.currentIndex) -> CPU \(cpu) (node \(processors[cpu].node), \(processors[cpu].partitionName)): \(rounds) round trips, cycles min \(samples[0]) median \(samples[samples.count / 2]) max \(samples[samples.count - 1])"
+      "ipi: CPU \(Processor.currentIndex) -> CPU \(cpu) (node \(processors[cpu].node), \(processors[cpu].partitionName)): \(rounds) round trips, \(cycleSummary(samples))"
     )
+  }
+
+  /// "cycles min A median B max C" of round-trip samples (not empty).
+  static func cycleSummary(_ samples: [UInt64]) -> String {
+    let sorted = samples.sorted()
+    return
+      "cycles min \(sorted[0]) median \(sorted[sorted.count / 2]) max \(sorted[sorted.count - 1])"
   }
 }
 

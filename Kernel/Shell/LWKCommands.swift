@@ -103,9 +103,8 @@ enum LWKCommands {
       }
     }
     let doorbells = (LWKControl.requests?.statistics.ipisRequested ?? 0) - doorbellsBefore
-    samples.sort()
     print(
-      "lwk ping: CPU \(Processor.currentIndex) -> LWK CPU \(answeringCPU): \(rounds) round trips, \(doorbells) doorbells, cycles min \(samples[0]) median \(samples[samples.count / 2]) max \(samples[samples.count - 1])"
+      "lwk ping: CPU \(Processor.currentIndex) -> LWK CPU \(answeringCPU): \(rounds) round trips, \(doorbells) doorbells, \(CPUCommands.cycleSummary(samples))"
     )
   }
 
@@ -225,7 +224,8 @@ enum LWKCommands {
     if !background { waitForEnd(pid: pid) }
   }
 
-  /// Polls the LWK instance until the process has ended (it says how); the
+  /// Polls the LWK instance every 2 ms until the process has ended (it says
+  /// how); the
   /// doorbells of shipped calls keep arriving on this CPU meanwhile.
   static func waitForEnd(pid: UInt64) {
     FunctionShipping.foreground = true
@@ -242,6 +242,9 @@ enum LWKCommands {
         FunctionShipping.knownProcess(Int(pid), false)
         return
       case .success:
+        // A short busy wait, not hlt: under -icount a machine whose CPUs
+        // all halt lets QEMU's virtual clock run on host time, and the LWK
+        // figures measured in the foreground would count host idle time.
         Clock.delay(microseconds: 2_000)
       case .failure(let failure):
         print("error: \(failure.description)")
