@@ -31,7 +31,8 @@ final class AddressSpace {
     tracker.releaseAll()
   }
 
-  /// The user memory mapped, by page size ("48 KiB: 12 x 4 KiB, 1 x 2 MiB").
+  /// The user memory mapped, by page size, NUMA node and physically
+  /// contiguous runs ("2.0 MiB: 12 x 4 KiB, 1 x 2 MiB; node 1; 2 runs").
   var pageSummary: String {
     let counts = table.leafCounts(slots: Self.userSlots)
     let bytes = UInt64(counts.small) * 4096 + UInt64(counts.large) << 21 + UInt64(counts.huge) << 30
@@ -40,11 +41,14 @@ final class AddressSpace {
     if counts.huge > 0 { text += ", \(counts.huge) x 1 GiB" }
     // Which NUMA nodes it lives on (an instance with per-node allocators).
     var nodes = CPUList()
-    table.forEachLeaf(slots: Self.userSlots) { physical, _ in
+    var pieces: [PhysicalRange] = []
+    table.forEachLeaf(slots: Self.userSlots) { physical, size in
       if let node = Frames.node(of: physical) { nodes.insert(node) }
+      pieces.append(PhysicalRange(base: physical, length: size.bytes))
     }
     if !nodes.isEmpty { text += "; node " + nodes.description }
-    return text
+    let runs = PhysicalRange.coalesced(pieces).count
+    return text + "; \(runs) " + (runs == 1 ? "run" : "runs")
   }
 
   var isActive: Bool { x86_read_cr3() & 0x000F_FFFF_FFFF_F000 == table.root }

@@ -3,7 +3,10 @@
 /// instance. The ELF is validated first (nothing is mapped for a bad one),
 /// then each segment is copied into fresh frames of this instance and mapped
 /// with its own permissions (W^X), and a stack with a guard page below it is
-/// mapped at the top of user space.
+/// mapped at the top of user space. On the LWK instance all of a program's
+/// frames (segments and stack) are one physically contiguous run from the
+/// node of its CPU (mOS: no page-by-page allocation, no fragmentation of a
+/// program's memory); on the service instance they come one at a time.
 enum ProgramLoader {
   static let stackPages: UInt64 = 16
 
@@ -45,9 +48,19 @@ enum ProgramLoader {
     }
     guard let space = AddressSpace() else { return .failure(.outOfMemory) }
     let process = Process(pid: pid, name: name, space: space)
+    var frames = ProgramFrames()
+    if KernelInstance.kind == .lwk {
+      guard let run = ProgramFrames.contiguous(pages: pages(of: plan) + Int(stackPages)) else {
+        process.destroy()
+        return .failure(.outOfMemory)
+      }
+      frames = run
+      process.frames.append(run.base)  // freed as one run
+      process.contiguousFrames = run.count
+    }
     var segments: [SegmentMemory] = []
     if case .failure(let error) = mapSegments(
-      plan, image: image, into: process, recording: &segments)
+      plan, image: image, into: process, from: &frames, recording: &segments)
     {
       process.destroy()
       return .failure(error)
@@ -56,7 +69,7 @@ enum ProgramLoader {
     let stackBase = UserSpace.stackTop - stackPages * 4096
     var stack = SegmentMemory(rights: [.read, .write], base: stackBase, frames: [])
     for page in 0..<stackPages {
-      guard let frame = zeroedFrame(for: process) else {
+      guard let frame = frames.take(for: process) else {
         process.destroy()
         return .failure(.outOfMemory)
       }
@@ -85,14 +98,19 @@ enum ProgramLoader {
     return .success(LoadedProgram(process: process, start: start, segments: segments))
   }
 
-  static func zeroedFrame(for process: Process) -> UInt64? {
-    guard let frame = Frames.zeroed() else { return nil }
-    process.frames.append(frame)
-    return frame
+  /// Pages the segments of `plan` occupy (validated: they do not overlap).
+  static func pages(of plan: ELFLoadPlan) -> Int {
+    var total: UInt64 = 0
+    for segment in plan.segments {
+      let first = segment.virtualAddress & ~0xFFF
+      let end = (segment.virtualAddress + segment.memorySize + 0xFFF) & ~0xFFF
+      total += (end - first) / 4096
+    }
+    return Int(total)
   }
 
   static func mapSegments(
-    _ plan: ELFLoadPlan, image: ByteView, into process: Process,
+    _ plan: ELFLoadPlan, image: ByteView, into process: Process, from frames: inout ProgramFrames,
     recording segments: inout [SegmentMemory]
   ) -> Result<Void, LoadError> {
     for segment in plan.segments {
@@ -113,7 +131,7 @@ enum ProgramLoader {
       defer { segments.append(memory) }
       var page = first
       while page < end {
-        guard let frame = zeroedFrame(for: process), let destination = PhysicalMemory.pointer(frame)
+        guard let frame = frames.take(for: process), let destination = PhysicalMemory.pointer(frame)
         else {
           return .failure(.outOfMemory)
         }
@@ -141,6 +159,34 @@ enum ProgramLoader {
       }
     }
     return .success(())
+  }
+}
+
+/// Where a loading program's frames come from: zeroed frames one at a time
+/// (recorded in the process, each freed alone), or the next frame of one
+/// zeroed contiguous run that the process frees whole.
+struct ProgramFrames {
+  private(set) var base: UInt64 = 0
+  private(set) var count = 0
+  private var used = 0
+
+  static func contiguous(pages: Int) -> ProgramFrames? {
+    guard pages > 0, let base = Frames.zeroedRun(pages) else { return nil }
+    var run = ProgramFrames()
+    run.base = base
+    run.count = pages
+    return run
+  }
+
+  mutating func take(for process: Process) -> UInt64? {
+    guard count > 0 else {
+      guard let frame = Frames.zeroed() else { return nil }
+      process.frames.append(frame)
+      return frame
+    }
+    guard used < count else { return nil }
+    used += 1
+    return base + UInt64(used - 1) * 4096
   }
 }
 

@@ -24,7 +24,11 @@ enum ConsoleLock {
     let me = UInt64(Processor.currentIndex) + 1
     withWord { word in
       if x86_load_relaxed(word) == me { return }
-      let deadline = x86_rdtsc() + Clock.cycles(microseconds: 50_000)
+      // Long enough that a line whose vCPU the host descheduled (QEMU runs
+      // every vCPU as a host thread, and a loaded host stalls them for tens
+      // of milliseconds) is not cut; a CPU that really stopped costs one
+      // such wait.
+      let deadline = x86_rdtsc() + Clock.cycles(microseconds: 1_000_000)
       while !x86_compare_exchange(word, free, me) {
         if x86_rdtsc() > deadline {
           x86_unlock(word)  // the owner stopped mid-line: take it over

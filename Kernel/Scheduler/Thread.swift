@@ -99,7 +99,10 @@ final class Process {
   let pid: Int
   let name: String
   let space: AddressSpace
+  /// Frames it owns and frees when destroyed; on the LWK instance one
+  /// entry, the base of a contiguous run of `contiguousFrames` frames.
   var frames: [UInt64] = []
+  var contiguousFrames = 0
   /// Its threads, the first one first; dead ones stay until it is reaped.
   var threads: [Thread] = []
   var exitStatus: String? = nil

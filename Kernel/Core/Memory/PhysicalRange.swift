@@ -68,6 +68,21 @@ public struct PhysicalRange: Equatable, Sendable {
     return pieces.sorted { $0.base < $1.base }
   }
 
+  /// The ranges merged where they touch or overlap, in address order, no
+  /// piece empty: how many physically contiguous runs a program's pages
+  /// make up (`lwk ps`).
+  public static func coalesced(_ ranges: [PhysicalRange]) -> [PhysicalRange] {
+    var merged: [PhysicalRange] = []
+    for range in ranges.sorted(by: { $0.base < $1.base }) where !range.isEmpty {
+      if let last = merged.last, range.base <= last.end {
+        merged[merged.count - 1] = PhysicalRange(base: last.base, end: max(last.end, range.end))
+      } else {
+        merged.append(range)
+      }
+    }
+    return merged
+  }
+
   /// The whole pages inside the range (base rounded up, end rounded down),
   /// or nil when it holds no whole page. Used for memory an allocator may
   /// hand out: a partial page is never usable.
