@@ -56,7 +56,6 @@ enum ProgramLoader {
       }
       frames = run
       process.frames.append(run.base)  // freed as one run
-      process.contiguousFrames = run.count
     }
     var segments: [SegmentMemory] = []
     if case .failure(let error) = mapSegments(

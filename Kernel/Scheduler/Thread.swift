@@ -100,9 +100,8 @@ final class Process {
   let name: String
   let space: AddressSpace
   /// Frames it owns and frees when destroyed; on the LWK instance one
-  /// entry, the base of a contiguous run of `contiguousFrames` frames.
+  /// entry, the base of a contiguous run (Frames.free gives back the run).
   var frames: [UInt64] = []
-  var contiguousFrames = 0
   /// Its threads, the first one first; dead ones stay until it is reaped.
   var threads: [Thread] = []
   var exitStatus: String? = nil
