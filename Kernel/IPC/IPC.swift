@@ -1,6 +1,8 @@
 import X86
 
 /// Synchronous IPC through endpoints (ABI in Kernel/Core/UserABI/SystemCall.swift).
+/// The queues and wait states are Core's (IPCRendezvous); this file moves
+/// the message words and schedules the threads a move names.
 ///
 /// A message is four words plus at most one capability. It goes straight
 /// from the sender's saved registers into the receiver's, so nothing is
@@ -24,10 +26,8 @@ enum IPC {
     let me = scheduler.current
     guard let space = me.capabilitySpace else { return }
     let interrupts = KernelLock.acquire()
-    let endpoint: Endpoint
-    switch resolve(space, slot: frame.pointee.rdi, requiring: .write, for: me) {
-    case .success(let found): endpoint = found
-    case .failure(let error): return finish(frame, error, interrupts)
+    if let error = resolve(space, slot: frame.pointee.rdi, requiring: .write, for: me) {
+      return finish(frame, error, interrupts)
     }
     let transfer = frame.pointee.r9
     if transfer != 0 {
@@ -43,21 +43,15 @@ enum IPC {
         return finish(frame, SystemCallError(error), interrupts)
       }
     }
-    me.ipc.state = call ? .calling : .sending
-    guard !endpoint.receivers.isEmpty else {
-      endpoint.senders.append(me)
+    guard let receiver = IPCRendezvous.send(me, call: call) else {
       me.state = .blocked
       return wait(interrupts)
     }
-    let receiver = Endpoint.dequeue(&endpoint.receivers)
     deliver(from: me, to: receiver, into: receiver.userFrame, receiveSlot: receiver.ipc.receiveSlot)
-    receiver.ipc = IPCWait()
-    if call {
-      awaitReply(me, from: receiver)
+    if !IPCRendezvous.delivered(from: me, to: receiver) {
       me.state = .blocked
       return handOff(to: receiver, scheduler, interrupts)
     }
-    me.ipc = IPCWait()
     frame.pointee.rax = 0
     Scheduler.wake(receiver)
     KernelLock.release(interrupts)
@@ -105,18 +99,13 @@ enum IPC {
   /// IPC blocked through it fails with ipcAborted.
   static func abort(_ endpoint: Endpoint, through id: CapabilityID?) {
     guard !endpoint.isIdle else { return }
-    for thread in endpoint.senders + endpoint.receivers
-    where id == nil || thread.ipc.capability == id {
-      endpoint.remove(thread)
-      fail(thread)
-    }
+    for thread in IPCRendezvous.abortQueued(endpoint, through: id) { fail(thread) }
     // Calls delivered through it and waiting for their reply are found
     // through their processes (rare: not worth a list on the fast path).
     for process in ProcessRunner.live {
       for thread in process.threads
-      where thread.ipc.state == .awaitingReply && thread.ipc.endpoint === endpoint
-        && (id == nil || thread.ipc.capability == id)
-      {
+      where IPCRendezvous.waitsForReply(thread, on: endpoint, through: id) {
+        IPCRendezvous.abandon(thread)
         fail(thread)
       }
     }
@@ -125,27 +114,13 @@ enum IPC {
   /// A thread ends: it leaves every queue, and a caller waiting for its
   /// reply fails.
   static func cancel(_ thread: Thread) {
-    if thread.ipc.state == .awaitingReply {
-      thread.ipc.endpoint?.pendingCalls -= 1
-      if let server = thread.ipc.server, server.replyTo === thread { server.replyTo = nil }
-    } else {
-      thread.ipc.endpoint?.remove(thread)
-    }
-    thread.ipc = IPCWait()
-    if let caller = thread.replyTo {
-      thread.replyTo = nil
-      if caller.ipc.state == .awaitingReply && caller.ipc.server === thread { fail(caller) }
-    }
+    if let caller = IPCRendezvous.cancel(thread) { fail(caller) }
   }
 
   // MARK: Internals
 
+  /// Its wait is over (abandoned): the call ends with ipcAborted.
   private static func fail(_ thread: Thread) {
-    if thread.ipc.state == .awaitingReply {
-      thread.ipc.endpoint?.pendingCalls -= 1
-      if let server = thread.ipc.server, server.replyTo === thread { server.replyTo = nil }
-    }
-    thread.ipc = IPCWait()
     thread.userFrame.pointee.rax = UInt64(bitPattern: SystemCallError.ipcAborted.rawValue)
     Scheduler.wake(thread)
   }
@@ -155,22 +130,20 @@ enum IPC {
     KernelLock.release(interrupts)
   }
 
-  /// The endpoint behind `slot` when its capability has `rights`; records
-  /// the capability and its label in the thread's IPC state.
+  /// Records the endpoint behind `slot`, the capability and its label in
+  /// the thread's IPC state when the capability has `rights`; else the
+  /// error.
   private static func resolve(
     _ space: SpaceID, slot: UInt64, requiring rights: Rights, for thread: Thread
-  ) -> Result<Endpoint, SystemCallError> {
+  ) -> SystemCallError? {
     do throws(CapabilityError) {
       let (id, capability) = try ProcessCapabilities.lookup(
         CapabilityAddress(space: space, slot: slot), type: .endpoint, requiring: rights)
-      guard let endpoint = KernelObjects.endpoint(capability.object) else {
-        return .failure(.invalidObject)
-      }
-      thread.ipc = IPCWait(
-        state: .none, endpoint: endpoint, capability: id, label: capability.label ?? 0)
-      return .success(endpoint)
+      guard let endpoint = KernelObjects.endpoint(capability.object) else { return .invalidObject }
+      thread.ipc = IPCWait(endpoint: endpoint, capability: id, label: capability.label ?? 0)
+      return nil
     } catch {
-      return .failure(SystemCallError(error))
+      return SystemCallError(error)
     }
   }
 
@@ -182,22 +155,14 @@ enum IPC {
       if let replied { Scheduler.wake(replied) }
       return finish(frame, .invalidObject, interrupts)
     }
-    let endpoint: Endpoint
-    switch resolve(space, slot: endpointSlot, requiring: .read, for: me) {
-    case .success(let found): endpoint = found
-    case .failure(let error):
+    if let error = resolve(space, slot: endpointSlot, requiring: .read, for: me) {
       me.ipc = IPCWait()
       if let replied { Scheduler.wake(replied) }
       return finish(frame, error, interrupts)
     }
-    if !endpoint.senders.isEmpty {
-      let sender = Endpoint.dequeue(&endpoint.senders)
+    if let sender = IPCRendezvous.receive(me, receiveSlot: receiveSlot) {
       deliver(from: sender, to: me, into: frame, receiveSlot: receiveSlot)
-      me.ipc = IPCWait()
-      if sender.ipc.state == .calling {
-        awaitReply(sender, from: me)
-      } else {
-        sender.ipc = IPCWait()
+      if IPCRendezvous.delivered(from: sender, to: me) {
         sender.userFrame.pointee.rax = 0
         Scheduler.wake(sender)
       }
@@ -205,9 +170,6 @@ enum IPC {
       KernelLock.release(interrupts)
       return
     }
-    me.ipc.state = .receiving
-    me.ipc.receiveSlot = receiveSlot
-    endpoint.receivers.append(me)
     me.state = .blocked
     if let replied { return handOff(to: replied, scheduler, interrupts) }
     wait(interrupts)
@@ -216,11 +178,7 @@ enum IPC {
   /// Gives a reply to the caller `me` owes one; nil when there is none or
   /// it gave up (aborted) meanwhile.
   private static func answer(_ me: Thread, with words: Words) -> Thread? {
-    guard let caller = me.replyTo else { return nil }
-    me.replyTo = nil
-    guard caller.ipc.state == .awaitingReply, caller.ipc.server === me else { return nil }
-    caller.ipc.endpoint?.pendingCalls -= 1
-    caller.ipc = IPCWait()
+    guard let caller = IPCRendezvous.answer(me) else { return nil }
     let out = caller.userFrame
     out.pointee.rax = 0
     out.pointee.rdi = words.0
@@ -228,13 +186,6 @@ enum IPC {
     out.pointee.rdx = words.2
     out.pointee.r10 = words.3
     return caller
-  }
-
-  private static func awaitReply(_ caller: Thread, from server: Thread) {
-    caller.ipc.endpoint?.pendingCalls += 1
-    caller.ipc.state = .awaitingReply
-    caller.ipc.server = server
-    server.replyTo = caller
   }
 
   /// Copies the sender's words (RSI, RDX, R10, R8 of its send or call) and

@@ -48,7 +48,7 @@ final class Thread {
   var killRequested = false
   /// Where it waits in IPC, and the endpoint capability it came through
   /// (guarded by KernelLock; see IPC).
-  var ipc = IPCWait()
+  var ipc = IPCWait<Thread>()
   /// The caller this thread received a call from and owes a reply. Not a
   /// counted reference (the IPC path would pay for it twice per call): a
   /// caller that ends clears it first (IPC.cancel).
