@@ -50,6 +50,13 @@ enum LWKSystemCalls {
       }
       let allowed = SystemCalls.consoleAllows(.write)
       guard allowed == 0 else { return allowed }
+      let arguments = FunctionShipping.arguments(length)
+      switch SystemCalls.userView(address: f.pointee.rdi, length: length) {
+      case .failure(let error): return error.rawValue
+      case .success(let view?):
+        return FunctionShipping.ship(number, arguments: arguments, data: view)
+      case .success(nil): break  // across pages: gather it first
+      }
       var bytes: [UInt8] = []
       bytes.reserveCapacity(Int(length))
       if let error = SystemCalls.copyIn(
@@ -58,8 +65,7 @@ enum LWKSystemCalls {
         return error.rawValue
       }
       return bytes.withUnsafeBytes { buffer in
-        FunctionShipping.ship(
-          number, arguments: FunctionShipping.arguments(length), data: ByteView(buffer))
+        FunctionShipping.ship(number, arguments: arguments, data: ByteView(buffer))
       }
     case .consoleRead:
       // Everything about the caller's memory is checked here: the service

@@ -100,6 +100,20 @@ enum SystemCalls {
     return nil
   }
 
+  /// The user bytes [address, address + length) as a view through this
+  /// instance's direct map when they lie in one mapped user page (the
+  /// usual console line), so they can be copied once, straight to where
+  /// they go; nil when they do not (copyIn then), or an error.
+  static func userView(address: UInt64, length: UInt64) -> Result<ByteView?, SystemCallError> {
+    guard length > 0 else { return .success(ByteView(base: nil, count: 0)) }
+    guard UserSpace.contains(address, length: length) else { return .failure(.notUserAddress) }
+    guard address & 0xFFF + length <= 4096 else { return .success(nil) }
+    guard let translation = ProcessRunner.current?.space.translate(address),
+      translation.flags.contains(.user), let pointer = PhysicalMemory.pointer(translation.physical)
+    else { return .failure(.badAddress) }
+    return .success(ByteView(base: UnsafeRawPointer(pointer), count: Int(length)))
+  }
+
   /// 0, or why the caller's console capability (InitialSlot.console) does
   /// not allow `rights`.
   static func consoleAllows(_ rights: Rights) -> Int64 {

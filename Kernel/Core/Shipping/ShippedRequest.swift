@@ -114,14 +114,41 @@ public struct ShippedArguments: Equatable, Sendable {
   /// The word at `index`; 0 at and beyond `count` (and for any index out of
   /// 0..<6), so no index traps.
   public subscript(index: Int) -> UInt64 {
-    guard index >= 0, index < count else { return 0 }
+    index >= 0 && index < count ? self[unchecked: index] : 0
+  }
+
+  /// The six argument words as a request carries them (those beyond the
+  /// count are 0).
+  func store(to base: UnsafeMutableRawPointer) {
+    for index in 0..<Self.maximum {
+      base.storeBytes(
+        of: self[unchecked: index].littleEndian, toByteOffset: index * 8, as: UInt64.self)
+    }
+  }
+
+  /// `count` arguments read from six words of a request; nil when `count`
+  /// is out of range or a word beyond it is not 0.
+  init?(loading base: UnsafeRawPointer, count: Int) {
+    guard count >= 0, count <= Self.maximum else { return nil }
+    func word(_ index: Int) -> UInt64 {
+      UInt64(littleEndian: base.loadUnaligned(fromByteOffset: index * 8, as: UInt64.self))
+    }
+    (w0, w1, w2, w3, w4, w5) = (word(0), word(1), word(2), word(3), word(4), word(5))
+    self.count = count
+    // Words beyond the count are 0: one request, one encoding.
+    var beyond: UInt64 = 0
+    for index in count..<Self.maximum { beyond |= self[unchecked: index] }
+    guard beyond == 0 else { return nil }
+  }
+
+  private subscript(unchecked index: Int) -> UInt64 {
     switch index {
-    case 0: return w0
-    case 1: return w1
-    case 2: return w2
-    case 3: return w3
-    case 4: return w4
-    default: return w5
+    case 0: w0
+    case 1: w1
+    case 2: w2
+    case 3: w3
+    case 4: w4
+    default: w5
     }
   }
 
@@ -273,24 +300,7 @@ enum ShippedLayout {
     }
   }
 
-  static func write(_ slot: UnsafeMutableRawPointer, _ field: ShippedField, _ value: UInt64) {
-    let (offset, size) = place(field)
-    switch size {
-    case 1:
-      slot.storeBytes(of: UInt8(truncatingIfNeeded: value), toByteOffset: offset, as: UInt8.self)
-    case 2:
-      slot.storeBytes(
-        of: UInt16(truncatingIfNeeded: value).littleEndian, toByteOffset: offset, as: UInt16.self)
-    case 4:
-      slot.storeBytes(
-        of: UInt32(truncatingIfNeeded: value).littleEndian, toByteOffset: offset, as: UInt32.self)
-    default: slot.storeBytes(of: value.littleEndian, toByteOffset: offset, as: UInt64.self)
-    }
-  }
-
-  /// The fields every message has, decoded and checked up to (not
-  /// including) the kind-specific part.
-  struct Common {
+  struct Common: Equatable {
     var route: ShippingRoute
     var context: ShippingContext
     var argumentCount: Int
@@ -298,7 +308,47 @@ enum ShippedLayout {
     var inlineLength: UInt32
   }
 
+  /// The common part read as six words and checked with a few compares:
+  /// nil when anything is wrong (or the view is short), and then
+  /// `decodeCommon` goes field by field to say what. Every shipped call
+  /// decodes two messages, so this is most of the codec's cost.
+  @inline(__always)
+  static func decodeCommonWords(_ view: ByteView, as expected: ShippedMessageKind) -> Common? {
+    guard let base = view.base, view.count >= commonBytes else { return nil }
+    func word(_ index: Int) -> UInt64 {
+      UInt64(littleEndian: base.loadUnaligned(fromByteOffset: index * 8, as: UInt64.self))
+    }
+    let head = word(0)
+    // Magic, kind, version and flags exact; the argument count (bits
+    // 48...55) in range for the kind.
+    let expectedHead = UInt64(magic) | UInt64(expected.rawValue) << 32 | UInt64(version) << 40
+    let count = Int(head >> 48 & 0xFF)
+    guard head & 0xFF00_FFFF_FFFF_FFFF == expectedHead,
+      expected == .request ? count <= ShippedArguments.maximum : count == 0
+    else { return nil }
+    let (routeAndQueues, ids, length) = (word(1), word(2), word(5))
+    guard length >> 32 == 0 else { return nil }  // padding
+    return Common(
+      route: ShippingRoute(
+        server: UInt16(truncatingIfNeeded: routeAndQueues),
+        queue: UInt16(truncatingIfNeeded: routeAndQueues >> 16)),
+      context: ShippingContext(
+        instance: UInt16(truncatingIfNeeded: routeAndQueues >> 32),
+        process: UInt32(truncatingIfNeeded: ids), thread: UInt32(truncatingIfNeeded: ids >> 32),
+        replyQueue: UInt16(truncatingIfNeeded: routeAndQueues >> 48), tag: word(3)),
+      argumentCount: count, word: word(4), inlineLength: UInt32(truncatingIfNeeded: length))
+  }
+
   static func decodeCommon(
+    _ view: ByteView, as expected: ShippedMessageKind
+  ) throws(ShippedMessageError) -> Common {
+    if let common = decodeCommonWords(view, as: expected) { return common }
+    return try decodeCommonByField(view, as: expected)
+  }
+
+  /// The same check, field by field in offset order, so that an error
+  /// names the first field that is wrong (or that the bytes end in).
+  static func decodeCommonByField(
     _ view: ByteView, as expected: ShippedMessageKind
   ) throws(ShippedMessageError) -> Common {
     let magicValue = UInt32(try read(view, .magic))
@@ -362,25 +412,26 @@ enum ShippedLayout {
     return data
   }
 
+  /// Writes the common part as its six words (the layout above).
   static func encodeCommon(
     _ slot: UnsafeMutableRawPointer, kind: ShippedMessageKind, argumentCount: Int,
     route: ShippingRoute, context: ShippingContext, word: UInt64, inlineLength: Int
   ) {
-    write(slot, .magic, UInt64(magic))
-    write(slot, .kind, UInt64(kind.rawValue))
-    write(slot, .version, UInt64(version))
-    write(slot, .argumentCount, UInt64(argumentCount))
-    write(slot, .flags, 0)
-    write(slot, .server, UInt64(route.server))
-    write(slot, .queue, UInt64(route.queue))
-    write(slot, .instance, UInt64(context.instance))
-    write(slot, .replyQueue, UInt64(context.replyQueue))
-    write(slot, .process, UInt64(context.process))
-    write(slot, .thread, UInt64(context.thread))
-    write(slot, .tag, context.tag)
-    write(slot, .numberOrResult, word)
-    write(slot, .inlineLength, UInt64(inlineLength))
-    write(slot, .padding, 0)
+    func store(_ index: Int, _ value: UInt64) {
+      slot.storeBytes(of: value.littleEndian, toByteOffset: index * 8, as: UInt64.self)
+    }
+    store(
+      0,
+      UInt64(magic) | UInt64(kind.rawValue) << 32 | UInt64(version) << 40
+        | UInt64(UInt8(truncatingIfNeeded: argumentCount)) << 48)
+    store(
+      1,
+      UInt64(route.server) | UInt64(route.queue) << 16 | UInt64(context.instance) << 32
+        | UInt64(context.replyQueue) << 48)
+    store(2, UInt64(context.process) | UInt64(context.thread) << 32)
+    store(3, context.tag)
+    store(4, word)
+    store(5, UInt64(UInt32(truncatingIfNeeded: inlineLength)))
   }
 
   /// Copies `data` to `offset` of the slot.
@@ -432,9 +483,7 @@ public struct ShippedRequest {
     ShippedLayout.encodeCommon(
       base, kind: .request, argumentCount: arguments.count, route: route, context: context,
       word: number, inlineLength: data.count)
-    for index in 0..<ShippedArguments.maximum {
-      ShippedLayout.write(base, .argument(index), arguments[index])
-    }
+    arguments.store(to: base + ShippedLayout.commonBytes)
     ShippedLayout.copyData(data, to: base, at: Self.fixedBytes)
     return encodedSize
   }
@@ -442,6 +491,16 @@ public struct ShippedRequest {
   /// Decodes and checks a request at the start of `view`.
   public static func decode(_ view: ByteView) throws(ShippedMessageError) -> ShippedRequest {
     let common = try ShippedLayout.decodeCommon(view, as: .request)
+    if let base = view.base, view.count >= fixedBytes,
+      let arguments = ShippedArguments(
+        loading: base + ShippedLayout.commonBytes, count: common.argumentCount),
+      let data = view.slice(fixedBytes, Int(common.inlineLength))
+    {
+      return ShippedRequest(
+        route: common.route, context: common.context, number: common.word, arguments: arguments,
+        data: data)
+    }
+    // Something is wrong: find the field, in offset order.
     var arguments = ShippedArguments()
     for index in 0..<ShippedArguments.maximum {
       if index < common.argumentCount {
