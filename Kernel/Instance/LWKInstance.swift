@@ -34,7 +34,13 @@ enum LWKInstance {
     var end = block.sharedRegion.end
     for entry in block.lwkMap { end = max(end, entry.base + entry.length) }
     PhysicalMemory.directMapSize = max(end, block.localAPICBase + 4096)
-    KernelInstance.lwkMemory = block.lwkMap.map { PhysicalRange(base: $0.base, length: $0.length) }
+    KernelInstance.lwkMemory = block.lwkMap.filter { $0.type != HandoffBlock.MapEntry.rings }.map {
+      PhysicalRange(base: $0.base, length: $0.length)
+    }
+    NodeRings.adopt(
+      block.ringRegions.map {
+        NodeMemoryRange(node: Int($0.node), range: PhysicalRange(base: $0.base, length: $0.length))
+      })
     Clock.tscKHz = block.tscKHz
     Clock.apicTicksPerMillisecond = block.apicTicksPerMillisecond
 

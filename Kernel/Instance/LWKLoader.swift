@@ -44,7 +44,8 @@ enum LWKLoader {
     // Small sizes and physical addresses below 2^52: rounding cannot overflow.
     let privateBytes = PhysicalRange.alignUp(KernelAddressSpace.privateBytes, to: twoMiB)!
     let tableFrames = KernelAddressSpace.framesNeeded(
-      physicalEnd: lwkRanges.last!.end, ranges: lwkRanges.count + 3)
+      physicalEnd: max(lwkRanges.last!.end, NodeRings.regions.map { $0.range.end }.max() ?? 0),
+      ranges: lwkRanges.count + NodeRings.regions.count + 3)
     let imageBytes = privateBytes + PhysicalRange.alignUp(UInt64(tableFrames) * 4096, to: twoMiB)!
     var chosen: PhysicalRange? = nil
     for range in lwkRanges {
@@ -68,7 +69,7 @@ enum LWKLoader {
     var next = region.base + privateBytes
     let layout = KernelAddressSpaceLayout(
       privatePhysical: region.base,
-      directMap: lwkRanges + [
+      directMap: lwkRanges + NodeRings.regions.map { $0.range } + [
         SharedRegion.range,
         PhysicalRange(base: SMP.trampolinePage, length: 4096),
         PhysicalRange(base: platform.topology.localAPICAddress & ~0xFFF, length: 4096),
@@ -111,6 +112,13 @@ enum LWKLoader {
         }
       }
     }
+    for region in NodeRings.regions {
+      map.append(
+        HandoffBlock.MapEntry(
+          base: region.range.base, length: region.range.length, type: HandoffBlock.MapEntry.rings,
+          node: UInt32(region.node)))
+    }
+    map.sort { $0.base < $1.base }
     return HandoffBlock(
       tscKHz: Clock.tscKHz, apicTicksPerMillisecond: Clock.apicTicksPerMillisecond,
       localAPICBase: platform.topology.localAPICAddress, cpus: cpus, lwkMap: map,

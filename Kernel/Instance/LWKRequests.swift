@@ -45,7 +45,12 @@ enum LWKRequests {
     guard let block = LWKInstance.handoff else { return }
     print("lwk: memory map from the hand-off block (\(block.lwkMap.count) entries):")
     for entry in block.lwkMap {
-      let kind = entry.type == HandoffBlock.MapEntry.usable ? "usable" : "LWK instance image"
+      let kind =
+        switch entry.type {
+        case HandoffBlock.MapEntry.usable: "usable"
+        case HandoffBlock.MapEntry.rings: "DTU rings (shared)"
+        default: "LWK instance image"
+        }
       print(
         "lwk:   \(hex(entry.base))-\(hex(entry.base + entry.length - 1))  \(formatSize(entry.length).padded(to: 10))  node \(entry.node)  \(kind)"
       )

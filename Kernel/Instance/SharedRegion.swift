@@ -1,7 +1,7 @@
 import X86
 
-/// The one region both kernel instances map (reserved at boot as the
-/// partition rings, `ringmem=`): raw memory, never Swift objects, since the
+/// The region both kernel instances map for talking to each other (reserved
+/// at boot, 4 MiB; the DTU ring regions are per node, `NodeRings`): raw memory, never Swift objects, since the
 /// instances share no heap. Its layout is fixed:
 ///
 ///     0x000000  status page: COM1's line lock (+0), the LWK instance's state

@@ -39,8 +39,7 @@ func reserveBootMemory() -> Bool {
   let modules = info.modules.map { PhysicalRange(base: UInt64($0.start), end: UInt64($0.end)) }
   do {
     memory.bootRegions = try map.reserveBootRegions(
-      kernelImage: kernelImage, bootInformation: bootInformation, modules: modules,
-      ringBytes: boot.commandLine.ringMemory)
+      kernelImage: kernelImage, bootInformation: bootInformation, modules: modules)
   } catch {
     print("memory: \(error.description); continuing without it")
     map.reserve(kernelImage, reason: .kernelImage)
@@ -73,6 +72,15 @@ func reserveBootMemory() -> Bool {
 func partitionMemory(request: MemoryPartitionRequest, features: CPUFeatures) {
   guard let pool = memory.pageTablePool else { return }
   let end = physicalEnd(memory.firmware)
+  // Each node's DTU ring region comes first, so that whichever partition
+  // gets the node's memory, the rings stay outside both allocators.
+  let (rings, missing) = memory.reserved.reserveNodeRingRegions(
+    bytes: boot.commandLine.ringMemory ?? NodeRings.defaultBytes, nodes: request.nodeMemory)
+  NodeRings.adopt(rings)
+  for region in rings {
+    print("boot: DTU rings of node \(region.node): \(region.range.description)")
+  }
+  for node in missing { print("boot: node \(node) has no room for its DTU rings") }
   let plan = MemoryPartitionPlan(splitting: memory.reserved, request: request)
   for message in plan.messages { print("boot: \(message)") }
   memory.plan = plan

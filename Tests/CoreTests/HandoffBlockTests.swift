@@ -28,6 +28,7 @@ struct HandoffBlockTests {
     lwkMap: [
       .init(base: 0x1000_0000, length: 0x20_0000, type: 2, node: 1),
       .init(base: 0x1020_0000, length: 0xFE0_0000, type: 1, node: 1),
+      .init(base: 0x2020_0000, length: 0x20_0000, type: 3, node: 1),
     ],
     lwkImage: PhysicalRange(base: 0x1000_0000, length: 0x10_0000),
     sharedRegion: PhysicalRange(base: 0xFC0_0000, length: 0x40_0000),
@@ -87,12 +88,15 @@ struct HandoffBlockTests {
 
   @Test func realisticBlockRoundTrips() throws {
     let bytes = encoded(Self.realistic)
-    #expect(bytes.count == 112 + 4 * 16 + 2 * 24)
+    #expect(bytes.count == 112 + 4 * 16 + 3 * 24)
     let decoded = try decode(bytes).get()
     #expect(decoded == Self.realistic)
     #expect(decoded.lwkCPUs.map(\.index) == [2, 3])
     #expect(decoded.lwkCPUs.allSatisfy { $0.node == 1 })
     #expect(decoded.usableLWKRanges == [PhysicalRange(base: 0x1020_0000, end: 0x2000_0000)])
+    // A node's ring region is mapped, never handed out.
+    #expect(
+      decoded.ringRegions.map { $0.range } == [PhysicalRange(base: 0x2020_0000, length: 0x20_0000)])
   }
 
   /// The documented offsets, byte for byte: a reader of the layout comment
@@ -102,7 +106,7 @@ struct HandoffBlockTests {
     func u64(_ offset: Int) -> UInt64? { bytes.withUnsafeBytes { ByteView($0).u64(offset) } }
     func u32(_ offset: Int) -> UInt32? { bytes.withUnsafeBytes { ByteView($0).u32(offset) } }
     #expect(Array(bytes[0..<8]) == Array("TESSERAH".utf8))
-    #expect(u32(8) == 1)
+    #expect(u32(8) == 2)
     #expect(u32(12) == UInt32(bytes.count))
     #expect(
       u64(16) == bytes.withUnsafeBytes { HandoffBlock.checksum(ByteView($0), length: bytes.count) })
@@ -111,7 +115,7 @@ struct HandoffBlockTests {
     #expect(u64(40) == 0xFEE0_0000)
     #expect(u64(48) == 0)
     #expect(u32(56) == 4)
-    #expect(u32(60) == 2)
+    #expect(u32(60) == 3)
     #expect([u64(64), u64(72)] == [0x1000_0000, 0x10_0000])
     #expect([u64(80), u64(88)] == [0xFC0_0000, 0x40_0000])
     #expect([u64(96), u64(104)] == [0x10_1000, 0x3_0000])
@@ -120,7 +124,10 @@ struct HandoffBlockTests {
     let second = Self.mapRecord(1)
     #expect([u64(second), u64(second + 8)] == [0x1020_0000, 0xFE0_0000])
     #expect([u32(second + 16), u32(second + 20)] == [1, 1])
-    #expect(second + 24 == bytes.count)
+    let rings = Self.mapRecord(2)
+    #expect([u64(rings), u64(rings + 8)] == [0x2020_0000, 0x20_0000])
+    #expect([u32(rings + 16), u32(rings + 20)] == [3, 1])
+    #expect(rings + 24 == bytes.count)
   }
 
   /// The largest block the limits allow is exactly `maximumBytes` and still
@@ -183,7 +190,7 @@ struct HandoffBlockTests {
     magic[0] = UInt8(ascii: "t")
     #expect(decode(magic) == .failure(.badMagic(offset: 0, found: 0x4841_5245_5353_4574)))
     #expect(
-      decode(edited { put32(&$0, 8, 2) }) == .failure(.unsupportedVersion(offset: 8, found: 2)))
+      decode(edited { put32(&$0, 8, 1) }) == .failure(.unsupportedVersion(offset: 8, found: 1)))
     #expect(
       decode(edited { put32(&$0, 12, 111) })
         == .failure(.lengthBelowHeader(offset: 12, length: 111)))
@@ -197,7 +204,7 @@ struct HandoffBlockTests {
         == .failure(
           .lengthMismatch(offset: 12, length: UInt32(good.count - 24), expected: good.count)))
     #expect(
-      decode(edited { put32(&$0, 60, 1) })
+      decode(edited { put32(&$0, 60, 2) })
         == .failure(
           .lengthMismatch(offset: 12, length: UInt32(good.count), expected: good.count - 24)))
     var corrupted = good
@@ -221,7 +228,7 @@ struct HandoffBlockTests {
     #expect(
       decode(block { $0.localAPICBase = 0xFEE0_0010 })
         == .failure(.misalignedLocalAPICBase(offset: 40, address: 0xFEE0_0010)))
-    // Flags mean nothing in version 1 and come back as written.
+    // Flags mean nothing in version 2 and come back as written.
     #expect(try decode(block { $0.flags = .max }).get().flags == .max)
   }
 
@@ -274,7 +281,7 @@ struct HandoffBlockTests {
       decode(block { $0.lwkMap[1].base += 0x10 }) == .failure(.misalignedMapEntry(offset: second)))
     #expect(
       decode(block { $0.lwkMap[1].length -= 1 }) == .failure(.misalignedMapEntry(offset: second)))
-    for type: UInt32 in [0, 3, 4, 5, .max] {
+    for type: UInt32 in [0, 4, 5, .max] {
       #expect(
         decode(block { $0.lwkMap[1].type = type })
           == .failure(.unknownMapType(offset: second + 16, type: type)))

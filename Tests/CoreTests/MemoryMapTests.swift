@@ -416,19 +416,20 @@ enum MapChecks {
   @Test func reasonsAndKindsDescribeThemselves() {
     let reasons: [ReservationReason] = [
       .firmware, .lowMemory, .trampoline, .kernelImage, .bootInformation, .module(2), .rings,
-      .serviceMemory, .lwkMemory, .unassigned,
+      .nodeRings(1), .serviceMemory, .lwkMemory, .unassigned,
     ]
     #expect(
       reasons.map(\.description) == [
         "firmware", "first MiB", "AP trampoline", "kernel image", "boot information", "module 2",
-        "partition rings", "service partition", "LWK partition", "unassigned",
+        "instance shared region", "DTU rings of node 1", "service partition", "LWK partition",
+        "unassigned",
       ])
     let kinds: [MemoryRegionKind] = [
       .usable, .acpiReclaimable, .acpiNVS, .reserved(.firmware), .reserved(.rings), .badRAM,
     ]
     #expect(
       kinds.map(\.description) == [
-        "usable", "ACPI reclaimable", "ACPI NVS", "reserved", "reserved (partition rings)",
+        "usable", "ACPI reclaimable", "ACPI NVS", "reserved", "reserved (instance shared region)",
         "bad RAM",
       ])
   }
@@ -461,6 +462,39 @@ enum MapChecks {
     #expect(map.kind(at: 0x0118_4010) == .reserved(.bootInformation))  // first come, first named
     #expect(map.usableBytes == before - 0x9F000 - 0xA4000 - 0x400000 - 0x1000)
     #expect(MapChecks.invariantViolations(map).isEmpty)
+  }
+
+  /// One DTU ring region per NUMA node, inside that node's memory, 2 MiB
+  /// aligned and rounded up to 2 MiB; a node without room is named.
+  @Test func ringRegionsOnePerNode() {
+    var map = MemoryMap.normalize([
+      MemoryMapEntry(base: 0, length: 0x9F000, type: .available),
+      MemoryMapEntry(base: 0x100000, length: 0x3FF0_0000, type: .available),
+    ])
+    map.reserve(PhysicalRange(base: 0x100000, end: 0x30_0000), reason: .kernelImage)
+    let nodes = [
+      NodeMemoryRange(node: 0, range: PhysicalRange(base: 0, end: 0x2000_0000)),
+      NodeMemoryRange(node: 1, range: PhysicalRange(base: 0x2010_0000, end: 0x4000_0000)),
+      NodeMemoryRange(node: 2, range: PhysicalRange(base: 0x5000_0000, end: 0x6000_0000)),
+    ]
+    let (regions, missing) = map.reserveNodeRingRegions(bytes: 0x10_0000, nodes: nodes)
+    #expect(
+      regions == [
+        NodeMemoryRange(node: 0, range: PhysicalRange(base: 0x40_0000, length: 0x20_0000)),
+        NodeMemoryRange(node: 1, range: PhysicalRange(base: 0x2020_0000, length: 0x20_0000)),
+      ])
+    #expect(missing == [2])  // no memory at all there
+    #expect(map.kind(at: 0x40_0000) == .reserved(.nodeRings(0)))
+    #expect(map.kind(at: 0x2030_0000) == .reserved(.nodeRings(1)))
+    #expect(MapChecks.invariantViolations(map).isEmpty)
+    // Without NUMA information node 0 holds everything.
+    var flat = MemoryMap.normalize([
+      MemoryMapEntry(base: 0x100000, length: 0x0800_0000, type: .available)
+    ])
+    let (one, none) = flat.reserveNodeRingRegions(bytes: 0x40_0000, nodes: [])
+    #expect(
+      one == [NodeMemoryRange(node: 0, range: PhysicalRange(base: 0x20_0000, length: 0x40_0000))])
+    #expect(none.isEmpty)
   }
 
   @Test func trampolineFallsBackToTheHighestUsableLowPage() throws {
@@ -510,7 +544,7 @@ enum MapChecks {
     }
     #expect(
       BootReservationError.noRoomForRings(4 << 20).description
-        == "no usable 2 MiB aligned stretch of 4 MiB for the partition rings")
+        == "no usable 2 MiB aligned stretch of 4 MiB for the instance shared region")
   }
 
   // MARK: properties

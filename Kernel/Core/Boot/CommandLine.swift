@@ -43,7 +43,7 @@ public struct KernelCommandLine {
   public var notStarted: CPUList?
   /// `lwkmem=SIZE`: explicit memory of the LWK partition.
   public var lwkMemory: UInt64?
-  /// `ringmem=SIZE`: the shared region for cross-partition rings.
+  /// `ringmem=SIZE`: each NUMA node's DTU ring region.
   public var ringMemory: UInt64?
   /// `console=NAME`: which console the kernel should use.
   public var console: String?

@@ -7,18 +7,19 @@
 // a boot-log line, not an LWK that maps the wrong memory. `decode` checks
 // every field and never traps, whatever the bytes.
 //
-// Layout, version 1. All fields little-endian, no padding, offsets in bytes:
+// Layout, version 2 (version 1 had no ring entries). All fields
+// little-endian, no padding, offsets in bytes:
 //
 //   header (112 bytes)
 //     0  u64  magic, the ASCII bytes "TESSERAH"
-//     8  u32  version (1)
+//     8  u32  version (2)
 //    12  u32  length: the whole block, 112 + 16 * CPUs + 24 * map entries
 //    16  u64  checksum: FNV-1a 64 over bytes [0, length) with this field
 //             read as zero
 //    24  u64  TSC frequency in kHz
 //    32  u64  local APIC timer ticks per millisecond
 //    40  u64  local APIC physical base (page aligned)
-//    48  u64  flags (version 1 defines none; kept as written)
+//    48  u64  flags (version 2 defines none; kept as written)
 //    56  u32  number of CPU records (1 ... 256)
 //    60  u32  number of LWK map entries (0 ... 128)
 //    64  u64  LWK image base      72  u64  LWK image length
@@ -33,7 +34,8 @@
 //   disjoint, page aligned
 //     0  u64  base
 //     8  u64  length (not zero)
-//    16  u32  type: 1 usable, 2 reserved
+//    16  u32  type: 1 usable, 2 reserved, 3 rings (a NUMA node's DTU ring
+//             region: the LWK maps it and never allocates from it)
 //    20  u32  NUMA node
 //
 // Every byte is a field, so a block that decodes encodes back to the same
@@ -65,10 +67,12 @@ public struct HandoffBlock: Equatable, Sendable {
   }
 
   /// An E820-style entry of the LWK partition's own map (mOS's second map):
-  /// type 1 usable, 2 reserved.
+  /// type 1 usable, 2 reserved, 3 a node's DTU ring region (shared by both
+  /// instances, so it may lie in service memory).
   public struct MapEntry: Equatable, Sendable {
     public static let usable: UInt32 = 1
     public static let reserved: UInt32 = 2
+    public static let rings: UInt32 = 3
 
     public var base: UInt64
     public var length: UInt64
@@ -149,7 +153,7 @@ public struct HandoffBlock: Equatable, Sendable {
 
   /// "TESSERAH" read as a little-endian u64.
   public static let magic: UInt64 = 0x4841_5245_5353_4554
-  public static let version: UInt32 = 1
+  public static let version: UInt32 = 2
   public static let headerBytes = 112
   public static let cpuRecordBytes = 16
   public static let mapEntryBytes = 24
@@ -180,6 +184,9 @@ public struct HandoffBlock: Equatable, Sendable {
   public var usableLWKRanges: [PhysicalRange] {
     lwkMap.filter { $0.type == MapEntry.usable }.map { $0.range }
   }
+
+  /// The DTU ring regions of the NUMA nodes, in address order.
+  public var ringRegions: [MapEntry] { lwkMap.filter { $0.type == MapEntry.rings } }
 
   // MARK: encoding
 
@@ -348,7 +355,7 @@ public struct HandoffBlock: Equatable, Sendable {
       guard isPageAligned(entry.base), isPageAligned(entry.length) else {
         return .failure(.misalignedMapEntry(offset: offset))
       }
-      guard entry.type == MapEntry.usable || entry.type == MapEntry.reserved else {
+      guard (MapEntry.usable...MapEntry.rings).contains(entry.type) else {
         return .failure(.unknownMapType(offset: offset + 16, type: entry.type))
       }
       if let previous = map.last {

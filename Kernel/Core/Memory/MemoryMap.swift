@@ -30,8 +30,12 @@ public enum ReservationReason: Equatable, Sendable {
   case bootInformation
   /// A boot module, by its index in the boot information.
   case module(Int)
-  /// The shared region for the rings between partitions (`ringmem=`).
+  /// The region the two kernel instances share (control and shipping
+  /// queues, the hand-off block, module staging).
   case rings
+  /// A NUMA node's DTU ring region (`ringmem=`): the receive rings of
+  /// endpoints on that node.
+  case nodeRings(Int)
   /// The kernel's own page tables, set aside before any allocator exists.
   case pageTables
   /// In the LWK partition's map: memory of the service partition.
@@ -49,7 +53,8 @@ public enum ReservationReason: Equatable, Sendable {
     case .kernelImage: "kernel image"
     case .bootInformation: "boot information"
     case .module(let index): "module " + String(index)
-    case .rings: "partition rings"
+    case .rings: "instance shared region"
+    case .nodeRings(let node): "DTU rings of node " + String(node)
     case .pageTables: "kernel page tables"
     case .serviceMemory: "service partition"
     case .lwkMemory: "LWK partition"
@@ -270,7 +275,7 @@ public enum BootReservationError: Error, Equatable, Sendable {
     case .noTrampolinePage:
       "no usable page below 1 MiB for the AP trampoline"
     case .noRoomForRings(let bytes):
-      "no usable 2 MiB aligned stretch of " + formatSize(bytes) + " for the partition rings"
+      "no usable 2 MiB aligned stretch of " + formatSize(bytes) + " for the instance shared region"
     }
   }
 }
@@ -341,9 +346,46 @@ extension MemoryMap {
     return PhysicalRange(base: highest.end - PhysicalRange.pageSize, end: highest.end)
   }
 
-  /// The lowest aligned stretch of `size` usable bytes at or above 1 MiB.
-  private func lowestFit(size: UInt64, alignment: UInt64) -> PhysicalRange? {
-    for range in usableRanges where range.end > MemoryMap.lowMemoryEnd {
+  /// Reserves, for every NUMA node, the lowest usable 2 MiB aligned
+  /// stretch of `bytes` (rounded up to 2 MiB) inside that node's memory:
+  /// the node's DTU ring region, so a receive ring sits in its receiver's
+  /// node. Without NUMA information (`nodes` empty) node 0 holds all
+  /// memory. Returns the regions by node, and the nodes that had no room.
+  public mutating func reserveNodeRingRegions(bytes: UInt64, nodes: [NodeMemoryRange]) -> (
+    regions: [NodeMemoryRange], missing: [Int]
+  ) {
+    let everything = [NodeMemoryRange(node: 0, range: PhysicalRange(base: 0, end: UInt64.max))]
+    let known = nodes.isEmpty ? everything : nodes
+    var ids: [Int] = []
+    for entry in known where !ids.contains(entry.node) { ids.append(entry.node) }
+    var regions: [NodeMemoryRange] = []
+    var missing: [Int] = []
+    let size = PhysicalRange.alignUp(max(bytes, 1), to: MemoryMap.ringAlignment) ?? bytes
+    for node in ids.sorted() {
+      var found: PhysicalRange? = nil
+      for entry in known where entry.node == node && found == nil {
+        found = lowestFit(size: size, alignment: MemoryMap.ringAlignment, within: entry.range)
+      }
+      guard let range = found else {
+        missing.append(node)
+        continue
+      }
+      reserve(range, reason: .nodeRings(node))
+      regions.append(NodeMemoryRange(node: node, range: range))
+    }
+    return (regions, missing)
+  }
+
+  /// The lowest aligned stretch of `size` usable bytes at or above 1 MiB
+  /// (and inside `within`).
+  private func lowestFit(
+    size: UInt64, alignment: UInt64,
+    within: PhysicalRange = PhysicalRange(base: 0, end: UInt64.max)
+  ) -> PhysicalRange? {
+    for usable in usableRanges {
+      guard let range = usable.intersection(within), range.end > MemoryMap.lowMemoryEnd else {
+        continue
+      }
       guard let base = PhysicalRange.alignUp(max(range.base, MemoryMap.lowMemoryEnd), to: alignment)
       else {
         return nil
