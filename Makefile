@@ -33,8 +33,11 @@ ISO := $(BUILD)/tessera.iso
 # a boot module named NAME.
 USER_PROGRAMS := $(notdir $(wildcard Userland/Programs/*))
 USER_ELFS := $(patsubst %,$(BUILD)/user/%.elf,$(USER_PROGRAMS))
+# The DTU endpoint fast paths (send, fetch, ack, sleep) run in user programs;
+# only the kernel configures endpoints (ReceiveEndpointControl).
 USER_LIBRARY_SWIFT := $(wildcard Userland/Library/*.swift) Kernel/Core/Memory/KernelHeap.swift \
-  Kernel/Core/UserABI/SystemCall.swift
+  Kernel/Core/UserABI/SystemCall.swift \
+  $(filter-out %/ReceiveEndpointControl.swift,$(wildcard Kernel/Core/Endpoints/*.swift))
 
 SWIFT_FLAGS := -target x86_64-unknown-none-elf -enable-experimental-feature Embedded \
   -wmo -parse-as-library -O -enforce-exclusivity=unchecked -module-name Tessera \
