@@ -41,6 +41,7 @@ enum LWKInstance {
       block.ringRegions.map {
         NodeMemoryRange(node: Int($0.node), range: PhysicalRange(base: $0.base, length: $0.length))
       })
+    DTU.start()
     Clock.tscKHz = block.tscKHz
     Clock.apicTicksPerMillisecond = block.apicTicksPerMillisecond
 

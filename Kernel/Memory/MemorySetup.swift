@@ -77,6 +77,7 @@ func partitionMemory(request: MemoryPartitionRequest, features: CPUFeatures) {
   let (rings, missing) = memory.reserved.reserveNodeRingRegions(
     bytes: boot.commandLine.ringMemory ?? NodeRings.defaultBytes, nodes: request.nodeMemory)
   NodeRings.adopt(rings)
+  DTU.start()
   for region in rings {
     print("boot: DTU rings of node \(region.node): \(region.range.description)")
   }

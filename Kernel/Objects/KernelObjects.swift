@@ -12,6 +12,8 @@ enum KernelObject {
   case addressSpace(Process)
   /// Console access: nothing to keep beyond the capability.
   case console
+  case receiveEndpoint(ReceiveEndpoint)
+  case sendEndpoint(SendEndpoint)
 }
 
 enum KernelObjects {
@@ -51,13 +53,18 @@ enum KernelObjects {
   /// system call that caused it returns.
   static func apply(_ removal: CapabilityRemoval) {
     for removed in removal.removed {
-      // Only memory (mappings) and endpoints (blocked IPC) have something
-      // to undo; the others are not even looked up.
-      let type = removed.capability.type
-      guard type == .memory || type == .endpoint else { continue }
+      // Only memory and DTU endpoints (mappings) and IPC endpoints
+      // (blocked IPC) have something to undo; the others are not even
+      // looked up.
+      switch removed.capability.type {
+      case .memory, .endpoint, .receiveEndpoint, .sendEndpoint: break
+      default: continue
+      }
       switch object(removed.capability.object) {
       case .memory(let memory): memory.unmapAll(through: removed.id)
       case .endpoint(let endpoint): IPC.abort(endpoint, through: removed.id)
+      case .receiveEndpoint(let endpoint): DTU.unmap(&endpoint.mappings, through: removed.id)
+      case .sendEndpoint(let endpoint): DTU.unmap(&endpoint.mappings, through: removed.id)
       default: break
       }
     }
@@ -67,16 +74,26 @@ enum KernelObjects {
       case .endpoint(let endpoint): IPC.abort(endpoint, through: nil)
       case .thread(let thread): ProcessRunner.terminate(thread)
       case .addressSpace(let process): ProcessRunner.terminate(process)
+      case .receiveEndpoint(let endpoint): DTU.destroy(endpoint)
+      case .sendEndpoint(let endpoint): DTU.destroy(endpoint)
       case .console, .none: break
       }
       set(destroyed.object, .none)
     }
   }
 
-  /// An address space is going away: no memory object may unmap from it later.
+  /// An address space is going away: no memory object or DTU endpoint may
+  /// unmap from it later.
   static func forget(_ space: AddressSpace) {
     for entry in table {
-      if case .memory(let memory) = entry { memory.forget(space) }
+      switch entry {
+      case .memory(let memory): memory.forget(space)
+      case .receiveEndpoint(let endpoint):
+        endpoint.mappings.removeAll { $0.space === space }
+        if let waiter = endpoint.waiter, waiter.process?.space === space { endpoint.waiter = nil }
+      case .sendEndpoint(let endpoint): endpoint.mappings.removeAll { $0.space === space }
+      default: break
+      }
     }
   }
 }

@@ -71,6 +71,12 @@ func systemCall(_ number: SystemCallNumber?, _ f: UnsafeMutablePointer<Interrupt
   case .threadInfo: return ThreadCalls.info(f)
   case .consoleRead: return SystemCalls.consoleRead(address: f.pointee.rdi, length: f.pointee.rsi)
   case .processInfo: return Int64(ProcessRunner.current?.pid ?? 0)
+  case .dtuReceiveCreate: return DTUCalls.createReceive(f)
+  case .dtuSendMint: return DTUCalls.mintSend(f)
+  case .dtuActivate: return DTUCalls.activate(f)
+  case .dtuWake: return DTUCalls.wake(f)
+  case .dtuWait: return DTUCalls.wait(f)
+  case .cpuNode: return DTUCalls.cpuNode(f)
   case .send, .call, .receive, .reply, .replyReceive:
     return SystemCallError.unknownSystemCall.rawValue
   case nil: return SystemCallError.unknownSystemCall.rawValue

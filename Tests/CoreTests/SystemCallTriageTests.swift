@@ -33,7 +33,8 @@ struct SystemCallTriageTests {
       .exit, .wait, .processInfo, .yield, .setThreadPointer, .threadCreate, .threadExit,
       .threadPriority, .threadInfo, .memoryCreate, .memoryMap, .memoryUnmap, .capabilityCopy,
       .capabilityMint, .capabilityMove, .capabilityDelete, .capabilityRevoke, .capabilityInspect,
-      .endpointCreate, .send, .receive, .call, .reply, .replyReceive,
+      .endpointCreate, .send, .receive, .call, .reply, .replyReceive, .dtuReceiveCreate,
+      .dtuSendMint, .dtuActivate, .dtuWake, .dtuWait, .cpuNode,
     ]
     for call in local { #expect(SystemCallTriage.route(of: call) == .local, "\(call.name)") }
     #expect(local.count + Self.shipped.count == SystemCallNumber.allCases.count)

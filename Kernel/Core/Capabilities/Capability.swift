@@ -20,6 +20,12 @@ public enum ObjectType: UInt8, Equatable, Hashable, Sendable, CaseIterable {
   case endpoint = 4
   /// Serial console I/O. `write` prints, `read` takes input.
   case console = 5
+  /// A DTU receive endpoint: a ring on a NUMA node. `read` fetches (and
+  /// activates it for receiving), `write` mints send endpoints to it.
+  case receiveEndpoint = 6
+  /// A DTU send endpoint: one channel of a receive endpoint, with the label
+  /// and credits its minter chose. `write` sends (and activates it).
+  case sendEndpoint = 7
 
   /// The type a system-call argument names, or `unknownObjectType`.
   public static func decode(_ raw: UInt64) -> Result<ObjectType, CapabilityError> {
@@ -34,7 +40,8 @@ public enum ObjectType: UInt8, Equatable, Hashable, Sendable, CaseIterable {
   public var defaultRights: Rights {
     switch self {
     case .memory: [.read, .write, .execute, .grant]
-    case .addressSpace, .thread, .endpoint, .console: [.read, .write, .grant]
+    case .addressSpace, .thread, .endpoint, .console, .receiveEndpoint, .sendEndpoint:
+      [.read, .write, .grant]
     }
   }
 
@@ -45,6 +52,8 @@ public enum ObjectType: UInt8, Equatable, Hashable, Sendable, CaseIterable {
     case .thread: "thread"
     case .endpoint: "endpoint"
     case .console: "console"
+    case .receiveEndpoint: "receive endpoint"
+    case .sendEndpoint: "send endpoint"
     }
   }
 }

@@ -74,6 +74,12 @@ public enum SystemCallTriage {
     case .threadPriority: TriageDecision(.local, "changes an LWK thread")
     case .consoleRead: TriageDecision(.shipped, "console input arrives at the service side")
     case .threadInfo: TriageDecision(.local, "reads an LWK thread's record")
+    case .dtuReceiveCreate: TriageDecision(.local, "rings in the LWK's half of a node's region")
+    case .dtuSendMint: TriageDecision(.local, "binds a channel of an LWK receive endpoint")
+    case .dtuActivate: TriageDecision(.local, "maps into the caller's LWK address space")
+    case .dtuWake: TriageDecision(.local, "wakes an LWK receiver")
+    case .dtuWait: TriageDecision(.local, "blocks an LWK thread")
+    case .cpuNode: TriageDecision(.local, "reads the hand-off block's topology")
     }
   }
 

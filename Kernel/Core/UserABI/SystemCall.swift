@@ -118,6 +118,29 @@ public enum SystemCallNumber: UInt64, CaseIterable {
   /// thread id, RDI = its state (ThreadStateCode), RSI = its CPU, RDX =
   /// its priority, R10 = 1 while it waits in IPC.
   case threadInfo = 26
+  /// dtuReceiveCreate(node, slotCountLog2, slotSizeLog2, slot): a DTU
+  /// receive endpoint, its ring of 2^slotCountLog2 slots of 2^slotSizeLog2
+  /// bytes in `node`'s ring region (`SystemCallCPU.same` as the node: the
+  /// caller's CPU's node), its capability in the empty `slot`.
+  case dtuReceiveCreate = 27
+  /// dtuSendMint(receive, label, credits, slot): a send endpoint to the
+  /// receive endpoint (needs `write` on it): a channel of `credits` slots
+  /// (a power of two) whose messages the receiver sees with `label`; its
+  /// capability in the empty `slot`.
+  case dtuSendMint = 28
+  /// dtuActivate(endpoint): maps a receive endpoint (needs `read`) or send
+  /// endpoint (needs `write`) into the caller for the user-level fast path;
+  /// RAX = where its ring is mapped, RDI = the channel (send) or 0.
+  case dtuActivate = 29
+  /// dtuWake(send): the receiver of this send endpoint said it sleeps:
+  /// wake it (the program calls this only when a send told it to).
+  case dtuWake = 30
+  /// dtuWait(receive): blocks until the receive endpoint has a message
+  /// (returns at once when it has one) or a sender wakes it.
+  case dtuWait = 31
+  /// cpuNode(cpu): RAX = the NUMA node of `cpu`, RDI = 1 when it is a CPU
+  /// of the caller's kernel instance; `badCPU` when there is no such CPU.
+  case cpuNode = 32
 
   public var name: String {
     switch self {
@@ -148,6 +171,12 @@ public enum SystemCallNumber: UInt64, CaseIterable {
     case .threadPriority: "threadPriority"
     case .consoleRead: "consoleRead"
     case .threadInfo: "threadInfo"
+    case .dtuReceiveCreate: "dtuReceiveCreate"
+    case .dtuSendMint: "dtuSendMint"
+    case .dtuActivate: "dtuActivate"
+    case .dtuWake: "dtuWake"
+    case .dtuWait: "dtuWait"
+    case .cpuNode: "cpuNode"
     }
   }
 }
@@ -219,6 +248,15 @@ public enum SystemCallError: Int64, CaseIterable, Error {
   /// answer: the service refused it, did not answer in time, or the caller
   /// is being killed.
   case shippingFailed = -32
+  /// A DTU ring geometry (slot count, slot size) or credit count outside
+  /// what a receive endpoint allows.
+  case badGeometry = -33
+  /// No DTU on that NUMA node (it has no ring region).
+  case noSuchNode = -34
+  /// Every channel of the receive endpoint is bound to a send endpoint.
+  case noFreeChannel = -35
+  /// The endpoint's receive side is gone: the send endpoint reaches nothing.
+  case endpointRevoked = -36
 
   public var name: String {
     switch self {
@@ -253,6 +291,10 @@ public enum SystemCallError: Int64, CaseIterable, Error {
     case .childFaulted: "child faulted"
     case .invalidObject: "invalid object"
     case .shippingFailed: "shipping failed"
+    case .badGeometry: "bad ring geometry or credits"
+    case .noSuchNode: "no DTU on that node"
+    case .noFreeChannel: "no free channel"
+    case .endpointRevoked: "endpoint revoked"
     case .writeAndExecute: "write and execute"
     }
   }

@@ -1,0 +1,282 @@
+import X86
+
+/// This instance's software DTUs, one per NUMA node: each node's endpoint
+/// table (Core's `EndpointTable`, what `eps` lists), and the operations the
+/// DTU system calls run on endpoint objects: place a ring, bind a channel,
+/// map an endpoint for the fast path, wake and block, and tear it all down
+/// when capabilities go. Everything here runs under KernelLock.
+enum DTU {
+  /// Board number of this machine (the multi-board fabric will number more).
+  static let board: UInt16 = 0
+  /// Where activations are mapped in user space, 2 MiB apart (a ring with
+  /// its two pages fits in 2 MiB).
+  static let windowBase: UInt64 = 0x0000_3000_0000_0000
+  static let windowStride: UInt64 = 2 << 20
+  static let windowSlots: UInt64 = 4096
+
+  nonisolated(unsafe) static var tables: [EndpointTable] = []
+  /// Since boot: wake calls that woke a sleeper, dtuWait calls that slept,
+  /// messages found unread at revocation.
+  nonisolated(unsafe) static var wakes: UInt64 = 0
+  nonisolated(unsafe) static var sleeps: UInt64 = 0
+  nonisolated(unsafe) static var unreadAtRevoke: UInt64 = 0
+
+  /// One table per node that has a ring region.
+  static func start() {
+    tables = NodeRings.regions.map { EndpointTable(board: board, node: UInt16($0.node)) }
+  }
+
+  static func tableIndex(node: Int) -> Int? {
+    tables.firstIndex { Int($0.node) == node }
+  }
+
+  // MARK: creating
+
+  /// A receive endpoint on `node`: 2^k slots of 2^m bytes in this
+  /// instance's half of the node's ring region, split into equal channels
+  /// (at most 32, each at least a page).
+  static func createReceive(node: Int, slotCountLog2: Int, slotSizeLog2: Int, owner: UInt64)
+    -> Result<ReceiveEndpoint, SystemCallError>
+  {
+    guard let region = NodeRings.region(ofNode: node), let table = tableIndex(node: node) else {
+      return .failure(.noSuchNode)
+    }
+    let layout: ReceiveEndpointLayout
+    do throws(ReceiveEndpointLayoutError) {
+      let pageSlots = ReceiveEndpointLayout.pageSize >> max(min(slotSizeLog2, 12), 0)
+      let slots = slotCountLog2 >= 0 && slotCountLog2 < 32 ? 1 << slotCountLog2 : 0
+      let channels = max(1, min(ReceiveEndpointLayout.maximumChannels, slots / max(pageSlots, 1)))
+      layout = try ReceiveEndpointLayout(
+        slotCountLog2: slotCountLog2, slotSizeLog2: slotSizeLog2, channelCount: channels)
+    } catch {
+      return .failure(.badGeometry)
+    }
+    let pages = layout.totalBytes / ReceiveEndpointLayout.pageSize
+    guard let physical = NodeRings.regions[region].pages.allocate(pages: pages),
+      let base = PhysicalMemory.pointer(physical)
+    else { return .failure(.outOfMemory) }
+    let id: DTUEndpointID
+    do throws(EndpointTableError) {
+      id = try tables[table].allocate()
+      try tables[table].configure(
+        id,
+        .receive(
+          ReceiveEndpointConfiguration(
+            ringAddress: physical, slotCountLog2: UInt8(slotCountLog2),
+            slotSizeLog2: UInt8(slotSizeLog2), channels: UInt8(layout.channelCount), owner: owner
+          )))
+    } catch {
+      NodeRings.regions[region].pages.free(physical, pages: pages)
+      return .failure(.outOfMemory)
+    }
+    let control = ReceiveEndpointControl.configure(
+      layout, config: base + ReceiveEndpointLayout.configOffset,
+      status: base + ReceiveEndpointLayout.statusOffset,
+      slots: base + ReceiveEndpointLayout.slotsOffset)
+    return .success(
+      ReceiveEndpoint(node: node, id: id, physical: physical, pages: pages, control: control))
+  }
+
+  /// A send endpoint to `target`: its next free channel, bound with
+  /// `label`; `credits` slots of the channel (a power of two, at least a
+  /// page of slots, at most the channel).
+  static func mintSend(to target: ReceiveEndpoint, label: UInt64, credits: Int, owner: UInt64)
+    -> Result<SendEndpoint, SystemCallError>
+  {
+    let layout = target.layout
+    let perChannel = layout.slotCount / layout.channelCount
+    guard credits > 0, credits & (credits - 1) == 0, credits >= layout.slotsPerPage,
+      credits <= perChannel
+    else { return .failure(.badGeometry) }
+    guard !target.destroyed, let table = tableIndex(node: target.node) else {
+      return .failure(.endpointRevoked)
+    }
+    let channel: Int
+    let id: DTUEndpointID
+    do throws(EndpointTableError) {
+      channel = Int(try tables[table].attachChannel(to: target.id))
+      id = try tables[table].allocate()
+      try tables[table].configure(
+        id,
+        .send(
+          SendEndpointConfiguration(
+            target: target.id, channel: UInt8(channel), label: label, credits: UInt32(credits),
+            maxMessageSize: UInt32(layout.slotSize), owner: owner)))
+    } catch {
+      return .failure(.noFreeChannel)  // or the node's table is full
+    }
+    do throws(ReceiveEndpointError) {
+      try target.control.setChannel(
+        channel, label: label, firstSlot: target.firstSlot(of: channel), slotCount: credits)
+    } catch {
+      _ = try? tables[table].detachChannel(UInt8(channel), from: target.id)
+      _ = try? tables[table].free(id)
+      return .failure(.noFreeChannel)  // the channel is still draining
+    }
+    let send = SendEndpoint(
+      target: target, channel: channel, label: label, credits: credits, id: id)
+    target.channels[channel] = send
+    return .success(send)
+  }
+
+  // MARK: mapping
+
+  /// The next free 2 MiB window of `space` for an activation.
+  static func window(in space: AddressSpace) -> UInt64? {
+    for index in 0..<windowSlots {
+      let address = windowBase + index * windowStride
+      if space.translate(address) == nil && space.translate(address + 0x1000) == nil {
+        return address
+      }
+    }
+    return nil
+  }
+
+  /// Maps `pages` pages from `physical` at `address` with `flags`; false
+  /// (and nothing left mapped) when the page tables cannot grow.
+  static func map(
+    _ space: AddressSpace, _ address: UInt64, _ physical: UInt64, pages: Int, _ flags: PageFlags
+  ) -> Bool {
+    for page in 0..<pages {
+      let offset = UInt64(page) * 4096
+      if case .failure = space.map(
+        address + offset, to: physical + offset, size: .small, flags: flags)
+      {
+        space.unmapRange(address, pages: UInt64(page))
+        return false
+      }
+    }
+    return true
+  }
+
+  /// A receive endpoint for its receiver: config page read-only, status
+  /// page writable (its consumed counts and sleeping flag), every slot
+  /// read-only. Returns where.
+  static func activate(
+    _ endpoint: ReceiveEndpoint, in space: AddressSpace, through capability: CapabilityID
+  ) -> Result<UInt64, SystemCallError> {
+    guard let address = window(in: space) else { return .failure(.outOfMemory) }
+    let readOnly: PageFlags = [.present, .user, .noExecute]
+    let writable: PageFlags = [.present, .user, .writable, .noExecute]
+    let slotPages = endpoint.layout.ringBytes / 4096
+    guard map(space, address, endpoint.physical, pages: 1, readOnly),
+      map(space, address + 0x1000, endpoint.physical + 0x1000, pages: 1, writable),
+      map(space, address + 0x2000, endpoint.physical + 0x2000, pages: slotPages, readOnly)
+    else {
+      space.unmapRange(address, pages: UInt64(2 + slotPages))
+      return .failure(.outOfMemory)
+    }
+    endpoint.mappings.append(
+      DTUMapping(capability: capability, space: space, address: address, pages: 2 + slotPages))
+    activateInTable(endpoint.node, endpoint.id)
+    return .success(address)
+  }
+
+  /// A send endpoint for its sender: the config and status pages
+  /// read-only, its own channel's slots writable, nothing of any other
+  /// channel. Returns where the ring is (its slots at the run's offset).
+  static func activate(
+    _ endpoint: SendEndpoint, in space: AddressSpace, through capability: CapabilityID
+  ) -> Result<(address: UInt64, run: ChannelRun), SystemCallError> {
+    guard let run = endpoint.run else { return .failure(.endpointRevoked) }
+    guard let address = window(in: space) else { return .failure(.outOfMemory) }
+    let readOnly: PageFlags = [.present, .user, .noExecute]
+    let writable: PageFlags = [.present, .user, .writable, .noExecute]
+    let ring = endpoint.target.physical
+    let runAddress = address + UInt64(run.byteOffset)
+    guard map(space, address, ring, pages: 2, readOnly),
+      map(space, runAddress, ring + UInt64(run.byteOffset), pages: run.pageCount, writable)
+    else {
+      space.unmapRange(address, pages: 2)
+      return .failure(.outOfMemory)
+    }
+    endpoint.mappings.append(
+      DTUMapping(capability: capability, space: space, address: address, pages: 2))
+    endpoint.mappings.append(
+      DTUMapping(capability: capability, space: space, address: runAddress, pages: run.pageCount))
+    activateInTable(endpoint.target.node, endpoint.id)
+    return .success((address, run))
+  }
+
+  private static func activateInTable(_ node: Int, _ id: DTUEndpointID) {
+    guard let table = tableIndex(node: node), let entry = try? tables[table].lookup(id),
+      !entry.active, let owner = entry.configuration?.owner
+    else { return }
+    _ = try? tables[table].activate(id, for: owner)
+  }
+
+  /// Unmaps what capability `id` mapped (nil: everything), everywhere;
+  /// unmapRange shoots the TLB entries down on every CPU.
+  static func unmap(_ mappings: inout [DTUMapping], through id: CapabilityID?) {
+    var kept: [DTUMapping] = []
+    for mapping in mappings {
+      if id == nil || mapping.capability == id {
+        mapping.space.unmapRange(mapping.address, pages: UInt64(mapping.pages))
+      } else {
+        kept.append(mapping)
+      }
+    }
+    mappings = kept
+  }
+
+  // MARK: waking and blocking
+
+  /// dtuWake: the receiver said it sleeps; only the first waker finds the
+  /// flag set and makes it runnable.
+  static func wake(_ endpoint: ReceiveEndpoint) {
+    guard endpoint.control.wake() else { return }
+    wakes &+= 1
+    endpoint.wakes &+= 1
+    if let waiter = endpoint.waiter {
+      endpoint.waiter = nil
+      Scheduler.wake(waiter)
+    }
+  }
+
+  // MARK: tearing down
+
+  /// A send endpoint's last capability went: unmapped everywhere first, so
+  /// nothing more can be published; then its channel is revoked (what is
+  /// unread stays readable up to the accepted limit) and its table entry
+  /// freed.
+  static func destroy(_ endpoint: SendEndpoint) {
+    unmap(&endpoint.mappings, through: nil)
+    let target = endpoint.target
+    guard !target.destroyed else { return }
+    let unread = (try? target.control.revokeChannel(endpoint.channel)) ?? 0
+    endpoint.unreadAtRevoke = unread
+    unreadAtRevoke &+= unread
+    if let table = tableIndex(node: target.node) {
+      _ = try? tables[table].invalidate(
+        endpoint.id, messages: UInt32(min(unread, 0xFFFF)), force: true)
+      _ = try? tables[table].free(endpoint.id)
+    }
+    // The channel index stays taken until the receiver drained it (then it
+    // may be bound again); a receiver that is gone drains nothing.
+    target.channels[endpoint.channel] = nil
+  }
+
+  /// A receive endpoint's last capability went: every sender's channel is
+  /// revoked with it, the ring unmapped, and its pages given back (no one
+  /// can reach them any more: each send endpoint keeps its target alive
+  /// only as an object, and is revoked here).
+  static func destroy(_ endpoint: ReceiveEndpoint) {
+    unmap(&endpoint.mappings, through: nil)
+    for channel in endpoint.channels.indices {
+      if let send = endpoint.channels[channel] { unmap(&send.mappings, through: nil) }
+    }
+    if let waiter = endpoint.waiter {
+      endpoint.waiter = nil
+      waiter.userFrame.pointee.rax = UInt64(bitPattern: SystemCallError.ipcAborted.rawValue)
+      Scheduler.wake(waiter)
+    }
+    if let table = tableIndex(node: endpoint.node) {
+      _ = try? tables[table].invalidate(endpoint.id, messages: 0, force: true)
+      _ = try? tables[table].free(endpoint.id)
+    }
+    endpoint.destroyed = true
+    if let region = NodeRings.region(ofNode: endpoint.node) {
+      NodeRings.regions[region].pages.free(endpoint.physical, pages: endpoint.pages)
+    }
+  }
+}

@@ -1,0 +1,80 @@
+/// The kernel objects behind DTU endpoint capabilities (DESIGN.md,
+/// "Emulated DTU endpoints"). A receive endpoint owns a ring in its node's
+/// ring region, formatted and configured through Core's
+/// `ReceiveEndpointControl`; a send endpoint is one channel of it, bound
+/// with the label and credits its minter chose. Programs use them without
+/// the kernel once they are mapped (`activate`): the kernel only places,
+/// binds, maps, wakes, blocks and revokes. The node's software DTU
+/// (`DTU.tables`) records each endpoint for `eps`. All under KernelLock.
+final class ReceiveEndpoint {
+  let node: Int
+  let id: DTUEndpointID
+  /// The ring's first page (config page; status and slots follow at the
+  /// layout's offsets) and how many pages it spans.
+  let physical: UInt64
+  let pages: Int
+  let control: ReceiveEndpointControl
+  /// The channels bound to send endpoints (nil: free).
+  var channels: [SendEndpoint?]
+  /// The thread blocked in dtuWait on it.
+  unowned(unsafe) var waiter: Thread? = nil
+  var mappings: [DTUMapping] = []
+  /// Wake calls that found the receiver asleep, and block calls that slept.
+  var wakes: UInt64 = 0
+  var sleeps: UInt64 = 0
+  /// Its last capability went and its ring was given back: send endpoints
+  /// that still name it reach nothing.
+  var destroyed = false
+
+  init(node: Int, id: DTUEndpointID, physical: UInt64, pages: Int, control: ReceiveEndpointControl)
+  {
+    self.node = node
+    self.id = id
+    self.physical = physical
+    self.pages = pages
+    self.control = control
+    channels = Array(repeating: nil, count: control.layout.channelCount)
+  }
+
+  var layout: ReceiveEndpointLayout { control.layout }
+
+  /// Channel `channel`'s slots start here: the ring is split into equal
+  /// channels, one per send endpoint (the table's `attachChannel` picks it).
+  func firstSlot(of channel: Int) -> Int { channel * (layout.slotCount / layout.channelCount) }
+}
+
+/// One channel of a receive endpoint, as a send capability names it.
+final class SendEndpoint {
+  let target: ReceiveEndpoint
+  let channel: Int
+  let label: UInt64
+  let credits: Int
+  let id: DTUEndpointID
+  var mappings: [DTUMapping] = []
+  /// Messages still unread when it was revoked (for `dtu stats`).
+  var unreadAtRevoke: UInt64 = 0
+
+  init(target: ReceiveEndpoint, channel: Int, label: UInt64, credits: Int, id: DTUEndpointID) {
+    self.target = target
+    self.channel = channel
+    self.label = label
+    self.credits = credits
+    self.id = id
+  }
+
+  /// The channel's run of slots.
+  var run: ChannelRun? {
+    guard !target.destroyed, let record = try? target.control.record(channel) else { return nil }
+    return try? target.layout.run(
+      channel: channel, firstSlot: record.firstSlot, slotCount: record.slotCount)
+  }
+}
+
+/// Where an endpoint is mapped: through which capability, into which
+/// address space, at which address, how many pages from there.
+struct DTUMapping {
+  let capability: CapabilityID
+  let space: AddressSpace
+  let address: UInt64
+  let pages: Int
+}

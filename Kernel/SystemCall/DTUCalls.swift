@@ -1,0 +1,184 @@
+import X86
+
+/// The DTU system calls (ABI in Kernel/Core/UserABI/SystemCall.swift): the
+/// kernel's part of the emulated endpoints. Sending, fetching and acking
+/// are not here: programs do those in their own memory (Core's
+/// ChannelSender and ChannelReceiver) once an endpoint is activated.
+enum DTUCalls {
+  /// dtuReceiveCreate(node, slotCountLog2, slotSizeLog2, slot).
+  static func createReceive(_ f: UnsafeMutablePointer<InterruptFrame>) -> Int64 {
+    let cpu = Processor.currentIndex
+    let node =
+      f.pointee.rdi == SystemCallCPU.same
+      ? (cpu < processors.count ? processors[cpu].node : 0) : Int(truncatingIfNeeded: f.pointee.rdi)
+    let (countLog2, sizeLog2) = (f.pointee.rsi, f.pointee.rdx)
+    guard countLog2 < 32, sizeLog2 < 32 else { return SystemCallError.badGeometry.rawValue }
+    return CapabilityCalls.withSpace { space throws(CapabilityError) in
+      let destination = CapabilityAddress(space: space, slot: f.pointee.r10)
+      if let slotError = CapabilityCalls.probeEmpty(destination) { return slotError.rawValue }
+      let owner = UInt64(ProcessRunner.current?.pid ?? 0)
+      let endpoint: ReceiveEndpoint
+      switch DTU.createReceive(
+        node: node, slotCountLog2: Int(countLog2), slotSizeLog2: Int(sizeLog2), owner: owner)
+      {
+      case .success(let created): endpoint = created
+      case .failure(let error): return error.rawValue
+      }
+      do throws(CapabilityError) {
+        let created = try ProcessCapabilities.system.createObject(
+          .receiveEndpoint, bytes: UInt64(endpoint.pages) * 4096, at: destination)
+        KernelObjects.set(created.object, .receiveEndpoint(endpoint))
+      } catch {
+        DTU.destroy(endpoint)
+        throw error
+      }
+      return 0
+    }
+  }
+
+  /// dtuSendMint(receive, label, credits, slot).
+  static func mintSend(_ f: UnsafeMutablePointer<InterruptFrame>) -> Int64 {
+    CapabilityCalls.withSpace { space throws(CapabilityError) in
+      let (_, capability) = try ProcessCapabilities.lookup(
+        CapabilityAddress(space: space, slot: f.pointee.rdi), type: .receiveEndpoint,
+        requiring: .write)
+      guard case .receiveEndpoint(let target) = KernelObjects.object(capability.object) else {
+        return SystemCallError.invalidObject.rawValue
+      }
+      let destination = CapabilityAddress(space: space, slot: f.pointee.r10)
+      if let slotError = CapabilityCalls.probeEmpty(destination) { return slotError.rawValue }
+      let credits = f.pointee.rdx
+      guard credits <= 1 << 20 else { return SystemCallError.badGeometry.rawValue }
+      let owner = UInt64(ProcessRunner.current?.pid ?? 0)
+      let endpoint: SendEndpoint
+      switch DTU.mintSend(to: target, label: f.pointee.rsi, credits: Int(credits), owner: owner) {
+      case .success(let minted): endpoint = minted
+      case .failure(let error): return error.rawValue
+      }
+      do throws(CapabilityError) {
+        let created = try ProcessCapabilities.system.createObject(
+          .sendEndpoint, bytes: 64, at: destination)
+        KernelObjects.set(created.object, .sendEndpoint(endpoint))
+      } catch {
+        DTU.destroy(endpoint)
+        throw error
+      }
+      return 0
+    }
+  }
+
+  /// dtuActivate(endpoint): RAX = where the ring is mapped; for a send
+  /// endpoint RDI = its channel and RSI = its slots' offset from RAX.
+  static func activate(_ f: UnsafeMutablePointer<InterruptFrame>) -> Int64 {
+    let slot = f.pointee.rdi
+    return CapabilityCalls.withSpace { space throws(CapabilityError) in
+      guard let addressSpace = ProcessRunner.current?.space else {
+        return SystemCallError.invalidObject.rawValue
+      }
+      let address = CapabilityAddress(space: space, slot: slot)
+      let info = try ProcessCapabilities.system.inspect(address)
+      switch info.capability.type {
+      case .receiveEndpoint:
+        let (id, capability) = try ProcessCapabilities.lookup(
+          address, type: .receiveEndpoint, requiring: .read)
+        guard case .receiveEndpoint(let endpoint) = KernelObjects.object(capability.object) else {
+          return SystemCallError.invalidObject.rawValue
+        }
+        switch DTU.activate(endpoint, in: addressSpace, through: id) {
+        case .success(let base):
+          f.pointee.rdi = 0
+          f.pointee.rsi = UInt64(ReceiveEndpointLayout.slotsOffset)
+          return Int64(bitPattern: base)
+        case .failure(let error): return error.rawValue
+        }
+      case .sendEndpoint:
+        let (id, capability) = try ProcessCapabilities.lookup(
+          address, type: .sendEndpoint, requiring: .write)
+        guard case .sendEndpoint(let endpoint) = KernelObjects.object(capability.object) else {
+          return SystemCallError.invalidObject.rawValue
+        }
+        switch DTU.activate(endpoint, in: addressSpace, through: id) {
+        case .success(let (base, run)):
+          f.pointee.rdi = UInt64(endpoint.channel)
+          f.pointee.rsi = UInt64(run.byteOffset)
+          return Int64(bitPattern: base)
+        case .failure(let error): return error.rawValue
+        }
+      default:
+        return SystemCallError.wrongType.rawValue
+      }
+    }
+  }
+
+  /// dtuWake(send).
+  static func wake(_ f: UnsafeMutablePointer<InterruptFrame>) -> Int64 {
+    CapabilityCalls.withSpace { space throws(CapabilityError) in
+      let (_, capability) = try ProcessCapabilities.lookup(
+        CapabilityAddress(space: space, slot: f.pointee.rdi), type: .sendEndpoint,
+        requiring: .write)
+      guard case .sendEndpoint(let endpoint) = KernelObjects.object(capability.object) else {
+        return SystemCallError.invalidObject.rawValue
+      }
+      guard !endpoint.target.destroyed else { return SystemCallError.endpointRevoked.rawValue }
+      DTU.wake(endpoint.target)
+      return 0
+    }
+  }
+
+  /// dtuWait(receive): blocks while the receiver's flag says it sleeps and
+  /// nothing is pending; the test and the block are one step under
+  /// KernelLock, which dtuWake also takes, so a wake cannot slip between.
+  static func wait(_ f: UnsafeMutablePointer<InterruptFrame>) -> Int64 {
+    guard let me = Scheduler.here?.current else { return SystemCallError.invalidObject.rawValue }
+    let interrupts = KernelLock.acquire()
+    let found = lookUpReceive(f.pointee.rdi)
+    guard case .success(let endpoint) = found else {
+      KernelLock.release(interrupts)
+      if case .failure(let error) = found { return error.rawValue }
+      return SystemCallError.invalidObject.rawValue
+    }
+    guard endpoint.control.mayBlock, endpoint.waiter == nil else {
+      endpoint.control.clearSleeping()
+      KernelLock.release(interrupts)
+      return 0
+    }
+    endpoint.waiter = me
+    endpoint.sleeps &+= 1
+    DTU.sleeps &+= 1
+    me.state = .blocked
+    // A destroyed endpoint's waiter is woken with ipcAborted in RAX.
+    me.userFrame.pointee.rax = 0
+    KernelLock.release(false)
+    Scheduler.blockMarked()
+    if interrupts { x86_sti() }
+    KernelLock.held {
+      if endpoint.waiter === me { endpoint.waiter = nil }  // woken by a kill
+      if !endpoint.destroyed { endpoint.control.clearSleeping() }
+    }
+    return Int64(bitPattern: me.userFrame.pointee.rax)
+  }
+
+  private static func lookUpReceive(_ slot: UInt64) -> Result<ReceiveEndpoint, SystemCallError> {
+    guard let space = ProcessRunner.current?.capabilitySpace else {
+      return .failure(.invalidObject)
+    }
+    do throws(CapabilityError) {
+      let (_, capability) = try ProcessCapabilities.lookup(
+        CapabilityAddress(space: space, slot: slot), type: .receiveEndpoint, requiring: .read)
+      guard case .receiveEndpoint(let endpoint) = KernelObjects.object(capability.object) else {
+        return .failure(.invalidObject)
+      }
+      return .success(endpoint)
+    } catch {
+      return .failure(SystemCallError(error))
+    }
+  }
+
+  /// cpuNode(cpu): RAX = its node, RDI = 1 when this instance runs it.
+  static func cpuNode(_ f: UnsafeMutablePointer<InterruptFrame>) -> Int64 {
+    let cpu = f.pointee.rdi
+    guard cpu < UInt64(processors.count) else { return SystemCallError.badCPU.rawValue }
+    f.pointee.rdi = ProcessRunner.isServiceCPU(Int(cpu)) ? 1 : 0
+    return Int64(processors[Int(cpu)].node)
+  }
+}

@@ -1,0 +1,73 @@
+import UserSystem
+
+/// DTU endpoints from a program: the system calls that create, mint and
+/// activate them, and the user-level fast path over an activated one (Core's
+/// ChannelSender and ChannelReceiver, compiled into every program): send,
+/// fetch, ack and the sleep protocol touch only mapped memory; only a wake
+/// (when the receiver said it sleeps) and a block enter the kernel.
+enum Endpoints {
+  /// A receive endpoint on `node` (`SystemCallCPU.same`: this CPU's node)
+  /// with 2^slotsLog2 slots of 2^slotSizeLog2 bytes, in `slot`.
+  static func createReceive(
+    _ slot: UInt64, node: UInt64 = SystemCallCPU.same, slotsLog2: UInt64, slotSizeLog2: UInt64
+  ) -> Int64 {
+    System.raw(SystemCallNumber.dtuReceiveCreate.rawValue, [node, slotsLog2, slotSizeLog2, slot])
+  }
+
+  /// A send endpoint to the receive endpoint in `receive`, in `slot`.
+  static func mintSend(_ receive: UInt64, label: UInt64, credits: UInt64, into slot: UInt64)
+    -> Int64
+  {
+    System.raw(SystemCallNumber.dtuSendMint.rawValue, [receive, label, credits, slot])
+  }
+
+  /// Maps the receive endpoint in `slot` and attaches a receiver to it.
+  static func receiver(_ slot: UInt64) -> Result<ChannelReceiver, SystemCallError> {
+    let (result, out) = System.callWithResults(.dtuActivate, slot)
+    guard result > 0, let base = UnsafeMutableRawPointer(bitPattern: UInt(result)) else {
+      return .failure(SystemCallError(rawValue: result) ?? .invalidObject)
+    }
+    do throws(ReceiveEndpointError) {
+      let layout = try ReceiveEndpointLayout.read(config: base)
+      return .success(
+        try ChannelReceiver(
+          config: base, status: base + ReceiveEndpointLayout.statusOffset,
+          slots: base + Int(out.1), slotBytes: layout.ringBytes))
+    } catch {
+      return .failure(.invalidObject)
+    }
+  }
+
+  /// Maps the send endpoint in `slot` and attaches a sender to its channel.
+  static func sender(_ slot: UInt64) -> Result<ChannelSender, SystemCallError> {
+    let (result, out) = System.callWithResults(.dtuActivate, slot)
+    guard result > 0, let base = UnsafeMutableRawPointer(bitPattern: UInt(result)) else {
+      return .failure(SystemCallError(rawValue: result) ?? .invalidObject)
+    }
+    do throws(ReceiveEndpointError) {
+      let layout = try ReceiveEndpointLayout.read(config: base)
+      return .success(
+        try ChannelSender(
+          config: base, status: base + ReceiveEndpointLayout.statusOffset,
+          slots: base + Int(out.1), slotBytes: layout.ringBytes - (Int(out.1) - 8192),
+          channel: Int(out.0)))
+    } catch {
+      return .failure(.invalidObject)
+    }
+  }
+
+  /// The receiver of the send endpoint in `slot` said it sleeps: wake it.
+  @discardableResult
+  static func wake(_ slot: UInt64) -> Int64 { System.call(.dtuWake, slot) }
+
+  /// Blocks until the receive endpoint in `slot` has a message (after
+  /// `prepareToSleep` said so).
+  @discardableResult
+  static func wait(_ slot: UInt64) -> Int64 { System.call(.dtuWait, slot) }
+
+  /// The NUMA node of `cpu`, and whether this kernel instance runs it.
+  static func node(ofCPU cpu: UInt64) -> (node: Int64, ours: Bool) {
+    let (result, out) = System.callWithResults(.cpuNode, cpu)
+    return (result, out.0 == 1)
+  }
+}

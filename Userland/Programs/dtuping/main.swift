@@ -1,0 +1,216 @@
+import UserSystem
+
+/// Ping-pong through DTU endpoints between this CPU's NUMA node and node
+/// NODE: a pong thread on a CPU of NODE receives from a ring in NODE's
+/// memory and answers into a ring on this CPU's node. Every message is sent,
+/// fetched and acked in user memory; the kernel is entered only to wake a
+/// receiver that said it sleeps. Argument: "NODE [ROUNDS]". Checks every
+/// answer (value, label, order) and reports the round trip's median in
+/// rdtsc ticks, then a phase where both sides sleep between messages.
+enum Program {
+  static let pingReceive: UInt64 = 20
+  static let pongReceive: UInt64 = 21
+  static let toPong: UInt64 = 22
+  static let toPing: UInt64 = 23
+  static let pongThread: UInt64 = 24
+  /// The labels the receivers see: pong sees ping's messages with
+  /// `pingLabel`, ping sees pong's with `pongLabel`.
+  static let pingLabel: UInt64 = 0xA11CE
+  static let pongLabel: UInt64 = 0xB0B
+  static let quit: UInt64 = .max
+
+  /// What the pong thread found wrong (0: nothing), and its wake calls.
+  nonisolated(unsafe) static var pongErrors: UInt64 = 0
+  nonisolated(unsafe) static var pongWakes: UInt64 = 0
+  nonisolated(unsafe) static var pongSleeps: UInt64 = 0
+
+  static func main(argument: String) -> Int64 {
+    let words = argument.split(separator: " ")
+    guard let first = words.first, let node = Int64(first) else {
+      print("usage: dtuping NODE [ROUNDS]")
+      return 2
+    }
+    var rounds = 1000
+    if words.count > 1, let n = Int(words[1]), n >= 1 { rounds = n }
+    let here = currentCPU()
+    guard let pongCPU = cpu(onNode: node, avoiding: here) else {
+      print("dtuping: no CPU of this kernel instance on node \(node)")
+      return 1
+    }
+    let myNode = Endpoints.node(ofCPU: here).node
+    // Rings of 256 slots of 64 bytes: four channels of 64 (a page each).
+    guard Endpoints.createReceive(pingReceive, slotsLog2: 8, slotSizeLog2: 6) == 0,
+      Endpoints.createReceive(
+        pongReceive, node: UInt64(node), slotsLog2: 8, slotSizeLog2: 6) == 0,
+      Endpoints.mintSend(pongReceive, label: pingLabel, credits: 64, into: toPong) == 0,
+      Endpoints.mintSend(pingReceive, label: pongLabel, credits: 64, into: toPing) == 0
+    else {
+      print("dtuping: cannot create the endpoints")
+      return 1
+    }
+    guard case .success(var receiver) = Endpoints.receiver(pingReceive),
+      case .success(var sender) = Endpoints.sender(toPong)
+    else {
+      print("dtuping: cannot activate the endpoints")
+      return 1
+    }
+    guard Threads.start(slot: pongThread, cpu: pongCPU, pongEntry) > 0 else {
+      print("dtuping: cannot start the pong thread on CPU \(pongCPU)")
+      return 1
+    }
+
+    var samples = [UInt64](repeating: 0, count: rounds)
+    var errors: UInt64 = 0
+    var wakes: UInt64 = 0
+    for round in 0..<rounds {
+      let start = user_rdtsc()
+      if !send(&sender, UInt64(round), wakes: &wakes) { errors += 1 }
+      let answer = await_(&receiver, sleep: false)
+      samples[round] = user_rdtsc() - start
+      if answer != (UInt64(round) + 1, pongLabel) { errors += 1 }
+    }
+    samples.sort()
+    print(
+      "dtuping: \(rounds) round trips, node \(myNode) (CPU \(here)) <-> node \(node) (CPU \(pongCPU)): median \(samples[rounds / 2]) ticks, min \(samples[0]), max \(samples[rounds - 1])"
+    )
+
+    // Now the receivers sleep: each message finds its receiver blocked in
+    // the kernel, and the sender wakes it.
+    var sleeps: UInt64 = 0
+    for round in 0..<20 {
+      spin()
+      if !send(&sender, 1000 + UInt64(round), wakes: &wakes) { errors += 1 }
+      let answer = await_(&receiver, sleep: true, sleeps: &sleeps)
+      if answer != (1001 + UInt64(round), pongLabel) { errors += 1 }
+    }
+    _ = send(&sender, quit, wakes: &wakes)
+    for _ in 0..<1000 where pongSleeps == 0 { spin() }
+    print(
+      "dtuping: sleeping phase: 20 round trips, \(wakes + pongWakes) wake calls, \(sleeps + pongSleeps) sleeps"
+    )
+    let bad = errors + pongErrors
+    print(
+      "dtuping: \(bad == 0 ? "every answer checked" : "\(bad) wrong answers"), labels from the kernel"
+    )
+    return bad == 0 ? 0 : 1
+  }
+
+  /// This thread's CPU (the thread capability of the first thread is in
+  /// its initial slot).
+  static func currentCPU() -> UInt64 {
+    if case .success(let info) = Threads.info(InitialSlot.thread) { return info.cpu }
+    return 0
+  }
+
+  /// A CPU of this kernel instance on `node`, another than `avoiding` when
+  /// there is one.
+  static func cpu(onNode node: Int64, avoiding: UInt64) -> UInt64? {
+    var fallback: UInt64? = nil
+    for cpu in 0..<UInt64(256) {
+      let (found, ours) = Endpoints.node(ofCPU: cpu)
+      if found < 0 { break }
+      guard ours, found == node else { continue }
+      if cpu != avoiding { return cpu }
+      fallback = cpu
+    }
+    return fallback
+  }
+
+  /// Longer than the pong thread's idle time before it sleeps.
+  static func spin() {
+    let end = user_rdtsc() + 20_000_000
+    while user_rdtsc() < end {}
+  }
+
+  /// Sends one word; wakes the receiver when it said it sleeps.
+  static func send(_ sender: inout ChannelSender, _ value: UInt64, wakes: inout UInt64) -> Bool {
+    var word = value
+    while true {
+      let result = withUnsafeBytes(of: &word) { bytes in
+        sender.send(kind: .message, replyLabel: value, bytes: bytes)
+      }
+      switch result {
+      case .sent(let wake):
+        if wake {
+          Endpoints.wake(toPong)
+          wakes += 1
+        }
+        return true
+      case .noCredits: continue  // the receiver frees slots as it goes
+      default: return false
+      }
+    }
+  }
+
+  /// The next message's word and the label the kernel gave its sender;
+  /// polls, or sleeps in the kernel when `sleep` says so.
+  static func await_(_ receiver: inout ChannelReceiver, sleep: Bool) -> (UInt64, UInt64) {
+    var sleeps: UInt64 = 0
+    return await_(&receiver, sleep: sleep, sleeps: &sleeps)
+  }
+
+  static func await_(_ receiver: inout ChannelReceiver, sleep: Bool, sleeps: inout UInt64)
+    -> (UInt64, UInt64)
+  {
+    while true {
+      if let message = receiver.fetch() {
+        let word =
+          message.length >= 8 ? message.payload.loadUnaligned(as: UInt64.self) : UInt64.max - 1
+        let label = message.label
+        _ = try? receiver.ack(message)
+        return (word, label)
+      }
+      if sleep && receiver.prepareToSleep() {
+        sleeps += 1
+        Endpoints.wait(pingReceive)
+      }
+    }
+  }
+
+  /// The pong thread: answers value + 1 until told to quit; sleeps in the
+  /// kernel whenever nothing came for a while.
+  static let pongEntry: @convention(c) (UInt64) -> Void = { _ in
+    guard case .success(var receiver) = Endpoints.receiver(pongReceive),
+      case .success(var sender) = Endpoints.sender(toPing)
+    else {
+      pongErrors += 1
+      return
+    }
+    // Polls while messages keep coming; sleeps after about 5 ms without.
+    var last = user_rdtsc()
+    while true {
+      guard let message = receiver.fetch() else {
+        if user_rdtsc() - last > 10_000_000 && receiver.prepareToSleep() {
+          pongSleeps += 1
+          System.call(.dtuWait, pongReceive)
+          last = user_rdtsc()
+        }
+        continue
+      }
+      last = user_rdtsc()
+      let word = message.length >= 8 ? message.payload.loadUnaligned(as: UInt64.self) : 0
+      if message.label != pingLabel || message.replyLabel != word { pongErrors += 1 }
+      _ = try? receiver.ack(message)
+      if word == quit { return }
+      var answer = word + 1
+      var sent = false
+      while !sent {
+        let result = withUnsafeBytes(of: &answer) { bytes in
+          sender.send(kind: .reply, replyLabel: word, bytes: bytes)
+        }
+        switch result {
+        case .sent(let wake):
+          if wake {
+            System.call(.dtuWake, toPing)
+            pongWakes += 1
+          }
+          sent = true
+        case .noCredits: continue
+        default:
+          pongErrors += 1
+          sent = true
+        }
+      }
+    }
+  }
+}
