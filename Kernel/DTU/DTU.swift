@@ -242,8 +242,18 @@ enum DTU {
   static func destroy(_ endpoint: SendEndpoint) {
     unmap(&endpoint.mappings, through: nil)
     let target = endpoint.target
-    guard !target.destroyed else { return }
-    let unread = (try? target.control.revokeChannel(endpoint.channel)) ?? 0
+    var unread: UInt64 = 0
+    if !target.destroyed {
+      unread = (try? target.control.revokeChannel(endpoint.channel)) ?? 0
+      target.channels[endpoint.channel] = nil
+      // Drained already (the usual case): the channel can be bound again.
+      // Otherwise it stays taken, its messages readable up to the limit.
+      if (try? target.control.retireChannel(endpoint.channel)) != nil,
+        let table = tableIndex(node: target.node)
+      {
+        _ = try? tables[table].detachChannel(UInt8(endpoint.channel), from: target.id)
+      }
+    }
     endpoint.unreadAtRevoke = unread
     unreadAtRevoke &+= unread
     if let table = tableIndex(node: target.node) {
@@ -251,9 +261,6 @@ enum DTU {
         endpoint.id, messages: UInt32(min(unread, 0xFFFF)), force: true)
       _ = try? tables[table].free(endpoint.id)
     }
-    // The channel index stays taken until the receiver drained it (then it
-    // may be bound again); a receiver that is gone drains nothing.
-    target.channels[endpoint.channel] = nil
   }
 
   /// A receive endpoint's last capability went: every sender's channel is

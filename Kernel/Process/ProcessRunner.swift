@@ -136,6 +136,13 @@ enum ProcessRunner {
     }
     if background { return "process \(process.pid) (\(name)) started on CPU \(cpu)" }
     waitFor(process)
+    // Its other threads end at their next way out of the kernel, on their
+    // own CPUs: give them a moment, so that what comes next (`mem since`,
+    // the next program) finds the process gone, not ending.
+    let deadline = x86_rdtsc() + Clock.cycles(microseconds: 200_000)
+    while !KernelLock.held({ isFinished(process) }) && x86_rdtsc() < deadline {
+      Clock.delay(microseconds: 100)
+    }
     let line = "process \(process.pid) (\(name)) \(process.exitStatus!)"
     reap()
     return line

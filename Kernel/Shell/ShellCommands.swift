@@ -30,6 +30,13 @@ enum ShellCommands {
       summary: "run a user program from a boot module (on a service CPU; & = don't wait)",
       run: ProcessCommands.run),
     ShellCommandEntry(
+      name: "eps", usage: "eps [NODE]",
+      summary: "DTU endpoints: id, kind, node, owner, label, credits, slots used, and each ring",
+      run: DTUCommands.eps),
+    ShellCommandEntry(
+      name: "dtu", usage: "dtu [stats]",
+      summary: "the DTUs: ring regions by node, endpoints, wakes and sleeps", run: DTUCommands.dtu),
+    ShellCommandEntry(
       name: "caps", usage: "caps PID",
       summary: "a process's capabilities: slot, object, rights, label, derived-from",
       run: ProcessCommands.caps),

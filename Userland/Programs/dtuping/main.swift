@@ -7,6 +7,9 @@ import UserSystem
 /// receiver that said it sleeps. Argument: "NODE [ROUNDS]". Checks every
 /// answer (value, label, order) and reports the round trip's median in
 /// rdtsc ticks, then a phase where both sides sleep between messages.
+/// With a third word, "hold", it then keeps its endpoints and sleeps in
+/// the kernel on its receive endpoint until killed (for `eps`, and for a
+/// kill of a thread blocked in dtuWait).
 enum Program {
   static let pingReceive: UInt64 = 20
   static let pongReceive: UInt64 = 21
@@ -92,6 +95,12 @@ enum Program {
     print(
       "dtuping: \(bad == 0 ? "every answer checked" : "\(bad) wrong answers"), labels from the kernel"
     )
+    if words.count > 2 && words[2] == "hold" {
+      print("dtuping: holding the endpoints, asleep until killed")
+      while true {
+        if receiver.fetch() == nil && receiver.prepareToSleep() { Endpoints.wait(pingReceive) }
+      }
+    }
     return bad == 0 ? 0 : 1
   }
 
