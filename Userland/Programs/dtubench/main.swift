@@ -1,0 +1,181 @@
+import UserSystem
+
+/// The DTU endpoint figures of the README, medians of N samples timed with
+/// rdtsc (under QEMU -icount shift=0 one tick is one guest instruction):
+/// the user-level cost of one message on the sender (send: credits, slot,
+/// header, publish, the sleeping check) and on the receiver (fetch with the
+/// header check and the label, then ack), for 8, 56 and 248 payload bytes,
+/// with no kernel entry; then the round trip to a thread on another CPU
+/// (argument "N CPU"): both sides polling (meaningful in cycles only: under
+/// icount QEMU runs one vCPU at a time, so a poller spins out its whole
+/// time slice), and both sides sleeping in the kernel between messages,
+/// each woken by the other's wake call. Argument: "N [CPU]".
+enum Program {
+  static let receive: UInt64 = 20
+  static let send: UInt64 = 21
+  static let backReceive: UInt64 = 22
+  static let backSend: UInt64 = 23
+  static let partner: UInt64 = 24
+  static let quit: UInt64 = .max
+
+  nonisolated(unsafe) static var partnerErrors: UInt64 = 0
+  /// The echo thread sleeps in the kernel when it has nothing to do.
+  nonisolated(unsafe) static var echoSleeps = false
+
+  static func main(argument: String) -> Int64 {
+    let words = argument.split(separator: " ")
+    var rounds = 1000
+    if let first = words.first, let n = Int(first), n >= 10 { rounds = n }
+    let overhead = Timing.median(rounds) {}
+    print(
+      "dtubench: \(rounds) samples per figure, medians in rdtsc ticks (rdtsc overhead \(overhead) subtracted)"
+    )
+    // The smallest slot that holds the payload after the 16-byte header.
+    var next: UInt64 = 30
+    for (payload, slotLog2) in [(8, UInt64(6)), (56, 7), (248, 9)] {
+      guard let (sendCost, receiveCost) = oneWay(payload, slotLog2, rounds, overhead, &next) else {
+        print("dtubench: cannot set up the endpoints for \(payload) bytes")
+        return 1
+      }
+      print(
+        "dtubench: \(payload)-byte payload, one thread: send \(sendCost), fetch+ack \(receiveCost) ticks per message"
+      )
+    }
+    if words.count > 1, let cpu = UInt64(words[1]) {
+      let here = Endpoints.node(ofCPU: currentCPU()).node
+      let there = Endpoints.node(ofCPU: cpu).node
+      for sleeping in [false, true] {
+        guard let trip = roundTrip(cpu: cpu, rounds: rounds, overhead: overhead, sleeping: sleeping)
+        else {
+          print("dtubench: cannot run the round trip with CPU \(cpu)")
+          return 1
+        }
+        print(
+          "dtubench: 8-byte round trip, CPU \(currentCPU()) (node \(here)) <-> CPU \(cpu) (node \(there)), \(sleeping ? "both sleeping, woken" : "both polling"): \(trip) ticks"
+        )
+      }
+    }
+    return partnerErrors == 0 ? 0 : 1
+  }
+
+  static func currentCPU() -> UInt64 {
+    if case .success(let info) = Threads.info(InitialSlot.thread) { return info.cpu }
+    return 0
+  }
+
+  /// Sends and receives `payload` bytes in one thread through a fresh
+  /// endpoint: the medians of the sender's and the receiver's part.
+  static func oneWay(
+    _ payload: Int, _ slotLog2: UInt64, _ rounds: Int, _ overhead: UInt64, _ next: inout UInt64
+  ) -> (UInt64, UInt64)? {
+    let (receiveSlot, sendSlot) = (next, next + 1)
+    next += 2
+    // 4096 bytes of slots: one channel of one page.
+    let slotsLog2 = 12 - slotLog2
+    guard Endpoints.createReceive(receiveSlot, slotsLog2: slotsLog2, slotSizeLog2: slotLog2) == 0,
+      Endpoints.mintSend(receiveSlot, label: 7, credits: 1 << slotsLog2, into: sendSlot) == 0,
+      case .success(var receiver) = Endpoints.receiver(receiveSlot),
+      case .success(var sender) = Endpoints.sender(sendSlot)
+    else { return nil }
+    let data = UnsafeMutableRawPointer.allocate(byteCount: payload, alignment: 8)
+    data.initializeMemory(as: UInt8.self, repeating: 0x5A, count: payload)
+    var sends = [UInt64](repeating: 0, count: rounds)
+    var receives = [UInt64](repeating: 0, count: rounds)
+    var wrong = 0
+    for i in 0..<rounds {
+      let t0 = user_rdtsc()
+      let result = sender.send(
+        kind: .message, replyLabel: UInt64(i), payload: data, length: payload)
+      let t1 = user_rdtsc()
+      let message = receiver.fetch()
+      if let message { _ = try? receiver.ack(message) }
+      let t2 = user_rdtsc()
+      sends[i] = t1 - t0
+      receives[i] = t2 - t1
+      if result != .sent(wakeReceiver: false) || message?.length != payload
+        || message?.label != 7 || message?.replyLabel != UInt64(i)
+      {
+        wrong += 1
+      }
+    }
+    data.deallocate()
+    guard wrong == 0 else {
+      print("dtubench: \(wrong) messages of \(payload) bytes went wrong")
+      return nil
+    }
+    sends.sort()
+    receives.sort()
+    return (
+      Timing.net(sends[rounds / 2], overhead: overhead),
+      Timing.net(receives[rounds / 2], overhead: overhead)
+    )
+  }
+
+  /// Round trips of 8 bytes to an echo thread on `cpu`.
+  static func roundTrip(cpu: UInt64, rounds: Int, overhead: UInt64, sleeping: Bool) -> UInt64? {
+    echoSleeps = sleeping
+    for slot in [receive, send, backReceive, backSend, partner] { Capabilities.delete(slot) }
+    guard Endpoints.createReceive(backReceive, slotsLog2: 6, slotSizeLog2: 6) == 0,
+      Endpoints.createReceive(
+        receive, node: UInt64(Endpoints.node(ofCPU: cpu).node), slotsLog2: 6, slotSizeLog2: 6)
+        == 0,
+      Endpoints.mintSend(receive, label: 1, credits: 64, into: send) == 0,
+      Endpoints.mintSend(backReceive, label: 2, credits: 64, into: backSend) == 0,
+      case .success(var receiver) = Endpoints.receiver(backReceive),
+      case .success(var sender) = Endpoints.sender(send),
+      Threads.start(slot: partner, cpu: cpu, echo) > 0
+    else { return nil }
+    var samples = [UInt64](repeating: 0, count: rounds)
+    for i in 0...rounds {
+      var word = i == rounds ? quit : UInt64(i)
+      let start = user_rdtsc()
+      var result = ChannelSendResult.noCredits
+      while result == .noCredits {
+        result = withUnsafeBytes(of: &word) {
+          sender.send(kind: .message, replyLabel: 0, bytes: $0)
+        }
+      }
+      if result == .sent(wakeReceiver: true) { Endpoints.wake(send) }
+      if i == rounds { break }
+      var answer: ReceivedMessage? = nil
+      while answer == nil {
+        answer = receiver.fetch()
+        if answer == nil && sleeping && receiver.prepareToSleep() { Endpoints.wait(backReceive) }
+      }
+      samples[i] = user_rdtsc() - start
+      if let answer {
+        if answer.replyLabel != UInt64(i) { partnerErrors += 1 }
+        _ = try? receiver.ack(answer)
+      }
+    }
+    samples.sort()
+    return Timing.net(samples[rounds / 2], overhead: overhead)
+  }
+
+  /// Echoes each message's word back as the reply label until told to quit.
+  static let echo: @convention(c) (UInt64) -> Void = { _ in
+    guard case .success(var receiver) = Endpoints.receiver(receive),
+      case .success(var sender) = Endpoints.sender(backSend)
+    else {
+      partnerErrors += 1
+      return
+    }
+    while true {
+      guard let message = receiver.fetch() else {
+        if echoSleeps && receiver.prepareToSleep() { Endpoints.wait(receive) }
+        continue
+      }
+      let word = message.payload.loadUnaligned(as: UInt64.self)
+      _ = try? receiver.ack(message)
+      if word == quit { return }
+      var answer = word
+      var result = ChannelSendResult.noCredits
+      while result == .noCredits {
+        result = withUnsafeBytes(of: &answer) {
+          sender.send(kind: .reply, replyLabel: word, bytes: $0)
+        }
+      }
+      if result == .sent(wakeReceiver: true) { Endpoints.wake(backSend) }
+    }
+  }
+}
