@@ -24,6 +24,7 @@ enum DTU {
   /// One table per node that has a ring region.
   static func start() {
     tables = NodeRings.regions.map { EndpointTable(board: board, node: UInt16($0.node)) }
+    if !NodeRings.regions.isEmpty { sinkFrame = NodeRings.regions[0].pages.allocate(pages: 1) }
   }
 
   static func tableIndex(node: Int) -> Int? {
@@ -206,18 +207,34 @@ enum DTU {
   }
 
   /// Unmaps what capability `id` mapped (nil: everything), everywhere;
-  /// unmapRange shoots the TLB entries down on every CPU.
-  static func unmap(_ mappings: inout [DTUMapping], through id: CapabilityID?) {
+  /// unmapRange shoots the TLB entries down on every CPU. With `sink`, the
+  /// pages are mapped again, writable, to one scratch frame that nobody
+  /// reads: a sender whose endpoint is revoked while it sends neither
+  /// faults nor reaches the receiver, and its library, reading the config
+  /// page from the sink, sees the channel inactive.
+  static func unmap(_ mappings: inout [DTUMapping], through id: CapabilityID?, sink: Bool = false) {
     var kept: [DTUMapping] = []
     for mapping in mappings {
       if id == nil || mapping.capability == id {
         mapping.space.unmapRange(mapping.address, pages: UInt64(mapping.pages))
+        if sink, let frame = sinkFrame {
+          for page in 0..<UInt64(mapping.pages) {
+            _ = mapping.space.map(
+              mapping.address + page * 4096, to: frame, size: .small,
+              flags: [.present, .user, .writable, .noExecute])
+          }
+        }
       } else {
         kept.append(mapping)
       }
     }
     mappings = kept
   }
+
+  /// The page revoked senders' pages are mapped to: the first page of
+  /// this instance's half of the first ring region, taken at start and
+  /// never given back (its contents mean nothing).
+  nonisolated(unsafe) static var sinkFrame: UInt64? = nil
 
   // MARK: waking and blocking
 
@@ -240,7 +257,7 @@ enum DTU {
   /// unread stays readable up to the accepted limit) and its table entry
   /// freed.
   static func destroy(_ endpoint: SendEndpoint) {
-    unmap(&endpoint.mappings, through: nil)
+    unmap(&endpoint.mappings, through: nil, sink: true)
     let target = endpoint.target
     var unread: UInt64 = 0
     if !target.destroyed {

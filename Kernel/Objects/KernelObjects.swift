@@ -64,7 +64,8 @@ enum KernelObjects {
       case .memory(let memory): memory.unmapAll(through: removed.id)
       case .endpoint(let endpoint): IPC.abort(endpoint, through: removed.id)
       case .receiveEndpoint(let endpoint): DTU.unmap(&endpoint.mappings, through: removed.id)
-      case .sendEndpoint(let endpoint): DTU.unmap(&endpoint.mappings, through: removed.id)
+      case .sendEndpoint(let endpoint):
+        DTU.unmap(&endpoint.mappings, through: removed.id, sink: true)
       default: break
       }
     }
