@@ -39,7 +39,10 @@ func interruptDispatch(_ rawFrame: UnsafeMutableRawPointer) {
   if vector < 32 {
     // User faults end the process; kernel faults stop the CPU, unless they
     // hit one of the probing accesses (Boot/probe.S), which report them.
-    if frame.pointee.cs & 3 == 3 { ProcessRunner.userFault(frame.pointee) }
+    if frame.pointee.cs & 3 == 3 {
+      if vector == 14 && ProcessRunner.isStalePageFault(frame.pointee) { return }
+      ProcessRunner.userFault(frame.pointee)
+    }
     if Probe.recover(frame) { return }
     Panic.exception(frame)
   }

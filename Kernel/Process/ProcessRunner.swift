@@ -344,6 +344,24 @@ enum ProcessRunner {
     return "kill: process \(pid) (\(process.name)) stopped"
   }
 
+  /// A page fault that the page tables no longer explain: another CPU
+  /// replaced the mapping (a revoked DTU sender's pages go to the sink page:
+  /// cleared, then mapped again, under KernelLock) between this CPU's
+  /// access and now. The access is retried. Checked under KernelLock, so a
+  /// replacement in progress is seen finished.
+  static func isStalePageFault(_ frame: InterruptFrame) -> Bool {
+    let address = x86_read_cr2()
+    let write = frame.errorCode & 2 != 0
+    return KernelLock.held {
+      guard let space = current?.space, let translation = space.translate(address) else {
+        return false
+      }
+      let flags = translation.flags
+      return flags.contains(.present) && flags.contains(.user)
+        && (!write || flags.contains(.writable))
+    }
+  }
+
   /// A fault in user mode: one line, the process goes, the kernel goes on.
   static func userFault(_ frame: InterruptFrame) -> Never {
     reportFault(frame)
