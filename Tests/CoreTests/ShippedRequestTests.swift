@@ -248,7 +248,9 @@ private let replies = zip(routes, contexts, Gen.uint64(), Gen.uint8().array(of: 
   /// Through the queue, as the kernel will use it: encoded straight into a
   /// slot, decoded from the consumer's copy.
   @Test func requestsTravelThroughTheQueue() throws {
-    let (_, queue) = SharedRegion.queue(slotSize: 128, capacity: 4)
+    let (region, queue) = SharedRegion.queue(slotSize: 128, capacity: 4)
+    // The queue holds only pointers into the region: keep it alive.
+    defer { withExtendedLifetime(region) {} }
     let result = sampleRequest.data.withUnsafeBytes { data in
       let request = ShippedRequest(
         route: sampleRequest.route, context: sampleContext, number: 1,

@@ -86,7 +86,9 @@ private func message(_ tag: Int, length: Int) -> [UInt8] {
   }
 
   @Test func onlyTheInsertIntoAnEmptyQueueRaisesTheIPI() {
-    let (_, queue) = SharedRegion.queue(slotSize: 32, capacity: 8)
+    let (region, queue) = SharedRegion.queue(slotSize: 32, capacity: 8)
+    // The queue holds only pointers into the region: keep it alive.
+    defer { withExtendedLifetime(region) {} }
     #expect(queue.enqueue(message(1, length: 5)) == .enqueued(raiseIPI: true))
     #expect(queue.enqueue(message(2, length: 32)) == .enqueued(raiseIPI: false))
     #expect(queue.enqueue(message(3, length: 0)) == .enqueued(raiseIPI: false))
@@ -122,7 +124,9 @@ private func message(_ tag: Int, length: Int) -> [UInt8] {
   }
 
   @Test func positionsWrapAroundTheRingInOrder() {
-    let (_, queue) = SharedRegion.queue(slotSize: 24, capacity: 4)
+    let (region, queue) = SharedRegion.queue(slotSize: 24, capacity: 4)
+    // The queue holds only pointers into the region: keep it alive.
+    defer { withExtendedLifetime(region) {} }
     var next = 0
     var expected = 0
     for round in 0..<50 {
@@ -143,7 +147,9 @@ private func message(_ tag: Int, length: Int) -> [UInt8] {
   }
 
   @Test func oversizedPayloadsAreRefused() {
-    let (_, queue) = SharedRegion.queue(slotSize: 32, capacity: 4)
+    let (region, queue) = SharedRegion.queue(slotSize: 32, capacity: 4)
+    // The queue holds only pointers into the region: keep it alive.
+    defer { withExtendedLifetime(region) {} }
     #expect(queue.enqueue(message(0, length: 33)) == .oversized(byteCount: 33, limit: 32))
     #expect(queue.enqueue(byteCount: -1) { _ in } == .oversized(byteCount: -1, limit: 32))
     #expect(queue.statistics.enqueued == 0 && queue.pending == 0 && queue.occupied == 0)
@@ -155,7 +161,9 @@ private func message(_ tag: Int, length: Int) -> [UInt8] {
   }
 
   @Test func theConsumerBufferMustHoldTheMessage() {
-    let (_, queue) = SharedRegion.queue(slotSize: 32, capacity: 4)
+    let (region, queue) = SharedRegion.queue(slotSize: 32, capacity: 4)
+    // The queue holds only pointers into the region: keep it alive.
+    defer { withExtendedLifetime(region) {} }
     _ = queue.enqueue(message(1, length: 20))
     var small = [UInt8](repeating: 0, count: 19)
     #expect(
@@ -168,7 +176,9 @@ private func message(_ tag: Int, length: Int) -> [UInt8] {
   }
 
   @Test func markingWithNothingPendingLeavesTheCounterAlone() {
-    let (_, queue) = SharedRegion.queue(slotSize: 8, capacity: 2)
+    let (region, queue) = SharedRegion.queue(slotSize: 8, capacity: 2)
+    // The queue holds only pointers into the region: keep it alive.
+    defer { withExtendedLifetime(region) {} }
     #expect(queue.markConsumed() == .sleep)
     #expect(queue.pending == 0)
     #expect(queue.enqueue(message(0, length: 8)) == .enqueued(raiseIPI: true))
@@ -178,7 +188,9 @@ private func message(_ tag: Int, length: Int) -> [UInt8] {
   /// progress; a later producer's message waits behind it, and the drain
   /// that started for it stalls (bounded) instead of skipping or hanging.
   @Test func aClaimedSlotHoldsUpTheConsumerBoundedly() {
-    let (_, queue) = SharedRegion.queue(slotSize: 16, capacity: 4)
+    let (region, queue) = SharedRegion.queue(slotSize: 16, capacity: 4)
+    // The queue holds only pointers into the region: keep it alive.
+    defer { withExtendedLifetime(region) {} }
     var pauses = 0
     let first = queue.enqueue(byteCount: 16) { slot in
       var buffer = [UInt8](repeating: 0, count: 16)
@@ -367,7 +379,9 @@ private func message(_ tag: Int, length: Int) -> [UInt8] {
 
   /// Runs one case; returns the first discrepancy.
   static func run(capacity: Int, slotSize: Int, steps: [Int]) -> String? {
-    let (_, queue) = SharedRegion.queue(slotSize: slotSize, capacity: capacity)
+    let (region, queue) = SharedRegion.queue(slotSize: slotSize, capacity: capacity)
+    // The queue holds only pointers into the region: keep it alive.
+    defer { withExtendedLifetime(region) {} }
     var model: [[UInt8]] = []
     var enqueued: UInt64 = 0
     var ipis: UInt64 = 0
