@@ -350,15 +350,19 @@ enum ProcessRunner {
   /// access and now. The access is retried. Checked under KernelLock, so a
   /// replacement in progress is seen finished.
   static func isStalePageFault(_ frame: InterruptFrame) -> Bool {
+    // Only a fault on a page that was not present (error code bit 0 clear)
+    // can be stale; a protection fault is the program's.
+    guard frame.errorCode & 1 == 0 else { return false }
     let address = x86_read_cr2()
     let write = frame.errorCode & 2 != 0
+    let fetch = frame.errorCode & 0x10 != 0
     return KernelLock.held {
       guard let space = current?.space, let translation = space.translate(address) else {
         return false
       }
       let flags = translation.flags
       return flags.contains(.present) && flags.contains(.user)
-        && (!write || flags.contains(.writable))
+        && (!write || flags.contains(.writable)) && (!fetch || !flags.contains(.noExecute))
     }
   }
 
