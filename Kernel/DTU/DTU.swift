@@ -303,4 +303,125 @@ enum DTU {
       NodeRings.regions[region].pages.free(endpoint.physical, pages: endpoint.pages)
     }
   }
+
+  // MARK: memory endpoints
+
+  /// Bytes one command-path call copies at most.
+  static let commandLimit: UInt64 = 64 << 10
+
+  /// A window of `length` bytes at `offset` into `memory`, with `rights`;
+  /// recorded in the table of the node its first byte is on.
+  static func createMemory(
+    _ memory: MemoryObject, offset: UInt64, length: UInt64, rights: MemoryEndpointRights,
+    owner: UInt64
+  ) -> Result<MemoryEndpoint, SystemCallError> {
+    let (end, overflow) = offset.addingReportingOverflow(length)
+    guard length > 0, !overflow, end <= memory.bytes else { return .failure(.outOfWindow) }
+    let first = memory.frames[Int(offset / 4096)] + offset % 4096
+    let node = Frames.node(of: first) ?? nodeOfServiceMemory(first)
+    guard let table = tableIndex(node: node) ?? (tables.isEmpty ? nil : 0) else {
+      return .failure(.noSuchNode)
+    }
+    let configuration = MemoryEndpointConfiguration(
+      node: UInt16(node), base: first, size: length, rights: rights, owner: owner)
+    let id: DTUEndpointID
+    do throws(EndpointTableError) {
+      id = try tables[table].allocate()
+      try tables[table].configure(id, .memory(configuration))
+    } catch {
+      return .failure(.kernelTableFull)
+    }
+    let endpoint = MemoryEndpoint(
+      memory: memory, node: node, id: id, configuration: configuration, offset: offset)
+    memory.windows.append(endpoint)
+    return .success(endpoint)
+  }
+
+  /// The NUMA node of a service frame (the service has one allocator; the
+  /// topology says where the frame lies).
+  static func nodeOfServiceMemory(_ physical: UInt64) -> Int {
+    for region in NodeRings.regions where region.range.contains(physical) { return region.node }
+    if let topology = platform?.topology {
+      for node in topology.nodes where node.memory.contains(where: { $0.contains(physical) }) {
+        return node.id
+      }
+    }
+    return 0
+  }
+
+  /// Maps a page-exact window (its rights as page rights, never
+  /// executable); a window that is not page-exact is refused
+  /// (`badAlignment`): its bytes go through the command path.
+  static func activate(
+    _ endpoint: MemoryEndpoint, in space: AddressSpace, through capability: CapabilityID
+  ) -> Result<UInt64, SystemCallError> {
+    guard !endpoint.memory.released else { return .failure(.endpointRevoked) }
+    guard endpoint.isPageExact else { return .failure(.badAlignment) }
+    let pages = Int(endpoint.configuration.size / 4096)
+    guard UInt64(pages) * 4096 + 0x2000 <= windowStride, let address = window(in: space) else {
+      return .failure(.outOfMemory)
+    }
+    var flags: PageFlags = [.present, .user, .noExecute]
+    if endpoint.configuration.rights.contains(.write) { flags.insert(.writable) }
+    let first = Int(endpoint.offset / 4096)
+    for page in 0..<pages {
+      let virtual = address + UInt64(page) * 4096
+      if case .failure = space.map(
+        virtual, to: endpoint.memory.frames[first + page], size: .small, flags: flags)
+      {
+        space.unmapRange(address, pages: UInt64(page))
+        return .failure(.outOfMemory)
+      }
+    }
+    endpoint.mappings.append(
+      DTUMapping(capability: capability, space: space, address: address, pages: pages))
+    activateInTable(endpoint.node, endpoint.id)
+    return .success(address)
+  }
+
+  /// The command path: copies `length` bytes between the window at
+  /// `offset` and the caller's memory at `address`, after the bounds and
+  /// rights check; nothing is copied when either fails.
+  static func copy(
+    _ endpoint: MemoryEndpoint, offset: UInt64, address: UInt64, length: UInt64, write: Bool
+  ) -> Int64 {
+    guard !endpoint.memory.released else { return SystemCallError.endpointRevoked.rawValue }
+    switch endpoint.configuration.check(offset: offset, length: length, write: write) {
+    case .failure(.readOnly), .failure(.writeOnly): return SystemCallError.missingRights.rawValue
+    case .failure: return SystemCallError.outOfWindow.rawValue
+    case .success: break
+    }
+    guard length <= commandLimit else { return SystemCallError.badLength.rawValue }
+    func pointer(_ index: UInt64) -> UnsafeMutableRawPointer? {
+      let position = endpoint.offset + offset + index
+      return PhysicalMemory.pointer(endpoint.memory.frames[Int(position / 4096)] + position % 4096)
+    }
+    if write {
+      if let error = SystemCalls.checkReadable(address: address, length: length) {
+        return error.rawValue
+      }
+      var index: UInt64 = 0
+      let error = SystemCalls.copyIn(address: address, length: length) { byte in
+        pointer(index)?.storeBytes(of: byte, as: UInt8.self)
+        index += 1
+      }
+      return error.map { $0.rawValue } ?? Int64(length)
+    }
+    if let error = SystemCalls.checkWritable(address: address, length: length) {
+      return error.rawValue
+    }
+    var bytes: [UInt8] = []
+    bytes.reserveCapacity(Int(length))
+    for index in 0..<length { bytes.append(pointer(index)?.load(as: UInt8.self) ?? 0) }
+    return SystemCalls.copyOut(bytes, to: address).map { $0.rawValue } ?? Int64(length)
+  }
+
+  static func destroy(_ endpoint: MemoryEndpoint) {
+    unmap(&endpoint.mappings, through: nil)
+    endpoint.memory.windows.removeAll { $0 === endpoint }
+    if let table = tableIndex(node: endpoint.node) {
+      _ = try? tables[table].invalidate(endpoint.id, messages: 0, force: true)
+      _ = try? tables[table].free(endpoint.id)
+    }
+  }
 }

@@ -78,3 +78,32 @@ struct DTUMapping {
   let address: UInt64
   let pages: Int
 }
+
+/// A byte-granular window into a memory object, with read and/or write
+/// rights: the DTU's memory endpoint. A page-exact window may be mapped
+/// (the MMU enforces the rights); any window can be read and written
+/// through the kernel's command path (`dtuMemoryRead`/`dtuMemoryWrite`),
+/// which checks the bounds first (Core's MemoryEndpointConfiguration).
+final class MemoryEndpoint {
+  let memory: MemoryObject
+  let node: Int
+  let id: DTUEndpointID
+  let configuration: MemoryEndpointConfiguration
+  /// The window's first byte, as an offset into the memory object.
+  let offset: UInt64
+  var mappings: [DTUMapping] = []
+
+  init(
+    memory: MemoryObject, node: Int, id: DTUEndpointID,
+    configuration: MemoryEndpointConfiguration, offset: UInt64
+  ) {
+    self.memory = memory
+    self.node = node
+    self.id = id
+    self.configuration = configuration
+    self.offset = offset
+  }
+
+  /// Whole pages at both ends: the window can be mapped as it is.
+  var isPageExact: Bool { offset & 0xFFF == 0 && configuration.size & 0xFFF == 0 }
+}

@@ -14,6 +14,7 @@ enum KernelObject {
   case console
   case receiveEndpoint(ReceiveEndpoint)
   case sendEndpoint(SendEndpoint)
+  case memoryEndpoint(MemoryEndpoint)
 }
 
 enum KernelObjects {
@@ -57,7 +58,7 @@ enum KernelObjects {
       // (blocked IPC) have something to undo; the others are not even
       // looked up.
       switch removed.capability.type {
-      case .memory, .endpoint, .receiveEndpoint, .sendEndpoint: break
+      case .memory, .endpoint, .receiveEndpoint, .sendEndpoint, .memoryEndpoint: break
       default: continue
       }
       switch object(removed.capability.object) {
@@ -66,6 +67,7 @@ enum KernelObjects {
       case .receiveEndpoint(let endpoint): DTU.unmap(&endpoint.mappings, through: removed.id)
       case .sendEndpoint(let endpoint):
         DTU.unmap(&endpoint.mappings, through: removed.id, sink: true)
+      case .memoryEndpoint(let endpoint): DTU.unmap(&endpoint.mappings, through: removed.id)
       default: break
       }
     }
@@ -77,6 +79,7 @@ enum KernelObjects {
       case .addressSpace(let process): ProcessRunner.terminate(process)
       case .receiveEndpoint(let endpoint): DTU.destroy(endpoint)
       case .sendEndpoint(let endpoint): DTU.destroy(endpoint)
+      case .memoryEndpoint(let endpoint): DTU.destroy(endpoint)
       case .console, .none: break
       }
       set(destroyed.object, .none)
@@ -93,6 +96,7 @@ enum KernelObjects {
         endpoint.mappings.removeAll { $0.space === space }
         if let waiter = endpoint.waiter, waiter.process?.space === space { endpoint.waiter = nil }
       case .sendEndpoint(let endpoint): endpoint.mappings.removeAll { $0.space === space }
+      case .memoryEndpoint(let endpoint): endpoint.mappings.removeAll { $0.space === space }
       default: break
       }
     }

@@ -15,6 +15,10 @@ final class MemoryObject {
   /// One physically contiguous run (the LWK's memory objects).
   var contiguous = false
   var mappings: [Mapping] = []
+  /// DTU memory endpoints over it: they die with it.
+  var windows: [MemoryEndpoint] = []
+  /// Its frames went back to the allocator (its last capability went).
+  var released = false
 
   init(frames: [UInt64], ownsFrames: Bool) {
     self.frames = frames
@@ -110,6 +114,9 @@ final class MemoryObject {
 
   /// The object is destroyed: all capabilities (and so all mappings) are gone.
   func release() {
+    for window in windows { DTU.unmap(&window.mappings, through: nil) }
+    windows.removeAll()
+    released = true
     guard ownsFrames else { return }
     if contiguous, let base = frames.first {
       Frames.free(base)  // the whole run

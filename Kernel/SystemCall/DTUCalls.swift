@@ -104,9 +104,73 @@ enum DTUCalls {
           return Int64(bitPattern: base)
         case .failure(let error): return error.rawValue
         }
+      case .memoryEndpoint:
+        let (id, capability) = try ProcessCapabilities.lookup(address, type: .memoryEndpoint)
+        guard case .memoryEndpoint(let endpoint) = KernelObjects.object(capability.object) else {
+          return SystemCallError.invalidObject.rawValue
+        }
+        switch DTU.activate(endpoint, in: addressSpace, through: id) {
+        case .success(let base):
+          f.pointee.rdi = 0
+          f.pointee.rsi = 0
+          return Int64(bitPattern: base)
+        case .failure(let error): return error.rawValue
+        }
       default:
         return SystemCallError.wrongType.rawValue
       }
+    }
+  }
+
+  /// dtuMemoryCreate(memory, offset, length, rights, slot).
+  static func createMemory(_ f: UnsafeMutablePointer<InterruptFrame>) -> Int64 {
+    let rights = MemoryEndpointRights(rawValue: UInt8(truncatingIfNeeded: f.pointee.r10))
+    guard f.pointee.r10 != 0, f.pointee.r10 & ~3 == 0 else {
+      return SystemCallError.undefinedRights.rawValue
+    }
+    return CapabilityCalls.withSpace { space throws(CapabilityError) in
+      var needed: Rights = []
+      if rights.contains(.read) { needed.insert(.read) }
+      if rights.contains(.write) { needed.insert(.write) }
+      let (_, capability) = try ProcessCapabilities.lookup(
+        CapabilityAddress(space: space, slot: f.pointee.rdi), type: .memory, requiring: needed)
+      guard case .memory(let memory) = KernelObjects.object(capability.object) else {
+        return SystemCallError.invalidObject.rawValue
+      }
+      let destination = CapabilityAddress(space: space, slot: f.pointee.r8)
+      if let slotError = CapabilityCalls.probeEmpty(destination) { return slotError.rawValue }
+      let owner = UInt64(ProcessRunner.current?.pid ?? 0)
+      let endpoint: MemoryEndpoint
+      switch DTU.createMemory(
+        memory, offset: f.pointee.rsi, length: f.pointee.rdx, rights: rights, owner: owner)
+      {
+      case .success(let created): endpoint = created
+      case .failure(let error): return error.rawValue
+      }
+      do throws(CapabilityError) {
+        let created = try ProcessCapabilities.system.createObject(
+          .memoryEndpoint, bytes: 64, at: destination)
+        KernelObjects.set(created.object, .memoryEndpoint(endpoint))
+      } catch {
+        DTU.destroy(endpoint)
+        throw error
+      }
+      return 0
+    }
+  }
+
+  /// dtuMemoryRead / dtuMemoryWrite(endpoint, offset, address, length):
+  /// the command path, for windows that are not page-exact (and any other).
+  static func copyMemory(_ f: UnsafeMutablePointer<InterruptFrame>, write: Bool) -> Int64 {
+    CapabilityCalls.withSpace { space throws(CapabilityError) in
+      let (_, capability) = try ProcessCapabilities.lookup(
+        CapabilityAddress(space: space, slot: f.pointee.rdi), type: .memoryEndpoint)
+      guard case .memoryEndpoint(let endpoint) = KernelObjects.object(capability.object) else {
+        return SystemCallError.invalidObject.rawValue
+      }
+      return DTU.copy(
+        endpoint, offset: f.pointee.rsi, address: f.pointee.rdx, length: f.pointee.r10,
+        write: write)
     }
   }
 

@@ -77,6 +77,9 @@ func systemCall(_ number: SystemCallNumber?, _ f: UnsafeMutablePointer<Interrupt
   case .dtuWake: return DTUCalls.wake(f)
   case .dtuWait: return DTUCalls.wait(f)
   case .cpuNode: return DTUCalls.cpuNode(f)
+  case .dtuMemoryCreate: return DTUCalls.createMemory(f)
+  case .dtuMemoryRead: return DTUCalls.copyMemory(f, write: false)
+  case .dtuMemoryWrite: return DTUCalls.copyMemory(f, write: true)
   case .send, .call, .receive, .reply, .replyReceive:
     return SystemCallError.unknownSystemCall.rawValue
   case nil: return SystemCallError.unknownSystemCall.rawValue
@@ -174,12 +177,23 @@ enum SystemCalls {
 
   /// nil when every byte of the range is mapped writable for the user.
   static func checkWritable(address: UInt64, length: UInt64) -> SystemCallError? {
+    checkMapped(address: address, length: length, writable: true)
+  }
+
+  /// nil when every byte of the range is mapped for the user.
+  static func checkReadable(address: UInt64, length: UInt64) -> SystemCallError? {
+    checkMapped(address: address, length: length, writable: false)
+  }
+
+  private static func checkMapped(address: UInt64, length: UInt64, writable: Bool)
+    -> SystemCallError?
+  {
     guard UserSpace.contains(address, length: length) else { return .notUserAddress }
     guard let space = ProcessRunner.current?.space else { return .badAddress }
     var page = address & ~0xFFF
     while page < address + length {
       guard let translation = space.translate(page), translation.flags.contains(.user),
-        translation.flags.contains(.writable)
+        !writable || translation.flags.contains(.writable)
       else { return .badAddress }
       page += 4096
     }

@@ -55,7 +55,7 @@ private func failure<T>(_ body: () throws -> T) -> CapabilityError? {
       #expect(ObjectType.decode(UInt64(type.rawValue)) == .success(type))
     }
     #expect(ObjectType.decode(0) == .failure(.unknownObjectType(0)))
-    #expect(ObjectType.decode(8) == .failure(.unknownObjectType(8)))
+    #expect(ObjectType.decode(9) == .failure(.unknownObjectType(9)))
     #expect(ObjectType.decode(256 + 1) == .failure(.unknownObjectType(257)))
     #expect(ObjectType.decode(.max) == .failure(.unknownObjectType(.max)))
     #expect(ObjectType.memory.defaultRights == [.read, .write, .execute, .grant])

@@ -34,7 +34,8 @@ struct SystemCallTriageTests {
       .threadPriority, .threadInfo, .memoryCreate, .memoryMap, .memoryUnmap, .capabilityCopy,
       .capabilityMint, .capabilityMove, .capabilityDelete, .capabilityRevoke, .capabilityInspect,
       .endpointCreate, .send, .receive, .call, .reply, .replyReceive, .dtuReceiveCreate,
-      .dtuSendMint, .dtuActivate, .dtuWake, .dtuWait, .cpuNode,
+      .dtuSendMint, .dtuActivate, .dtuWake, .dtuWait, .cpuNode, .dtuMemoryCreate, .dtuMemoryRead,
+      .dtuMemoryWrite,
     ]
     for call in local { #expect(SystemCallTriage.route(of: call) == .local, "\(call.name)") }
     #expect(local.count + Self.shipped.count == SystemCallNumber.allCases.count)

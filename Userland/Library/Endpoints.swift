@@ -65,6 +65,38 @@ enum Endpoints {
   @discardableResult
   static func wait(_ slot: UInt64) -> Int64 { System.call(.dtuWait, slot) }
 
+  /// A memory endpoint in `slot`: `length` bytes at `offset` of the memory
+  /// object in `memory`; rights 1 read, 2 write, 3 both.
+  static func createMemory(
+    _ memory: UInt64, offset: UInt64, length: UInt64, rights: UInt64, into slot: UInt64
+  ) -> Int64 {
+    System.raw(
+      SystemCallNumber.dtuMemoryCreate.rawValue, [memory, offset, length, rights, slot])
+  }
+
+  /// Maps a page-exact memory endpoint; where, or the error.
+  static func map(_ slot: UInt64) -> Int64 { System.call(.dtuActivate, slot) }
+
+  /// The command path: `length` bytes at `offset` of the window to or from
+  /// `buffer`; the byte count, or the error.
+  static func read(
+    _ slot: UInt64, offset: UInt64, into buffer: UnsafeMutableRawPointer, length: Int
+  )
+    -> Int64
+  {
+    System.raw(
+      SystemCallNumber.dtuMemoryRead.rawValue,
+      [slot, offset, UInt64(UInt(bitPattern: buffer)), UInt64(length)])
+  }
+
+  static func write(_ slot: UInt64, offset: UInt64, from buffer: UnsafeRawPointer, length: Int)
+    -> Int64
+  {
+    System.raw(
+      SystemCallNumber.dtuMemoryWrite.rawValue,
+      [slot, offset, UInt64(UInt(bitPattern: buffer)), UInt64(length)])
+  }
+
   /// The NUMA node of `cpu`, and whether this kernel instance runs it.
   static func node(ofCPU cpu: UInt64) -> (node: Int64, ours: Bool) {
     let (result, out) = System.callWithResults(.cpuNode, cpu)

@@ -26,6 +26,9 @@ public enum ObjectType: UInt8, Equatable, Hashable, Sendable, CaseIterable {
   /// A DTU send endpoint: one channel of a receive endpoint, with the label
   /// and credits its minter chose. `write` sends (and activates it).
   case sendEndpoint = 7
+  /// A DTU memory endpoint: a byte window into a memory object. `read` and
+  /// `write` as the window allows.
+  case memoryEndpoint = 8
 
   /// The type a system-call argument names, or `unknownObjectType`.
   public static func decode(_ raw: UInt64) -> Result<ObjectType, CapabilityError> {
@@ -40,7 +43,8 @@ public enum ObjectType: UInt8, Equatable, Hashable, Sendable, CaseIterable {
   public var defaultRights: Rights {
     switch self {
     case .memory: [.read, .write, .execute, .grant]
-    case .addressSpace, .thread, .endpoint, .console, .receiveEndpoint, .sendEndpoint:
+    case .addressSpace, .thread, .endpoint, .console, .receiveEndpoint, .sendEndpoint,
+      .memoryEndpoint:
       [.read, .write, .grant]
     }
   }
@@ -54,6 +58,7 @@ public enum ObjectType: UInt8, Equatable, Hashable, Sendable, CaseIterable {
     case .console: "console"
     case .receiveEndpoint: "receive endpoint"
     case .sendEndpoint: "send endpoint"
+    case .memoryEndpoint: "memory endpoint"
     }
   }
 }

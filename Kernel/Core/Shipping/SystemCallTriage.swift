@@ -80,6 +80,9 @@ public enum SystemCallTriage {
     case .dtuWake: TriageDecision(.local, "wakes an LWK receiver")
     case .dtuWait: TriageDecision(.local, "blocks an LWK thread")
     case .cpuNode: TriageDecision(.local, "reads the hand-off block's topology")
+    case .dtuMemoryCreate: TriageDecision(.local, "a window into an LWK memory object")
+    case .dtuMemoryRead: TriageDecision(.local, "copies through an LWK memory endpoint")
+    case .dtuMemoryWrite: TriageDecision(.local, "copies through an LWK memory endpoint")
     }
   }
 

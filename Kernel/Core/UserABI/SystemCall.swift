@@ -141,6 +141,17 @@ public enum SystemCallNumber: UInt64, CaseIterable {
   /// cpuNode(cpu): RAX = the NUMA node of `cpu`, RDI = 1 when it is a CPU
   /// of the caller's kernel instance; `badCPU` when there is no such CPU.
   case cpuNode = 32
+  /// dtuMemoryCreate(memory, offset, length, rights, slot): a memory
+  /// endpoint: a window of `length` bytes at `offset` into the memory
+  /// object (needs its `read`, and `write` for a writable window); rights
+  /// 1 read, 2 write, 3 both. Its capability goes in the empty `slot`.
+  case dtuMemoryCreate = 33
+  /// dtuMemoryRead(endpoint, offset, address, length): copies window bytes
+  /// to the caller's memory after the bounds and rights check (the command
+  /// path: any window; dtuActivate maps only page-exact ones).
+  case dtuMemoryRead = 34
+  /// dtuMemoryWrite(endpoint, offset, address, length): the other way.
+  case dtuMemoryWrite = 35
 
   public var name: String {
     switch self {
@@ -177,6 +188,9 @@ public enum SystemCallNumber: UInt64, CaseIterable {
     case .dtuWake: "dtuWake"
     case .dtuWait: "dtuWait"
     case .cpuNode: "cpuNode"
+    case .dtuMemoryCreate: "dtuMemoryCreate"
+    case .dtuMemoryRead: "dtuMemoryRead"
+    case .dtuMemoryWrite: "dtuMemoryWrite"
     }
   }
 }
@@ -257,6 +271,9 @@ public enum SystemCallError: Int64, CaseIterable, Error {
   case noFreeChannel = -35
   /// The endpoint's receive side is gone: the send endpoint reaches nothing.
   case endpointRevoked = -36
+  /// An access, or a window, that does not fit inside its memory endpoint
+  /// (or memory object).
+  case outOfWindow = -37
 
   public var name: String {
     switch self {
@@ -295,6 +312,7 @@ public enum SystemCallError: Int64, CaseIterable, Error {
     case .noSuchNode: "no DTU on that node"
     case .noFreeChannel: "no free channel"
     case .endpointRevoked: "endpoint revoked"
+    case .outOfWindow: "outside the window"
     case .writeAndExecute: "write and execute"
     }
   }
