@@ -9,6 +9,8 @@
 #   - the LWK instance: null system call there and on a service CPU, the
 #     shipped null system call, a burst of shipped calls, control-queue round
 #     trips, FWQ noise on an LWK CPU and on a service CPU
+#   - DTU endpoints: user-level instructions per message on each side for
+#     8/56/248 bytes, the cross-node round trip polling and sleeping
 #   - the hosted allocator benchmark (release build)
 set -euo pipefail
 runner=$1 kernel=$2
@@ -34,6 +36,11 @@ for name in lwk-icount lwk-cycles; do
   echo "LWK instance: system calls, shipping, control round trips, FWQ noise ($name):"
   grep -a -E 'syscallbench:|fwq:|^lwk ping:|^shipping queue:|^lwk: messages' "build/scenarios/$name.log" |
     tr -d '\r' | sed -e 's/^tessera> //' -e 's/^/  /'
+done
+for name in dtu-icount dtu-cycles; do
+  echo "DTU endpoints: user-level cost per message, cross-node round trips, kernel IPC beside them ($name):"
+  grep -a -E '^dtubench:|^ipcbench: IPC call\+reply, two CPUs' "build/scenarios/$name.log" |
+    tr -d '\r' | sed 's/^/  /'
 done
 echo "hosted allocator benchmark (swift build -c release):"
 swift build -c release --product tessera-bench >/dev/null
