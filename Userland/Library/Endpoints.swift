@@ -21,38 +21,54 @@ enum Endpoints {
     System.raw(SystemCallNumber.dtuSendMint.rawValue, [receive, label, credits, slot])
   }
 
-  /// Maps the receive endpoint in `slot` and attaches a receiver to it.
-  static func receiver(_ slot: UInt64) -> Result<ChannelReceiver, SystemCallError> {
+  /// What activating an endpoint gives: its ring's config page, where its
+  /// slots (a sender: its own channel's) begin, how many bytes of slots
+  /// from there, and the channel.
+  struct Activation {
+    let config: UnsafeMutableRawPointer
+    let slots: UnsafeMutableRawPointer
+    let slotBytes: Int
+    let channel: Int
+  }
+
+  /// Maps the endpoint in `slot` and reads its ring's geometry.
+  static func activate(_ slot: UInt64) -> Result<Activation, SystemCallError> {
     let (result, out) = System.callWithResults(.dtuActivate, slot)
     guard result > 0, let base = UnsafeMutableRawPointer(bitPattern: UInt(result)) else {
       return .failure(SystemCallError(rawValue: result) ?? .invalidObject)
     }
-    do throws(ReceiveEndpointError) {
-      let layout = try ReceiveEndpointLayout.read(config: base)
-      return .success(
-        try ChannelReceiver(
-          config: base, status: base + ReceiveEndpointLayout.statusOffset,
-          slots: base + Int(out.1), slotBytes: layout.ringBytes))
-    } catch {
+    guard let layout = try? ReceiveEndpointLayout.read(config: base) else {
       return .failure(.invalidObject)
+    }
+    let offset = Int(out.1)
+    return .success(
+      Activation(
+        config: base, slots: base + offset,
+        slotBytes: layout.ringBytes - (offset - ReceiveEndpointLayout.slotsOffset),
+        channel: Int(out.0)))
+  }
+
+  /// Maps the receive endpoint in `slot` and attaches a receiver to it.
+  static func receiver(_ slot: UInt64) -> Result<ChannelReceiver, SystemCallError> {
+    activate(slot).flatMap { ring in
+      guard
+        let receiver = try? ChannelReceiver(
+          config: ring.config, status: ring.config + ReceiveEndpointLayout.statusOffset,
+          slots: ring.slots, slotBytes: ring.slotBytes)
+      else { return .failure(.invalidObject) }
+      return .success(receiver)
     }
   }
 
   /// Maps the send endpoint in `slot` and attaches a sender to its channel.
   static func sender(_ slot: UInt64) -> Result<ChannelSender, SystemCallError> {
-    let (result, out) = System.callWithResults(.dtuActivate, slot)
-    guard result > 0, let base = UnsafeMutableRawPointer(bitPattern: UInt(result)) else {
-      return .failure(SystemCallError(rawValue: result) ?? .invalidObject)
-    }
-    do throws(ReceiveEndpointError) {
-      let layout = try ReceiveEndpointLayout.read(config: base)
-      return .success(
-        try ChannelSender(
-          config: base, status: base + ReceiveEndpointLayout.statusOffset,
-          slots: base + Int(out.1), slotBytes: layout.ringBytes - (Int(out.1) - 8192),
-          channel: Int(out.0)))
-    } catch {
-      return .failure(.invalidObject)
+    activate(slot).flatMap { ring in
+      guard
+        let sender = try? ChannelSender(
+          config: ring.config, status: ring.config + ReceiveEndpointLayout.statusOffset,
+          slots: ring.slots, slotBytes: ring.slotBytes, channel: ring.channel)
+      else { return .failure(.invalidObject) }
+      return .success(sender)
     }
   }
 
