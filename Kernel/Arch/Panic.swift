@@ -126,6 +126,10 @@ enum Panic {
       // A fault while reporting: say nothing more, just stop.
       stop()
     }
+    // The report goes out whole, not cut into another CPU's line (the
+    // other instance's too: the lock is per machine). The wait is bounded:
+    // a CPU that stopped holding the line is taken over.
+    ConsoleLock.acquire()
   }
 
   static func stop() -> Never {

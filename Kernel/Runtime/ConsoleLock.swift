@@ -6,7 +6,8 @@ import X86
 /// word lives there and both kernel instances take the same lock; before
 /// that (early boot, one CPU) a word of this instance's serves. The wait is
 /// bounded, so a CPU that stopped mid-line (a panic, in either instance)
-/// cannot silence the others; panics write without the lock.
+/// cannot silence the others; a panic takes the lock too (and keeps it:
+/// its CPU stops), so its report is not cut into another CPU's line.
 enum ConsoleLock {
   static let free: UInt64 = 0
   /// The early word: the owning CPU's number + 1, or `free`.
