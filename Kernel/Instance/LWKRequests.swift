@@ -34,6 +34,14 @@ enum LWKRequests {
     case .triage:
       triage()
       return .reply(.ok, tag: request.tag)
+    case .endpoints:
+      if request.words.1 == 1 {
+        DTUCommands.dtu([], prefix: "lwk: ")
+      } else {
+        let node = request.words.0 == 0 ? [] : [String(request.words.0 - 1)]
+        DTUCommands.eps(node, prefix: "lwk: ")
+      }
+      return .reply(.ok, tag: request.tag)
     case nil:
       print("lwk: unknown control request \(request.code); refused")
       return .reply(.refused, tag: request.tag)

@@ -4,25 +4,28 @@
 /// part of the protocol (wakes, sleeps, unread messages at revocation).
 enum DTUCommands {
   /// `eps [node]`.
-  static func eps(_ arguments: [String]) {
+  static func eps(_ arguments: [String]) { eps(arguments, prefix: "") }
+
+  /// `eps` with every line after `prefix` (the LWK instance's: "lwk: ").
+  static func eps(_ arguments: [String], prefix: String) {
     var only: Int? = nil
     if arguments.count == 1, let node = ShellCommand.parseUnsigned(arguments[0]) {
       only = Int(node)
     } else if !arguments.isEmpty {
-      print("usage: eps [NODE]")
+      print(prefix + "usage: eps [NODE]")
       return
     }
     if let only, DTU.tableIndex(node: only) == nil {
-      print("eps: node \(only) has no DTU (no ring region)")
+      print(prefix + "eps: node \(only) has no DTU (no ring region)")
       return
     }
     ProcessRunner.reap()  // ended programs' endpoints go with them
     KernelLock.held {
-      print(EndpointListingFormat.header)
+      print(prefix + EndpointListingFormat.header)
       var count = 0
       for table in DTU.tables where only == nil || Int(table.node) == only {
         for row in table.listing() {
-          print(EndpointListingFormat.line(row))
+          print(prefix + EndpointListingFormat.line(row))
           count += 1
         }
       }
@@ -35,17 +38,20 @@ enum DTUCommands {
       for endpoint in rings {
         let region = NodeRings.regions.first { $0.range.contains(endpoint.physical) }
         print(
-          "  \(endpoint.id.description) ring at \(hex(endpoint.physical)), \(endpoint.pages) pages, in node \(region.map { String($0.node) } ?? "?")'s ring region"
+          prefix
+            + "  \(endpoint.id.description) ring at \(hex(endpoint.physical)), \(endpoint.pages) pages, in node \(region.map { String($0.node) } ?? "?")'s ring region"
         )
       }
-      if count == 0 { print("(no endpoints)") }
+      if count == 0 { print(prefix + "(no endpoints)") }
     }
   }
 
   /// `dtu [stats]`.
-  static func dtu(_ arguments: [String]) {
+  static func dtu(_ arguments: [String]) { dtu(arguments, prefix: "") }
+
+  static func dtu(_ arguments: [String], prefix: String) {
     guard arguments.isEmpty || arguments == ["stats"] else {
-      print("usage: dtu [stats]")
+      print(prefix + "usage: dtu [stats]")
       return
     }
     ProcessRunner.reap()
@@ -53,11 +59,13 @@ enum DTUCommands {
       for region in NodeRings.regions {
         let table = DTU.tableIndex(node: region.node).map { DTU.tables[$0] }
         print(
-          "dtu: node \(region.node): ring region \(region.range.description), this instance's half \(region.pages.freePages) of \(region.pages.pages) pages free, \(table?.allocatedCount ?? 0) endpoints"
+          prefix
+            + "dtu: node \(region.node): ring region \(region.range.description), this instance's half \(region.pages.freePages) of \(region.pages.pages) pages free, \(table?.allocatedCount ?? 0) endpoints"
         )
       }
       print(
-        "dtu: \(DTU.wakes) wakes of sleeping receivers, \(DTU.sleeps) sleeps in dtuWait, \(DTU.unreadAtRevoke) messages unread at revocation"
+        prefix
+          + "dtu: \(DTU.wakes) wakes of sleeping receivers, \(DTU.sleeps) sleeps in dtuWait, \(DTU.unreadAtRevoke) messages unread at revocation"
       )
     }
   }

@@ -6,7 +6,7 @@ import X86
 /// what it has to show itself.
 enum LWKCommands {
   static let usage =
-    "usage: lwk [status] | lwk run [-c CPU] MODULE [ARG...] [&] | lwk wait PID | lwk ps | lwk kill PID | lwk caps PID | lwk mem [mark|since] | lwk ping [N] | lwk poke ADDRESS [VALUE]"
+    "usage: lwk [status] | lwk run [-c CPU] MODULE [ARG...] [&] | lwk wait PID | lwk ps | lwk kill PID | lwk caps PID | lwk mem [mark|since] | lwk eps [NODE] | lwk dtu | lwk ping [N] | lwk poke ADDRESS [VALUE]"
 
   static func lwk(_ arguments: [String]) {
     guard let sub = arguments.first else { return status() }
@@ -20,6 +20,17 @@ enum LWKCommands {
     case "poke": poke(rest)
     case "run": run(rest)
     case "ps" where rest.isEmpty: simple(.processes, 0)
+    case "eps" where rest.isEmpty: simple(.endpoints, 0)
+    case "eps" where rest.count == 1:
+      guard let node = ShellCommand.parseUnsigned(rest[0]), node < 1 << 16 else {
+        print("usage: lwk eps [NODE]")
+        return
+      }
+      simple(.endpoints, node + 1)
+    case "dtu" where rest.isEmpty || rest == ["stats"]:
+      if case .failure(let failure) = LWKControl.call(.endpoints, (0, 1, 0, 0)) {
+        print("error: \(failure.description)")
+      }
     case "wait":
       guard rest.count == 1, let pid = ShellCommand.parseUnsigned(rest[0]) else {
         print("usage: lwk wait PID")

@@ -43,6 +43,9 @@ public struct ControlMessage: Equatable, Sendable {
     /// Start process words[0], which `run` loaded: the requester records
     /// the pid first, so the program's first shipped call finds it known.
     case start = 10
+    /// The instance prints its DTU endpoints (`eps`): words[0] = 0 all
+    /// nodes, n + 1 node n; words[1] = 1 for its DTU statistics instead.
+    case endpoints = 11
   }
 
   /// How a request went.
