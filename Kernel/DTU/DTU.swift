@@ -299,6 +299,21 @@ enum DTU {
       _ = try? tables[table].free(endpoint.id)
     }
     endpoint.destroyed = true
+    published.removeAll { $0 === endpoint }
+    // Senders of the other instance still map the ring: their channels are
+    // revoked (they see "inactive"), and the pages wait for their release.
+    for send in endpoint.remoteSenders {
+      _ = try? endpoint.control.revokeChannel(send.channel)
+    }
+    if !endpoint.remoteSenders.isEmpty { lingering.append(endpoint) }
+    freeRingIfUnused(endpoint)
+  }
+
+  /// Gives a destroyed endpoint's ring back once no sender of the other
+  /// instance maps it any more.
+  static func freeRingIfUnused(_ endpoint: ReceiveEndpoint) {
+    guard endpoint.destroyed, endpoint.remoteSenders.isEmpty else { return }
+    lingering.removeAll { $0 === endpoint }
     if let region = NodeRings.region(ofNode: endpoint.node) {
       NodeRings.regions[region].pages.free(endpoint.physical, pages: endpoint.pages)
     }
@@ -422,6 +437,114 @@ enum DTU {
     if let table = tableIndex(node: endpoint.node) {
       _ = try? tables[table].invalidate(endpoint.id, messages: 0, force: true)
       _ = try? tables[table].free(endpoint.id)
+    }
+  }
+
+  // MARK: across kernel instances
+
+  /// Receive endpoints reachable by name (`dtuPublish`).
+  nonisolated(unsafe) static var published: [ReceiveEndpoint] = []
+
+  static func publish(_ endpoint: ReceiveEndpoint, name: UInt64) -> SystemCallError? {
+    guard name != 0, !endpoint.destroyed else { return .noSuchName }
+    guard !published.contains(where: { $0.name == name }) else { return .slotOccupied }
+    endpoint.name = name
+    published.append(endpoint)
+    return nil
+  }
+
+  static func lookUp(name: UInt64) -> ReceiveEndpoint? {
+    published.first { $0.name == name && !$0.destroyed }
+  }
+
+  /// The LWK side of a service program's connect: a channel of the
+  /// endpoint published as `name`, held for the remote sender until it is
+  /// released. Returns the ring and channel, or why not.
+  static func connectFromOtherInstance(name: UInt64, credits: Int, label: UInt64)
+    -> Result<(UInt64, Int), SystemCallError>
+  {
+    guard let target = lookUp(name: name) else { return .failure(.noSuchName) }
+    switch mintSend(to: target, label: label, credits: credits, owner: 0) {
+    case .success(let send):
+      target.remoteSenders.append(send)
+      return .success((target.physical, send.channel))
+    case .failure(let error): return .failure(error)
+    }
+  }
+
+  /// The second phase of a cross-instance revoke, on the ring's kernel:
+  /// the remote sender is already unmapped everywhere; revoke its channel
+  /// (what it published stays readable) and say how much is unread.
+  static func releaseFromOtherInstance(ring: UInt64, channel: Int) -> UInt64? {
+    for endpoint in allReceiveEndpoints() where endpoint.physical == ring {
+      guard let index = endpoint.remoteSenders.firstIndex(where: { $0.channel == channel }) else {
+        continue
+      }
+      let send = endpoint.remoteSenders.remove(at: index)
+      destroy(send)
+      freeRingIfUnused(endpoint)
+      return send.unreadAtRevoke
+    }
+    return nil
+  }
+
+  /// A wake from a sender of the other instance, for the ring at `ring`.
+  static func wakeFromOtherInstance(ring: UInt64) {
+    for endpoint in allReceiveEndpoints() where endpoint.physical == ring && !endpoint.destroyed {
+      wake(endpoint)
+    }
+  }
+
+  /// Every receive endpoint this instance has, destroyed ones whose ring
+  /// still waits for remote senders included.
+  static func allReceiveEndpoints() -> [ReceiveEndpoint] {
+    var found: [ReceiveEndpoint] = []
+    for case .receiveEndpoint(let endpoint) in KernelObjects.table { found.append(endpoint) }
+    for endpoint in lingering where !found.contains(where: { $0 === endpoint }) {
+      found.append(endpoint)
+    }
+    return found
+  }
+
+  /// Destroyed receive endpoints whose rings still have remote senders.
+  nonisolated(unsafe) static var lingering: [ReceiveEndpoint] = []
+
+  /// Maps a remote send endpoint for its sender: the config and status
+  /// pages read-only, its channel's slots writable.
+  static func activate(
+    _ endpoint: RemoteSendEndpoint, in space: AddressSpace, through capability: CapabilityID
+  ) -> Result<UInt64, SystemCallError> {
+    guard let address = window(in: space) else { return .failure(.outOfMemory) }
+    let readOnly: PageFlags = [.present, .user, .noExecute]
+    let writable: PageFlags = [.present, .user, .writable, .noExecute]
+    let runAddress = address + UInt64(endpoint.run.byteOffset)
+    guard map(space, address, endpoint.ring, pages: 2, readOnly),
+      map(
+        space, runAddress, endpoint.ring + UInt64(endpoint.run.byteOffset),
+        pages: endpoint.run.pageCount, writable)
+    else {
+      space.unmapRange(address, pages: 2)
+      return .failure(.outOfMemory)
+    }
+    endpoint.mappings.append(
+      DTUMapping(capability: capability, space: space, address: address, pages: 2))
+    endpoint.mappings.append(
+      DTUMapping(
+        capability: capability, space: space, address: runAddress,
+        pages: endpoint.run.pageCount))
+    return .success(address)
+  }
+
+  /// A remote send endpoint's last capability went: first phase here
+  /// (every mapping to the sink, shot down on every CPU), then the ring's
+  /// kernel revokes the channel and answers with what was left unread.
+  static func destroy(_ endpoint: RemoteSendEndpoint) {
+    unmap(&endpoint.mappings, through: nil, sink: true)
+    guard KernelInstance.kind == .service else { return }
+    if case .success(let reply) = LWKControl.call(
+      .dtuRelease, (endpoint.ring, UInt64(endpoint.channel), 0, 0)), reply.status == .ok
+    {
+      unreadAtRevoke &+= reply.words.0
     }
   }
 }

@@ -25,6 +25,11 @@ final class ReceiveEndpoint {
   /// Its last capability went and its ring was given back: send endpoints
   /// that still name it reach nothing.
   var destroyed = false
+  /// Channels bound for senders of the other kernel instance: the ring's
+  /// pages stay until each is released, even after the endpoint is gone.
+  var remoteSenders: [SendEndpoint] = []
+  /// The name `dtuPublish` gave it (0: none).
+  var name: UInt64 = 0
 
   init(node: Int, id: DTUEndpointID, physical: UInt64, pages: Int, control: ReceiveEndpointControl)
   {
@@ -106,4 +111,37 @@ final class MemoryEndpoint {
 
   /// Whole pages at both ends: the window can be mapped as it is.
   var isPageExact: Bool { offset & 0xFFF == 0 && configuration.size & 0xFFF == 0 }
+}
+
+/// A send endpoint to a ring of the other kernel instance (today: a service
+/// program's channel to an LWK program's receive endpoint). The other
+/// kernel owns the ring and bound the channel; this one only knows where
+/// the ring is and which channel, reads the layout and the channel's run
+/// from the ring's own config page (both instances map every ring region),
+/// maps it, forwards wakes, and on revocation deactivates it here before it
+/// asks the owner to revoke the channel.
+final class RemoteSendEndpoint {
+  let ring: UInt64
+  let channel: Int
+  let run: ChannelRun
+  var mappings: [DTUMapping] = []
+
+  /// nil when the ring and channel are not a live channel of a ring inside
+  /// a ring region (the other kernel's word is checked, not trusted).
+  init?(ring: UInt64, channel: Int) {
+    guard ring & 0xFFF == 0,
+      let region = NodeRings.regions.first(where: { $0.range.contains(ring) }),
+      let base = PhysicalMemory.pointer(ring),
+      let control = try? ReceiveEndpointControl.attach(
+        config: base, status: base + ReceiveEndpointLayout.statusOffset,
+        slots: base + ReceiveEndpointLayout.slotsOffset),
+      ring + UInt64(control.layout.totalBytes) <= region.range.end,
+      let record = try? control.record(channel), record.state == .active,
+      let run = try? control.layout.run(
+        channel: channel, firstSlot: record.firstSlot, slotCount: record.slotCount)
+    else { return nil }
+    self.ring = ring
+    self.channel = channel
+    self.run = run
+  }
 }

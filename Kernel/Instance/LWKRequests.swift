@@ -34,6 +34,27 @@ enum LWKRequests {
     case .triage:
       triage()
       return .reply(.ok, tag: request.tag)
+    case .dtuConnect:
+      let connected = KernelLock.held {
+        DTU.connectFromOtherInstance(
+          name: request.words.0, credits: Int(min(request.words.1, 1 << 20)),
+          label: request.words.2)
+      }
+      switch connected {
+      case .success(let (ring, channel)):
+        return .reply(.ok, tag: request.tag, (ring, UInt64(channel), 0, 0))
+      case .failure(let error):
+        return .reply(.refused, tag: request.tag, (UInt64(bitPattern: error.rawValue), 0, 0, 0))
+      }
+    case .dtuRelease:
+      let unread = KernelLock.held {
+        DTU.releaseFromOtherInstance(ring: request.words.0, channel: Int(request.words.1))
+      }
+      guard let unread else { return .reply(.refused, tag: request.tag) }
+      return .reply(.ok, tag: request.tag, (unread, 0, 0, 0))
+    case .dtuWake:
+      KernelLock.held { DTU.wakeFromOtherInstance(ring: request.words.0) }
+      return .reply(.ok, tag: request.tag)
     case .endpoints:
       if request.words.1 == 1 {
         DTUCommands.dtu([], prefix: "lwk: ")

@@ -15,6 +15,8 @@ enum KernelObject {
   case receiveEndpoint(ReceiveEndpoint)
   case sendEndpoint(SendEndpoint)
   case memoryEndpoint(MemoryEndpoint)
+  /// A send endpoint to a ring of the other kernel instance.
+  case remoteSendEndpoint(RemoteSendEndpoint)
 }
 
 enum KernelObjects {
@@ -68,6 +70,8 @@ enum KernelObjects {
       case .sendEndpoint(let endpoint):
         DTU.unmap(&endpoint.mappings, through: removed.id, sink: true)
       case .memoryEndpoint(let endpoint): DTU.unmap(&endpoint.mappings, through: removed.id)
+      case .remoteSendEndpoint(let endpoint):
+        DTU.unmap(&endpoint.mappings, through: removed.id, sink: true)
       default: break
       }
     }
@@ -80,6 +84,7 @@ enum KernelObjects {
       case .receiveEndpoint(let endpoint): DTU.destroy(endpoint)
       case .sendEndpoint(let endpoint): DTU.destroy(endpoint)
       case .memoryEndpoint(let endpoint): DTU.destroy(endpoint)
+      case .remoteSendEndpoint(let endpoint): DTU.destroy(endpoint)
       case .console, .none: break
       }
       set(destroyed.object, .none)
@@ -97,6 +102,7 @@ enum KernelObjects {
         if let waiter = endpoint.waiter, waiter.process?.space === space { endpoint.waiter = nil }
       case .sendEndpoint(let endpoint): endpoint.mappings.removeAll { $0.space === space }
       case .memoryEndpoint(let endpoint): endpoint.mappings.removeAll { $0.space === space }
+      case .remoteSendEndpoint(let endpoint): endpoint.mappings.removeAll { $0.space === space }
       default: break
       }
     }

@@ -136,13 +136,7 @@ enum ProcessRunner {
     }
     if background { return "process \(process.pid) (\(name)) started on CPU \(cpu)" }
     waitFor(process)
-    // Its other threads end at their next way out of the kernel, on their
-    // own CPUs: give them a moment, so that what comes next (`mem since`,
-    // the next program) finds the process gone, not ending.
-    let deadline = x86_rdtsc() + Clock.cycles(microseconds: 200_000)
-    while !KernelLock.held({ isFinished(process) }) && x86_rdtsc() < deadline {
-      Clock.delay(microseconds: 100)
-    }
+    awaitFinished(process)
     let line = "process \(process.pid) (\(name)) \(process.exitStatus!)"
     reap()
     return line
@@ -341,7 +335,19 @@ enum ProcessRunner {
     process.deathWaiters.append(me)
     KernelLock.release(interrupts)
     Scheduler.block { process.allThreadsDead }
+    awaitFinished(process)
     return "kill: process \(pid) (\(process.name)) stopped"
+  }
+
+  /// Its threads end at their next way out of the kernel, on their own
+  /// CPUs, and are switched away from just after: give them a moment (at
+  /// most 200 ms), so that what comes next (`mem since`, `eps`, the next
+  /// program) finds the process gone, not ending.
+  static func awaitFinished(_ process: Process) {
+    let deadline = x86_rdtsc() + Clock.cycles(microseconds: 200_000)
+    while !KernelLock.held({ isFinished(process) }) && x86_rdtsc() < deadline {
+      Clock.delay(microseconds: 100)
+    }
   }
 
   /// A page fault that the page tables no longer explain: another CPU

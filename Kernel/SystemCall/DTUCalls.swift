@@ -94,6 +94,15 @@ enum DTUCalls {
       case .sendEndpoint:
         let (id, capability) = try ProcessCapabilities.lookup(
           address, type: .sendEndpoint, requiring: .write)
+        if case .remoteSendEndpoint(let remote) = KernelObjects.object(capability.object) {
+          switch DTU.activate(remote, in: addressSpace, through: id) {
+          case .success(let base):
+            f.pointee.rdi = UInt64(remote.channel)
+            f.pointee.rsi = UInt64(remote.run.byteOffset)
+            return Int64(bitPattern: base)
+          case .failure(let error): return error.rawValue
+          }
+        }
         guard case .sendEndpoint(let endpoint) = KernelObjects.object(capability.object) else {
           return SystemCallError.invalidObject.rawValue
         }
@@ -176,10 +185,15 @@ enum DTUCalls {
 
   /// dtuWake(send).
   static func wake(_ f: UnsafeMutablePointer<InterruptFrame>) -> Int64 {
-    CapabilityCalls.withSpace { space throws(CapabilityError) in
+    var remoteRing: UInt64 = 0
+    let result = CapabilityCalls.withSpace { space throws(CapabilityError) in
       let (_, capability) = try ProcessCapabilities.lookup(
         CapabilityAddress(space: space, slot: f.pointee.rdi), type: .sendEndpoint,
         requiring: .write)
+      if case .remoteSendEndpoint(let remote) = KernelObjects.object(capability.object) {
+        remoteRing = remote.ring
+        return 0
+      }
       guard case .sendEndpoint(let endpoint) = KernelObjects.object(capability.object) else {
         return SystemCallError.invalidObject.rawValue
       }
@@ -187,6 +201,87 @@ enum DTUCalls {
       DTU.wake(endpoint.target)
       return 0
     }
+    // The receiver is the other instance's: its kernel wakes it (outside
+    // our lock, the call waits for the answer).
+    if remoteRing != 0, case .failure = LWKControl.call(.dtuWake, (remoteRing, 0, 0, 0)) {
+      return SystemCallError.endpointRevoked.rawValue
+    }
+    return result
+  }
+
+  /// dtuPublish(receive, name).
+  static func publish(_ f: UnsafeMutablePointer<InterruptFrame>) -> Int64 {
+    CapabilityCalls.withSpace { space throws(CapabilityError) in
+      let (_, capability) = try ProcessCapabilities.lookup(
+        CapabilityAddress(space: space, slot: f.pointee.rdi), type: .receiveEndpoint,
+        requiring: .write)
+      guard case .receiveEndpoint(let endpoint) = KernelObjects.object(capability.object) else {
+        return SystemCallError.invalidObject.rawValue
+      }
+      return DTU.publish(endpoint, name: f.pointee.rsi)?.rawValue ?? 0
+    }
+  }
+
+  /// dtuConnect(name, credits, slot): to a local published endpoint, or
+  /// (from the service) to one the LWK published, through a control
+  /// request that the LWK's control thread serves.
+  static func connect(_ f: UnsafeMutablePointer<InterruptFrame>) -> Int64 {
+    let (name, credits, slot) = (f.pointee.rdi, f.pointee.rsi, f.pointee.rdx)
+    let pid = UInt64(ProcessRunner.current?.pid ?? 0)
+    let instance: UInt64 = KernelInstance.kind == .service ? 0 : 1
+    let label = instance << 32 | pid
+    guard credits <= 1 << 20 else { return SystemCallError.badGeometry.rawValue }
+    let local = KernelLock.held { DTU.lookUp(name: name) }
+    if local != nil || KernelInstance.kind != .service {
+      return CapabilityCalls.withSpace { space throws(CapabilityError) in
+        guard let target = DTU.lookUp(name: name) else {
+          return SystemCallError.noSuchName.rawValue
+        }
+        let destination = CapabilityAddress(space: space, slot: slot)
+        if let slotError = CapabilityCalls.probeEmpty(destination) { return slotError.rawValue }
+        let endpoint: SendEndpoint
+        switch DTU.mintSend(to: target, label: label, credits: Int(credits), owner: pid) {
+        case .success(let minted): endpoint = minted
+        case .failure(let error): return error.rawValue
+        }
+        do throws(CapabilityError) {
+          let created = try ProcessCapabilities.system.createObject(
+            .sendEndpoint, bytes: 64, at: destination)
+          KernelObjects.set(created.object, .sendEndpoint(endpoint))
+        } catch {
+          DTU.destroy(endpoint)
+          throw error
+        }
+        return 0
+      }
+    }
+    // The LWK's: its kernel binds the channel and names the ring.
+    let reply: ControlMessage
+    switch LWKControl.call(.dtuConnect, (name, credits, label, 0)) {
+    case .success(let answer): reply = answer
+    case .failure: return SystemCallError.noSuchName.rawValue
+    }
+    guard reply.status == .ok else {
+      return Int64(
+        bitPattern: reply.words.0 == 0
+          ? UInt64(bitPattern: SystemCallError.noSuchName.rawValue) : reply.words.0)
+    }
+    let (ring, channel) = (reply.words.0, Int(reply.words.1))
+    let installed = CapabilityCalls.withSpace { space throws(CapabilityError) in
+      guard let endpoint = RemoteSendEndpoint(ring: ring, channel: channel) else {
+        return SystemCallError.invalidObject.rawValue
+      }
+      let destination = CapabilityAddress(space: space, slot: slot)
+      let created = try ProcessCapabilities.system.createObject(
+        .sendEndpoint, bytes: 64, at: destination)
+      KernelObjects.set(created.object, .remoteSendEndpoint(endpoint))
+      return 0
+    }
+    if installed != 0 {
+      // Nothing here maps it: the LWK may take the channel back at once.
+      _ = LWKControl.call(.dtuRelease, (ring, UInt64(channel), 0, 0))
+    }
+    return installed
   }
 
   /// dtuWait(receive): blocks while the receiver's flag says it sleeps and

@@ -80,6 +80,8 @@ func systemCall(_ number: SystemCallNumber?, _ f: UnsafeMutablePointer<Interrupt
   case .dtuMemoryCreate: return DTUCalls.createMemory(f)
   case .dtuMemoryRead: return DTUCalls.copyMemory(f, write: false)
   case .dtuMemoryWrite: return DTUCalls.copyMemory(f, write: true)
+  case .dtuPublish: return DTUCalls.publish(f)
+  case .dtuConnect: return DTUCalls.connect(f)
   case .send, .call, .receive, .reply, .replyReceive:
     return SystemCallError.unknownSystemCall.rawValue
   case nil: return SystemCallError.unknownSystemCall.rawValue

@@ -113,6 +113,17 @@ enum Endpoints {
       [slot, offset, UInt64(UInt(bitPattern: buffer)), UInt64(length)])
   }
 
+  /// Makes the receive endpoint in `receive` reachable as `name`.
+  static func publish(_ receive: UInt64, name: UInt64) -> Int64 {
+    System.call(.dtuPublish, receive, name)
+  }
+
+  /// A send endpoint in `slot` to the endpoint published as `name` (here,
+  /// or in the other kernel instance).
+  static func connect(name: UInt64, credits: UInt64, into slot: UInt64) -> Int64 {
+    System.call(.dtuConnect, name, credits, slot)
+  }
+
   /// The NUMA node of `cpu`, and whether this kernel instance runs it.
   static func node(ofCPU cpu: UInt64) -> (node: Int64, ours: Bool) {
     let (result, out) = System.callWithResults(.cpuNode, cpu)

@@ -46,6 +46,18 @@ public struct ControlMessage: Equatable, Sendable {
     /// The instance prints its DTU endpoints (`eps`): words[0] = 0 all
     /// nodes, n + 1 node n; words[1] = 1 for its DTU statistics instead.
     case endpoints = 11
+    /// A service program connects to the receive endpoint an LWK program
+    /// published as words[0]: bind a channel of words[1] credits that the
+    /// receiver sees with label words[2]. Reply: ok with (ring physical
+    /// address, channel), or refused with a SystemCallError code.
+    case dtuConnect = 12
+    /// The service sender of channel words[1] of the LWK ring at words[0]
+    /// is deactivated (unmapped on every service CPU): revoke the channel.
+    /// Reply: ok with the messages it left unread (the second phase of a
+    /// cross-instance revoke).
+    case dtuRelease = 13
+    /// The receiver of the LWK ring at words[0] said it sleeps: wake it.
+    case dtuWake = 14
   }
 
   /// How a request went.

@@ -83,6 +83,8 @@ public enum SystemCallTriage {
     case .dtuMemoryCreate: TriageDecision(.local, "a window into an LWK memory object")
     case .dtuMemoryRead: TriageDecision(.local, "copies through an LWK memory endpoint")
     case .dtuMemoryWrite: TriageDecision(.local, "copies through an LWK memory endpoint")
+    case .dtuPublish: TriageDecision(.local, "names an LWK receive endpoint")
+    case .dtuConnect: TriageDecision(.local, "binds a channel of an LWK receive endpoint")
     }
   }
 

@@ -152,6 +152,15 @@ public enum SystemCallNumber: UInt64, CaseIterable {
   case dtuMemoryRead = 34
   /// dtuMemoryWrite(endpoint, offset, address, length): the other way.
   case dtuMemoryWrite = 35
+  /// dtuPublish(receive, name): makes the receive endpoint (needs `write`)
+  /// reachable by `dtuConnect` under the number `name` (not 0), from this
+  /// kernel instance and the other.
+  case dtuPublish = 36
+  /// dtuConnect(name, credits, slot): a send endpoint to the receive
+  /// endpoint published as `name`, in this instance or (from the service)
+  /// in the LWK instance; its receiver sees the label
+  /// instance << 32 | the connecting process's pid.
+  case dtuConnect = 37
 
   public var name: String {
     switch self {
@@ -191,6 +200,8 @@ public enum SystemCallNumber: UInt64, CaseIterable {
     case .dtuMemoryCreate: "dtuMemoryCreate"
     case .dtuMemoryRead: "dtuMemoryRead"
     case .dtuMemoryWrite: "dtuMemoryWrite"
+    case .dtuPublish: "dtuPublish"
+    case .dtuConnect: "dtuConnect"
     }
   }
 }
@@ -274,6 +285,8 @@ public enum SystemCallError: Int64, CaseIterable, Error {
   /// An access, or a window, that does not fit inside its memory endpoint
   /// (or memory object).
   case outOfWindow = -37
+  /// No receive endpoint is published under that name (or it is taken).
+  case noSuchName = -38
 
   public var name: String {
     switch self {
@@ -313,6 +326,7 @@ public enum SystemCallError: Int64, CaseIterable, Error {
     case .noFreeChannel: "no free channel"
     case .endpointRevoked: "endpoint revoked"
     case .outOfWindow: "outside the window"
+    case .noSuchName: "no endpoint published under that name"
     case .writeAndExecute: "write and execute"
     }
   }
