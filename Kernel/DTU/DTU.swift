@@ -56,7 +56,7 @@ enum DTU {
     guard let physical = NodeRings.regions[region].pages.allocate(pages: pages),
       let base = PhysicalMemory.pointer(physical)
     else { return .failure(.outOfMemory) }
-    let id: DTUEndpointID
+    let id: EndpointAddress
     do throws(EndpointTableError) {
       id = try tables[table].allocate()
       try tables[table].configure(
@@ -93,7 +93,7 @@ enum DTU {
       return .failure(.endpointRevoked)
     }
     let channel: Int
-    let id: DTUEndpointID
+    let id: EndpointAddress
     do throws(EndpointTableError) {
       channel = Int(try tables[table].attachChannel(to: target.id))
       id = try tables[table].allocate()
@@ -199,7 +199,7 @@ enum DTU {
     return .success((address, run))
   }
 
-  private static func activateInTable(_ node: Int, _ id: DTUEndpointID) {
+  private static func activateInTable(_ node: Int, _ id: EndpointAddress) {
     guard let table = tableIndex(node: node), let entry = try? tables[table].lookup(id),
       !entry.active, let owner = entry.configuration?.owner
     else { return }
@@ -339,7 +339,7 @@ enum DTU {
     }
     let configuration = MemoryEndpointConfiguration(
       node: UInt16(node), base: first, size: length, rights: rights, owner: owner)
-    let id: DTUEndpointID
+    let id: EndpointAddress
     do throws(EndpointTableError) {
       id = try tables[table].allocate()
       try tables[table].configure(id, .memory(configuration))

@@ -8,7 +8,7 @@
 /// (`DTU.tables`) records each endpoint for `eps`. All under KernelLock.
 final class ReceiveEndpoint {
   let node: Int
-  let id: DTUEndpointID
+  let id: EndpointAddress
   /// The ring's first page (config page; status and slots follow at the
   /// layout's offsets) and how many pages it spans.
   let physical: UInt64
@@ -31,7 +31,7 @@ final class ReceiveEndpoint {
   /// The name `dtuPublish` gave it (0: none).
   var name: UInt64 = 0
 
-  init(node: Int, id: DTUEndpointID, physical: UInt64, pages: Int, control: ReceiveEndpointControl)
+  init(node: Int, id: EndpointAddress, physical: UInt64, pages: Int, control: ReceiveEndpointControl)
   {
     self.node = node
     self.id = id
@@ -54,12 +54,12 @@ final class SendEndpoint {
   let channel: Int
   let label: UInt64
   let credits: Int
-  let id: DTUEndpointID
+  let id: EndpointAddress
   var mappings: [DTUMapping] = []
   /// Messages still unread when it was revoked (for `dtu stats`).
   var unreadAtRevoke: UInt64 = 0
 
-  init(target: ReceiveEndpoint, channel: Int, label: UInt64, credits: Int, id: DTUEndpointID) {
+  init(target: ReceiveEndpoint, channel: Int, label: UInt64, credits: Int, id: EndpointAddress) {
     self.target = target
     self.channel = channel
     self.label = label
@@ -92,14 +92,14 @@ struct DTUMapping {
 final class MemoryEndpoint {
   let memory: MemoryObject
   let node: Int
-  let id: DTUEndpointID
+  let id: EndpointAddress
   let configuration: MemoryEndpointConfiguration
   /// The window's first byte, as an offset into the memory object.
   let offset: UInt64
   var mappings: [DTUMapping] = []
 
   init(
-    memory: MemoryObject, node: Int, id: DTUEndpointID,
+    memory: MemoryObject, node: Int, id: EndpointAddress,
     configuration: MemoryEndpointConfiguration, offset: UInt64
   ) {
     self.memory = memory

@@ -6,12 +6,20 @@ struct Shell {
 
   var editor = LineEditor(limit: Shell.lineLimit)
 
+  // The prompt and the echo hold the console's line lock (released when
+  // the shell waits for input), so another CPU's line, or the other
+  // instance's, never lands inside them.
   mutating func run() -> Never {
+    ConsoleLock.acquire()
     Console.write(Self.prompt)
     while true {
       let byte = Serial.waitForByte()
       let output = editor.feed(byte)
-      for b in output.echo { Serial.write(byte: b) }
+      if !output.echo.isEmpty {
+        ConsoleLock.acquire()
+        for b in output.echo { Serial.write(byte: b) }
+        ConsoleLock.release()
+      }
       guard let event = output.event else { continue }
       switch event {
       case .line(let text):
@@ -21,6 +29,7 @@ struct Shell {
       case .tooLong(let limit):
         print("error: line too long (more than \(limit) characters), ignored")
       }
+      ConsoleLock.acquire()
       Console.write(Self.prompt)
     }
   }

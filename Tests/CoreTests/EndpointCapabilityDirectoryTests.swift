@@ -25,8 +25,8 @@ struct RecordingOutbox: EndpointCapabilityOutbox {
 /// message that does not fit what the kernel knows.
 struct EndpointCapabilityDirectoryTests {
   typealias ID = EndpointCapabilityID
-  let capability = EndpointCapability(endpoint: DTUEndpointID(node: 0, endpoint: 1), label: 0x42)
-  let sendEndpoint = DTUEndpointID(node: 1, endpoint: 4)
+  let capability = EndpointCapability(endpoint: EndpointAddress(node: 0, endpoint: 1), label: 0x42)
+  let sendEndpoint = EndpointAddress(node: 1, endpoint: 4)
 
   func error<T>(_ body: @autoclosure () throws(EndpointCapabilityError) -> T)
     -> EndpointCapabilityError?

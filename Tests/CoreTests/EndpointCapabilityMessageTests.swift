@@ -13,7 +13,7 @@ struct EndpointCapabilityMessageTests {
   static let parent = EndpointCapabilityID(kernel: 0, index: 3, generation: 7)
   static let child = EndpointCapabilityID(kernel: 1, index: 9, generation: 2)
   static let capability = EndpointCapability(
-    endpoint: DTUEndpointID(board: 1, node: 2, endpoint: 3), label: 0xDEAD_BEEF)
+    endpoint: EndpointAddress(board: 1, node: 2, endpoint: 3), label: 0xDEAD_BEEF)
 
   static let samples: [Message] = [
     .delegateRequest(parent: parent, child: child),
@@ -76,7 +76,7 @@ struct EndpointCapabilityMessageTests {
       let child = EndpointCapabilityID(
         kernel: childKernel, index: UInt16(truncatingIfNeeded: b),
         generation: max(1, UInt32(truncatingIfNeeded: b >> 16)))
-      let endpoint = DTUEndpointID(rawValue: c & 0xFFFF_FFFF_FFFF)!
+      let endpoint = EndpointAddress(rawValue: c & 0xFFFF_FFFF_FFFF)!
       let message: Message =
         switch kind {
         case 0: .delegateRequest(parent: parent, child: child)

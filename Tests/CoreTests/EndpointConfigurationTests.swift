@@ -19,7 +19,7 @@ struct EndpointConfigurationTests {
     -> SendEndpointConfiguration
   {
     SendEndpointConfiguration(
-      target: DTUEndpointID(node: 1, endpoint: 2), channel: channel, label: 0x2A,
+      target: EndpointAddress(node: 1, endpoint: 2), channel: channel, label: 0x2A,
       credits: credits, maxMessageSize: size, owner: 7)
   }
 
@@ -39,12 +39,12 @@ struct EndpointConfigurationTests {
   }
 
   @Test func endpointIDsPackBoardNodeEndpoint() {
-    let id = DTUEndpointID(board: 0xBEEF, node: 0x1234, endpoint: 0xABCD)
+    let id = EndpointAddress(board: 0xBEEF, node: 0x1234, endpoint: 0xABCD)
     #expect(id.rawValue == 0xBEEF_1234_ABCD)
     #expect(id.board == 0xBEEF && id.node == 0x1234 && id.endpoint == 0xABCD)
-    #expect(DTUEndpointID(rawValue: id.rawValue) == id)
-    #expect(DTUEndpointID(rawValue: 1 << 48) == nil)
-    #expect(DTUEndpointID(node: 1, endpoint: 5).description == "0.1.5")
+    #expect(EndpointAddress(rawValue: id.rawValue) == id)
+    #expect(EndpointAddress(rawValue: 1 << 48) == nil)
+    #expect(EndpointAddress(node: 1, endpoint: 5).description == "0.1.5")
   }
 
   @Test func receiveEndpointLimits() {
@@ -126,7 +126,7 @@ struct EndpointConfigurationTests {
       .channelsNotPowerOfTwo(3), .moreChannelsThanSlots(channels: 8, slots: 4),
       .channelsAlreadyInUse(1), .ringMisaligned(1), .channelOutOfRange(32),
       .creditsOutOfRange(0), .messageSizeNotPowerOfTwo(3), .messageSizeOutOfRange(32),
-      .targetIsItself, .targetNotReceive(DTUEndpointID(node: 0, endpoint: 1)),
+      .targetIsItself, .targetNotReceive(EndpointAddress(node: 0, endpoint: 1)),
       .targetChannelOutOfRange(channel: 4, channels: 4),
       .creditsExceedChannel(credits: 5, slots: 4), .messageLargerThanSlot(size: 128, slotSize: 64),
       .emptyWindow, .noRights, .undefinedRights(4), .rangeOverflows(base: 1, size: 2),

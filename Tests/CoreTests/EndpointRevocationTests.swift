@@ -12,7 +12,7 @@ struct EndpointRevocationTests {
   typealias ID = EndpointCapabilityID
   typealias Message = EndpointCapabilityMessage
   static let capability = EndpointCapability(
-    endpoint: DTUEndpointID(node: 0, endpoint: 0), label: 0x1AB)
+    endpoint: EndpointAddress(node: 0, endpoint: 0), label: 0x1AB)
 
   /// Directories of kernels 0, 1, 2 and one outbox; `deliver` hands a
   /// message to its receiver.
@@ -47,7 +47,7 @@ struct EndpointRevocationTests {
     var k = Kernels()
     let root = try k.directories[0].createRoot(Self.capability, owner: 1)
     let copy = try k.delegate(root, to: 1, owner: 2)
-    let endpoint = DTUEndpointID(node: 1, endpoint: 3)
+    let endpoint = EndpointAddress(node: 1, endpoint: 3)
     try k.directories[1].activate(copy, endpoint: endpoint)
 
     #expect(try k.directories[0].revoke(root, outbox: &k.out) == .started)
@@ -83,7 +83,7 @@ struct EndpointRevocationTests {
     let b = try k.directories[0].copy(a, owner: 3)
     let c = try k.directories[0].copy(root, owner: 4)
     for (index, id) in [a, b, c].enumerated() {
-      try k.directories[0].activate(id, endpoint: DTUEndpointID(node: 0, endpoint: UInt16(index)))
+      try k.directories[0].activate(id, endpoint: EndpointAddress(node: 0, endpoint: UInt16(index)))
     }
     #expect(try k.directories[0].revoke(root, outbox: &k.out) == .started)
     let (_, effects) = k.take()
@@ -109,7 +109,7 @@ struct EndpointRevocationTests {
     let root = try k.directories[0].createRoot(Self.capability, owner: 1)
     let copy = try k.delegate(root, to: 1, owner: 2)
     let inner = try k.directories[0].copy(root, owner: 3)
-    try k.directories[0].activate(inner, endpoint: DTUEndpointID(node: 0, endpoint: 2))
+    try k.directories[0].activate(inner, endpoint: EndpointAddress(node: 0, endpoint: 2))
     #expect(try k.directories[0].revoke(root, outbox: &k.out) == .started)
     #expect(try k.directories[0].revoke(root, outbox: &k.out) == .joined)
     // A descendant marked by the same revocation joins it as well.
@@ -117,7 +117,7 @@ struct EndpointRevocationTests {
     let (requests, deactivate) = k.take()
     #expect(requests == [.revokeRequest(parent: root, child: copy)])
     #expect(
-      deactivate == [.deactivate(inner, endpoint: DTUEndpointID(node: 0, endpoint: 2), owner: 3)])
+      deactivate == [.deactivate(inner, endpoint: EndpointAddress(node: 0, endpoint: 2), owner: 3)])
     k.deliver(requests[0])
     let (ack, _) = k.take()
     k.deliver(ack[0])
@@ -141,7 +141,7 @@ struct EndpointRevocationTests {
     let root = try k.directories[0].createRoot(Self.capability, owner: 1)
     let copy = try k.delegate(root, to: 1, owner: 2)
     let grandchild = try k.delegate(copy, to: 2, owner: 3)
-    try k.directories[1].activate(copy, endpoint: DTUEndpointID(node: 1, endpoint: 0))
+    try k.directories[1].activate(copy, endpoint: EndpointAddress(node: 1, endpoint: 0))
     // Kernel 1 revokes its copy; kernel 0 revokes the root meanwhile.
     #expect(try k.directories[1].revoke(copy, outbox: &k.out) == .started)
     let (toC, deactivate) = k.take()
@@ -197,7 +197,7 @@ struct EndpointRevocationTests {
       let copy = try k.delegate(root, to: 1, owner: 2)
       // Active, so kernel 1's part of the revoke lasts until the kernel
       // reports the endpoint dead.
-      try k.directories[1].activate(copy, endpoint: DTUEndpointID(node: 1, endpoint: 0))
+      try k.directories[1].activate(copy, endpoint: EndpointAddress(node: 1, endpoint: 0))
       let third = try k.directories[2].requestDelegation(of: copy, owner: 3, outbox: &k.out)
       let (transfer, _) = k.take()
       _ = try k.directories[0].revoke(root, outbox: &k.out)
@@ -375,9 +375,9 @@ private struct Cluster {
     var directory: EndpointCapabilityDirectory
     var table: EndpointTable
     /// `deactivate` effects not carried out yet.
-    var work: [(capability: ID, endpoint: DTUEndpointID)] = []
+    var work: [(capability: ID, endpoint: EndpointAddress)] = []
     /// The broken kernel's invalidations still to do.
-    var lateInvalidations: [DTUEndpointID] = []
+    var lateInvalidations: [EndpointAddress] = []
   }
 
   let fault: Fault
@@ -386,7 +386,7 @@ private struct Cluster {
   var kernels: [Kernel] = []
   /// rings[from][to]: encoded messages in order.
   var rings: [[[[UInt8]]]] = Array(repeating: Array(repeating: [], count: 3), count: 3)
-  let receiveEndpoint = DTUEndpointID(node: 0, endpoint: 0)
+  let receiveEndpoint = EndpointAddress(node: 0, endpoint: 0)
 
   // The model.
   var parentOf: [ID: ID] = [:]
@@ -395,8 +395,8 @@ private struct Cluster {
   var revoked: Set<ID> = []
   var completed: Set<ID> = []
   var waiting: Set<ID> = []
-  var endpoints: [DTUEndpointID: (capability: ID, owner: UInt64)] = [:]
-  var inFlight: [DTUEndpointID: UInt64] = [:]
+  var endpoints: [EndpointAddress: (capability: ID, owner: UInt64)] = [:]
+  var inFlight: [EndpointAddress: UInt64] = [:]
   var accepted: UInt64 = 0
   var fetched: UInt64 = 0
   var collectedUnread: UInt64 = 0
@@ -675,7 +675,7 @@ private struct Cluster {
 
   /// Invalidates a send endpoint (forced): its messages in flight are
   /// what is collected as unread.
-  mutating func invalidate(_ endpoint: DTUEndpointID) -> UInt64 {
+  mutating func invalidate(_ endpoint: EndpointAddress) -> UInt64 {
     let messages = inFlight[endpoint, default: 0]
     do {
       let gone = try kernels[Int(endpoint.node)].table.invalidate(

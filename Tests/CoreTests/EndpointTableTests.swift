@@ -16,7 +16,7 @@ struct EndpointTableTests {
   }
 
   func sender(
-    to target: DTUEndpointID, channel: UInt8 = 1, credits: UInt32 = 4, size: UInt32 = 128
+    to target: EndpointAddress, channel: UInt8 = 1, credits: UInt32 = 4, size: UInt32 = 128
   ) -> EndpointConfiguration {
     .send(
       SendEndpointConfiguration(
@@ -41,7 +41,7 @@ struct EndpointTableTests {
     var table = EndpointTable(node: 1, capacity: 4)
     #expect(table.capacity == 4 && table.allocatedCount == 0)
     let receive = try table.allocate()
-    #expect(receive == DTUEndpointID(node: 1, endpoint: 0))
+    #expect(receive == EndpointAddress(node: 1, endpoint: 0))
     #expect(
       try table.lookup(receive) == EndpointEntry(id: receive, configuration: nil, active: false))
     try table.configure(receive, ring())
@@ -65,11 +65,11 @@ struct EndpointTableTests {
     var table = EndpointTable(board: 2, node: 1, capacity: 2)
     let a = try table.allocate()
     let b = try table.allocate()
-    #expect(a == DTUEndpointID(board: 2, node: 1, endpoint: 0) && b.endpoint == 1)
+    #expect(a == EndpointAddress(board: 2, node: 1, endpoint: 0) && b.endpoint == 1)
     #expect(error(try table.allocate()) == .tableFull)
-    let otherNode = DTUEndpointID(board: 2, node: 0, endpoint: 0)
-    let otherBoard = DTUEndpointID(board: 1, node: 1, endpoint: 0)
-    let beyond = DTUEndpointID(board: 2, node: 1, endpoint: 2)
+    let otherNode = EndpointAddress(board: 2, node: 0, endpoint: 0)
+    let otherBoard = EndpointAddress(board: 1, node: 1, endpoint: 0)
+    let beyond = EndpointAddress(board: 2, node: 1, endpoint: 2)
     #expect(error(try table.lookup(otherNode)) == .foreignEndpoint(otherNode))
     #expect(error(try table.lookup(otherBoard)) == .foreignEndpoint(otherBoard))
     #expect(error(try table.lookup(beyond)) == .noSuchEndpoint(beyond))
@@ -93,7 +93,7 @@ struct EndpointTableTests {
     #expect(
       error(try table.configure(send, sender(to: send)))
         == .invalidConfiguration(.targetIsItself))
-    let nowhere = DTUEndpointID(node: 0, endpoint: 999)
+    let nowhere = EndpointAddress(node: 0, endpoint: 999)
     #expect(
       error(try table.configure(send, sender(to: nowhere)))
         == .invalidConfiguration(.targetNotReceive(nowhere)))
@@ -114,7 +114,7 @@ struct EndpointTableTests {
       error(try table.configure(send, sender(to: receive, credits: 0)))
         == .invalidConfiguration(.creditsOutOfRange(0)))
     // A target on another node is checked by field only (its table is elsewhere).
-    let remote = DTUEndpointID(node: 5, endpoint: 1)
+    let remote = EndpointAddress(node: 5, endpoint: 1)
     #expect(error(try table.configure(other, sender(to: remote, credits: 64))) == nil)
     #expect(try table.lookup(send).configuration == nil)
     try table.configure(send, sender(to: receive))
@@ -203,7 +203,7 @@ struct EndpointTableTests {
     let spare = try table.allocate()
     try table.configure(receive, ring())
     _ = try table.attachChannel(to: receive)
-    try table.configure(send, sender(to: DTUEndpointID(node: 2, endpoint: 4)))
+    try table.configure(send, sender(to: EndpointAddress(node: 2, endpoint: 4)))
     try table.configure(memory, window())
     try table.activate(send, for: owner)
     let rows = table.listing()
@@ -223,7 +223,7 @@ struct EndpointTableTests {
   }
 
   @Test func everyErrorHasADescription() {
-    let id = DTUEndpointID(node: 0, endpoint: 1)
+    let id = EndpointAddress(node: 0, endpoint: 1)
     let errors: [EndpointTableError] = [
       .foreignEndpoint(id), .noSuchEndpoint(id), .tableFull, .notAllocated(id),
       .alreadyConfigured(id), .notConfigured(id), .stillConfigured(id),

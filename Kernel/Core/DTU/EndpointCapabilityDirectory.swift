@@ -75,7 +75,7 @@ public struct EndpointCapabilityDirectory {
     var generation: UInt32 = 1
     /// A remote child's ID (local records compute theirs).
     var remoteID: EndpointCapabilityID? = nil
-    var capability = EndpointCapability(endpoint: DTUEndpointID(node: 0, endpoint: 0), label: 0)
+    var capability = EndpointCapability(endpoint: EndpointAddress(node: 0, endpoint: 0), label: 0)
     var owner: UInt64 = 0
     /// Set for a capability obtained from another kernel.
     var remoteParent: EndpointCapabilityID? = nil
@@ -85,7 +85,7 @@ public struct EndpointCapabilityDirectory {
     var nextSibling = EndpointCapabilityDirectory.none
     var previousSibling = EndpointCapabilityDirectory.none
     /// The send endpoint of this kernel's DTU the capability is activated on.
-    var activeEndpoint: DTUEndpointID? = nil
+    var activeEndpoint: EndpointAddress? = nil
     /// Revoking: the kernel has not reported the endpoint dead yet.
     var deactivating = false
     /// Revoking: unread messages collected so far.
@@ -184,7 +184,7 @@ public struct EndpointCapabilityDirectory {
 
   /// Records that the kernel configured and activated the send endpoint
   /// `endpoint` from the capability; its revocation will deactivate it.
-  public mutating func activate(_ capability: EndpointCapabilityID, endpoint: DTUEndpointID)
+  public mutating func activate(_ capability: EndpointCapabilityID, endpoint: EndpointAddress)
     throws(EndpointCapabilityError)
   {
     let node = try liveNode(capability)
@@ -205,7 +205,7 @@ public struct EndpointCapabilityDirectory {
     public var owner: UInt64
     /// The local or remote parent; nil for an original.
     public var parent: EndpointCapabilityID?
-    public var activeEndpoint: DTUEndpointID?
+    public var activeEndpoint: EndpointAddress?
   }
 
   /// The local capability `id` (not a remote child), nil when it does not

@@ -42,10 +42,10 @@ public struct EndpointCapabilityID: Equatable, Hashable, Sendable {
 /// copied unchanged along every derivation, local or across kernels, so the
 /// receiver can trust the label (DESIGN.md: chosen by whoever minted it).
 public struct EndpointCapability: Equatable, Hashable, Sendable {
-  public var endpoint: DTUEndpointID
+  public var endpoint: EndpointAddress
   public var label: UInt64
 
-  public init(endpoint: DTUEndpointID, label: UInt64) {
+  public init(endpoint: EndpointAddress, label: UInt64) {
     self.endpoint = endpoint
     self.label = label
   }

@@ -29,7 +29,7 @@
 //   12  u32  reserved: 0
 //   16  u64  parent capability ID (generation not 0)
 //   24  u64  child capability ID (generation not 0)
-//   32  u64  granted: the endpoint (a DTUEndpointID, bits 48-63 zero);
+//   32  u64  granted: the endpoint (a EndpointAddress, bits 48-63 zero);
 //            revoke acknowledgement: unread messages; 0 otherwise
 //   40  u64  granted: the label; 0 otherwise
 //
@@ -218,7 +218,7 @@ public enum EndpointCapabilityMessage: Equatable, Hashable, Sendable {
     case .revokeAck:
       guard word1 == 0 else { throw Failure(.word1, .notZero(word1)) }
     case .delegateGranted:
-      guard DTUEndpointID(rawValue: word0) != nil else {
+      guard EndpointAddress(rawValue: word0) != nil else {
         throw Failure(.word0, .notAnEndpoint(word0))
       }
     case .delegateRefused:
@@ -229,7 +229,7 @@ public enum EndpointCapabilityMessage: Equatable, Hashable, Sendable {
     case .delegateRequest: return .delegateRequest(parent: parent, child: child)
     case .delegateGranted:
       // Checked above.
-      let endpoint = DTUEndpointID(rawValue: word0) ?? DTUEndpointID(node: 0, endpoint: 0)
+      let endpoint = EndpointAddress(rawValue: word0) ?? EndpointAddress(node: 0, endpoint: 0)
       return .delegateGranted(
         parent: parent, child: child,
         capability: EndpointCapability(endpoint: endpoint, label: word1))

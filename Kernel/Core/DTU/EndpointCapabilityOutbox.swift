@@ -26,7 +26,7 @@ public enum EndpointCapabilityEffect: Equatable, Hashable, Sendable {
   /// `EndpointCapabilityDirectory.deactivated(_:unread:outbox:)`. The revoke
   /// waits for that report: nothing is acknowledged before the endpoint is
   /// dead.
-  case deactivate(EndpointCapabilityID, endpoint: DTUEndpointID, owner: UInt64)
+  case deactivate(EndpointCapabilityID, endpoint: EndpointAddress, owner: UInt64)
   /// A delegation this kernel asked for was granted: `capability` is now
   /// installed for `owner` (who may activate it).
   case installed(EndpointCapabilityID, owner: UInt64, capability: EndpointCapability)

@@ -113,7 +113,7 @@ public struct ReceiveEndpointConfiguration: Equatable, Hashable, Sendable {
 
 public struct SendEndpointConfiguration: Equatable, Hashable, Sendable {
   /// The receive endpoint messages go to.
-  public var target: DTUEndpointID
+  public var target: EndpointAddress
   /// This sender's channel of the target, 0..<32 (and below the target's
   /// channel count, checked when the target is in the same table).
   public var channel: UInt8
@@ -128,7 +128,7 @@ public struct SendEndpointConfiguration: Equatable, Hashable, Sendable {
   public var owner: UInt64
 
   public init(
-    target: DTUEndpointID, channel: UInt8, label: UInt64, credits: UInt32,
+    target: EndpointAddress, channel: UInt8, label: UInt64, credits: UInt32,
     maxMessageSize: UInt32, owner: UInt64
   ) {
     self.target = target

@@ -30,7 +30,7 @@ public enum EndpointConfigurationError: Error, Equatable, Hashable, Sendable {
   /// The send endpoint targets itself.
   case targetIsItself
   /// The target (in the same table) is not a configured receive endpoint.
-  case targetNotReceive(DTUEndpointID)
+  case targetNotReceive(EndpointAddress)
   /// The target has fewer channels than the channel number needs.
   case targetChannelOutOfRange(channel: UInt8, channels: UInt8)
   /// More credits than the target's channel has slots.

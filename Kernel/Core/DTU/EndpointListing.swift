@@ -10,7 +10,7 @@
 // the table.
 
 public struct EndpointListingRow: Equatable, Hashable, Sendable {
-  public var id: DTUEndpointID
+  public var id: EndpointAddress
   /// nil: allocated, not configured.
   public var kind: EndpointKind?
   public var node: UInt16

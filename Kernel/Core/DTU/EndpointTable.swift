@@ -28,7 +28,7 @@
 
 /// One endpoint as the table knows it.
 public struct EndpointEntry: Equatable, Hashable, Sendable {
-  public var id: DTUEndpointID
+  public var id: EndpointAddress
   /// nil while allocated but not configured.
   public var configuration: EndpointConfiguration?
   public var active: Bool
@@ -70,14 +70,14 @@ public struct EndpointTable {
   public var capacity: Int { slots.count }
 
   /// The address of endpoint `index` of this table.
-  public func id(_ index: UInt16) -> DTUEndpointID {
-    DTUEndpointID(board: board, node: node, endpoint: index)
+  public func id(_ index: UInt16) -> EndpointAddress {
+    EndpointAddress(board: board, node: node, endpoint: index)
   }
 
   // MARK: life of an endpoint
 
   /// Reserves the lowest free endpoint.
-  public mutating func allocate() throws(EndpointTableError) -> DTUEndpointID {
+  public mutating func allocate() throws(EndpointTableError) -> EndpointAddress {
     for index in slots.indices where !slots[index].allocated {
       slots[index] = Slot(allocated: true)
       allocatedCount += 1
@@ -87,7 +87,7 @@ public struct EndpointTable {
   }
 
   /// Returns an allocated, unconfigured endpoint to the free ones.
-  public mutating func free(_ endpoint: DTUEndpointID) throws(EndpointTableError) {
+  public mutating func free(_ endpoint: EndpointAddress) throws(EndpointTableError) {
     let index = try allocatedIndex(endpoint)
     guard slots[index].configuration == nil else { throw .stillConfigured(endpoint) }
     slots[index] = Slot()
@@ -96,7 +96,7 @@ public struct EndpointTable {
 
   /// Gives an allocated endpoint its configuration (inactive).
   public mutating func configure(
-    _ endpoint: DTUEndpointID, _ configuration: EndpointConfiguration
+    _ endpoint: EndpointAddress, _ configuration: EndpointConfiguration
   ) throws(EndpointTableError) {
     let index = try allocatedIndex(endpoint)
     guard slots[index].configuration == nil else { throw .alreadyConfigured(endpoint) }
@@ -118,7 +118,7 @@ public struct EndpointTable {
   }
 
   /// Makes a configured endpoint usable by its owner.
-  public mutating func activate(_ endpoint: DTUEndpointID, for owner: UInt64)
+  public mutating func activate(_ endpoint: EndpointAddress, for owner: UInt64)
     throws(EndpointTableError)
   {
     let index = try ownedIndex(endpoint, owner)
@@ -127,7 +127,7 @@ public struct EndpointTable {
   }
 
   /// Takes an active endpoint away from its owner; the configuration stays.
-  public mutating func deactivate(_ endpoint: DTUEndpointID, for owner: UInt64)
+  public mutating func deactivate(_ endpoint: EndpointAddress, for owner: UInt64)
     throws(EndpointTableError)
   {
     let index = try ownedIndex(endpoint, owner)
@@ -141,7 +141,7 @@ public struct EndpointTable {
   /// endpoint with messages in flight is refused unless `force`.
   @discardableResult
   public mutating func invalidate(
-    _ endpoint: DTUEndpointID, messages: UInt32, force: Bool = false
+    _ endpoint: EndpointAddress, messages: UInt32, force: Bool = false
   ) throws(EndpointTableError) -> EndpointInvalidation {
     let index = try allocatedIndex(endpoint)
     guard let configuration = slots[index].configuration else { throw .notConfigured(endpoint) }
@@ -164,7 +164,7 @@ public struct EndpointTable {
   // MARK: channels of receive endpoints
 
   /// Reserves the lowest free channel of a receive endpoint for a sender.
-  public mutating func attachChannel(to endpoint: DTUEndpointID) throws(EndpointTableError)
+  public mutating func attachChannel(to endpoint: EndpointAddress) throws(EndpointTableError)
     -> UInt8
   {
     let index = try allocatedIndex(endpoint)
@@ -180,7 +180,7 @@ public struct EndpointTable {
   }
 
   /// Gives a channel back.
-  public mutating func detachChannel(_ channel: UInt8, from endpoint: DTUEndpointID)
+  public mutating func detachChannel(_ channel: UInt8, from endpoint: EndpointAddress)
     throws(EndpointTableError)
   {
     let index = try allocatedIndex(endpoint)
@@ -197,7 +197,7 @@ public struct EndpointTable {
   // MARK: reading
 
   /// The endpoint as the table knows it (allocated ones only).
-  public func lookup(_ endpoint: DTUEndpointID) throws(EndpointTableError) -> EndpointEntry {
+  public func lookup(_ endpoint: EndpointAddress) throws(EndpointTableError) -> EndpointEntry {
     let index = try allocatedIndex(endpoint)
     return EndpointEntry(
       id: endpoint, configuration: slots[index].configuration, active: slots[index].active)
@@ -206,7 +206,7 @@ public struct EndpointTable {
   /// The endpoint's configuration when it is configured and active for
   /// `owner`: what the DTU checks before it lets a message or an access
   /// through. nil otherwise.
-  public func usable(_ endpoint: DTUEndpointID, by owner: UInt64) -> EndpointConfiguration? {
+  public func usable(_ endpoint: EndpointAddress, by owner: UInt64) -> EndpointConfiguration? {
     guard let index = try? allocatedIndex(endpoint), slots[index].active,
       let configuration = slots[index].configuration, configuration.owner == owner
     else { return nil }
@@ -225,7 +225,7 @@ public struct EndpointTable {
 
   // MARK: checks
 
-  private func allocatedIndex(_ endpoint: DTUEndpointID) throws(EndpointTableError) -> Int {
+  private func allocatedIndex(_ endpoint: EndpointAddress) throws(EndpointTableError) -> Int {
     guard endpoint.board == board, endpoint.node == node else {
       throw .foreignEndpoint(endpoint)
     }
@@ -235,7 +235,7 @@ public struct EndpointTable {
     return index
   }
 
-  private func ownedIndex(_ endpoint: DTUEndpointID, _ owner: UInt64) throws(EndpointTableError)
+  private func ownedIndex(_ endpoint: EndpointAddress, _ owner: UInt64) throws(EndpointTableError)
     -> Int
   {
     let index = try allocatedIndex(endpoint)

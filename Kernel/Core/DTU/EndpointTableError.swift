@@ -5,32 +5,32 @@
 
 public enum EndpointTableError: Error, Equatable, Hashable, Sendable {
   /// The endpoint belongs to another board's or node's DTU.
-  case foreignEndpoint(DTUEndpointID)
+  case foreignEndpoint(EndpointAddress)
   /// The endpoint number is at or beyond the table's capacity.
-  case noSuchEndpoint(DTUEndpointID)
+  case noSuchEndpoint(EndpointAddress)
   /// Every endpoint is allocated.
   case tableFull
   /// The endpoint is free (never allocated, or freed).
-  case notAllocated(DTUEndpointID)
+  case notAllocated(EndpointAddress)
   /// Configure of an endpoint that has a configuration: invalidate first,
   /// so a sender never sees its endpoint change under it.
-  case alreadyConfigured(DTUEndpointID)
-  case notConfigured(DTUEndpointID)
+  case alreadyConfigured(EndpointAddress)
+  case notConfigured(EndpointAddress)
   /// Free of an endpoint that still has a configuration.
-  case stillConfigured(DTUEndpointID)
+  case stillConfigured(EndpointAddress)
   /// The caller is not the owner the endpoint was configured for.
-  case wrongOwner(DTUEndpointID, owner: UInt64, configuredFor: UInt64)
-  case alreadyActive(DTUEndpointID)
-  case notActive(DTUEndpointID)
+  case wrongOwner(EndpointAddress, owner: UInt64, configuredFor: UInt64)
+  case alreadyActive(EndpointAddress)
+  case notActive(EndpointAddress)
   /// Invalidation of a send endpoint whose messages are still in flight,
   /// not forced (M3: the credits are not all back).
-  case messagesInFlight(DTUEndpointID, count: UInt32)
+  case messagesInFlight(EndpointAddress, count: UInt32)
   /// A channel operation on an endpoint that is not a receive endpoint.
-  case notReceive(DTUEndpointID)
+  case notReceive(EndpointAddress)
   /// Every channel of the receive endpoint is in use.
-  case noFreeChannel(DTUEndpointID)
+  case noFreeChannel(EndpointAddress)
   /// Detach of a channel that is not in use (or beyond the ring's channels).
-  case channelNotInUse(DTUEndpointID, channel: UInt8)
+  case channelNotInUse(EndpointAddress, channel: UInt8)
   /// The configuration itself is wrong.
   case invalidConfiguration(EndpointConfigurationError)
 

@@ -43,6 +43,12 @@ public struct EndpointAddress: Hashable, Sendable {
     endpoint = UInt16(truncatingIfNeeded: packed)
   }
 
+  /// The packed word under the name the endpoint tables and the
+  /// cross-kernel messages use (`Kernel/Core/DTU`).
+  public var rawValue: UInt64 { packed }
+
+  public init?(rawValue: UInt64) { self.init(packed: rawValue) }
+
   /// "board.node.endpoint" in decimal, e.g. "0.1.7".
   public var description: String {
     String(board) + "." + String(node) + "." + String(endpoint)
