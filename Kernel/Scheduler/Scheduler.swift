@@ -291,7 +291,13 @@ enum Scheduler {
 }
 
 /// The idle thread: sleeps until an interrupt; the interrupt's end switches
-/// to whatever became ready.
+/// to whatever became ready. A thread that died on this CPU is retired here
+/// too: otherwise it would stay unretired (and its process unreaped) until
+/// this CPU next had something to run.
 let idleLoop: @convention(c) (UInt64) -> Void = { _ in
-  while true { x86_sti_hlt() }
+  while true {
+    x86_cli()
+    Scheduler.here?.retire()
+    x86_sti_hlt()
+  }
 }
