@@ -355,7 +355,6 @@ enum DTU {
   /// The NUMA node of a service frame (the service has one allocator; the
   /// topology says where the frame lies).
   static func nodeOfServiceMemory(_ physical: UInt64) -> Int {
-    for region in NodeRings.regions where region.range.contains(physical) { return region.node }
     if let topology = platform?.topology {
       for node in topology.nodes where node.memory.contains(where: { $0.contains(physical) }) {
         return node.id

@@ -24,15 +24,10 @@ enum DTUCalls {
       case .success(let created): endpoint = created
       case .failure(let error): return error.rawValue
       }
-      do throws(CapabilityError) {
-        let created = try ProcessCapabilities.system.createObject(
-          .receiveEndpoint, bytes: UInt64(endpoint.pages) * 4096, at: destination)
-        KernelObjects.set(created.object, .receiveEndpoint(endpoint))
-      } catch {
-        DTU.destroy(endpoint)
-        throw error
-      }
-      return 0
+      return try install(
+        .receiveEndpoint(endpoint), type: .receiveEndpoint, bytes: UInt64(endpoint.pages) * 4096,
+        at: destination
+      ) { DTU.destroy(endpoint) }
     }
   }
 
@@ -55,15 +50,9 @@ enum DTUCalls {
       case .success(let minted): endpoint = minted
       case .failure(let error): return error.rawValue
       }
-      do throws(CapabilityError) {
-        let created = try ProcessCapabilities.system.createObject(
-          .sendEndpoint, bytes: 64, at: destination)
-        KernelObjects.set(created.object, .sendEndpoint(endpoint))
-      } catch {
-        DTU.destroy(endpoint)
-        throw error
-      }
-      return 0
+      return try install(
+        .sendEndpoint(endpoint), type: .sendEndpoint, bytes: 64, at: destination
+      ) { DTU.destroy(endpoint) }
     }
   }
 
@@ -156,15 +145,9 @@ enum DTUCalls {
       case .success(let created): endpoint = created
       case .failure(let error): return error.rawValue
       }
-      do throws(CapabilityError) {
-        let created = try ProcessCapabilities.system.createObject(
-          .memoryEndpoint, bytes: 64, at: destination)
-        KernelObjects.set(created.object, .memoryEndpoint(endpoint))
-      } catch {
-        DTU.destroy(endpoint)
-        throw error
-      }
-      return 0
+      return try install(
+        .memoryEndpoint(endpoint), type: .memoryEndpoint, bytes: 64, at: destination
+      ) { DTU.destroy(endpoint) }
     }
   }
 
@@ -244,15 +227,9 @@ enum DTUCalls {
         case .success(let minted): endpoint = minted
         case .failure(let error): return error.rawValue
         }
-        do throws(CapabilityError) {
-          let created = try ProcessCapabilities.system.createObject(
-            .sendEndpoint, bytes: 64, at: destination)
-          KernelObjects.set(created.object, .sendEndpoint(endpoint))
-        } catch {
-          DTU.destroy(endpoint)
-          throw error
-        }
-        return 0
+        return try install(
+          .sendEndpoint(endpoint), type: .sendEndpoint, bytes: 64, at: destination
+        ) { DTU.destroy(endpoint) }
       }
     }
     // The LWK's: its kernel binds the channel and names the ring.
@@ -271,11 +248,11 @@ enum DTUCalls {
       guard let endpoint = RemoteSendEndpoint(ring: ring, channel: channel) else {
         return SystemCallError.invalidObject.rawValue
       }
-      let destination = CapabilityAddress(space: space, slot: slot)
-      let created = try ProcessCapabilities.system.createObject(
-        .sendEndpoint, bytes: 64, at: destination)
-      KernelObjects.set(created.object, .remoteSendEndpoint(endpoint))
-      return 0
+      // Refused: the release below gives the channel back.
+      return try install(
+        .remoteSendEndpoint(endpoint), type: .sendEndpoint, bytes: 64,
+        at: CapabilityAddress(space: space, slot: slot)
+      ) {}
     }
     if installed != 0 {
       // Nothing here maps it: the LWK may take the channel back at once.
@@ -315,6 +292,22 @@ enum DTUCalls {
       if !endpoint.destroyed { endpoint.control.clearSleeping() }
     }
     return Int64(bitPattern: me.userFrame.pointee.rax)
+  }
+
+  /// Gives a new endpoint object its capability in `destination`; when the
+  /// capability system refuses (quota, slot), `undo` takes the object apart.
+  private static func install(
+    _ object: KernelObject, type: ObjectType, bytes: UInt64, at destination: CapabilityAddress,
+    undo: () -> Void
+  ) throws(CapabilityError) -> Int64 {
+    do throws(CapabilityError) {
+      let created = try ProcessCapabilities.system.createObject(type, bytes: bytes, at: destination)
+      KernelObjects.set(created.object, object)
+    } catch {
+      undo()
+      throw error
+    }
+    return 0
   }
 
   private static func lookUpReceive(_ slot: UInt64) -> Result<ReceiveEndpoint, SystemCallError> {
