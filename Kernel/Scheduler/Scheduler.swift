@@ -62,6 +62,19 @@ final class CPUScheduler {
     needsReschedule = true
   }
 
+  /// True when the running thread, which has just marked itself blocked,
+  /// was asked to end before it did: the kill found it still running (its
+  /// wake did nothing, its IPI landed in the kernel), so nothing would ever
+  /// wake it. It stays running instead and ends on its way out to user
+  /// mode. Interrupts off.
+  func keepsRunningToEnd() -> Bool {
+    _ = lock.lock()
+    defer { lock.unlock(false) }
+    guard current.killRequested, current.state == .blocked else { return false }
+    current.state = .running
+    return true
+  }
+
   /// The highest priority with a ready thread (-1: none).
   var highestReadyPriority: Int { ready.highestPriority }
 
@@ -202,8 +215,10 @@ enum Scheduler {
     let interruptsWereOn = x86_read_rflags() & (1 << 9) != 0
     x86_cli()
     scheduler.current.state = .blocked
-    scheduler.reschedule()
-    scheduler.retire()
+    if !scheduler.keepsRunningToEnd() {
+      scheduler.reschedule()
+      scheduler.retire()
+    }
     if interruptsWereOn { x86_sti() }
   }
 
@@ -233,6 +248,7 @@ enum Scheduler {
   /// its wakers hold). Interrupts off.
   static func blockMarked() {
     guard let scheduler = here else { return }
+    if scheduler.keepsRunningToEnd() { return }
     scheduler.reschedule()
     scheduler.retire()
   }
