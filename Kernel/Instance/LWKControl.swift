@@ -1,6 +1,8 @@
+import Synchronization
 import X86
 
-/// The service instance's line to the LWK instance for the `lwk` commands:
+/// The service instance's line to the LWK instance for the `lwk` commands
+/// and the DTU requests that cross instances (connect, wake, release):
 /// a control queue (service -> LWK) and a reply queue (LWK -> service) in
 /// the shared region, both Core shipping queues. The service rings the LWK's
 /// doorbell only when the control queue was empty before its request (the
@@ -20,6 +22,14 @@ enum LWKControl {
   nonisolated(unsafe) static var requests: ShippingQueue? = nil
   nonisolated(unsafe) static var replies: ShippingQueue? = nil
   nonisolated(unsafe) static var nextTag: UInt64 = 1
+  /// One call at a time: callers on several service CPUs (the shell, a
+  /// sender's wake, a release at reaping) share one reply queue, and a
+  /// caller that took another's reply off it would drop it as late. The
+  /// LWK serves requests one by one anyway, so little is lost by waiting.
+  /// Spun on with the caller's interrupts as they were: a call never blocks
+  /// and kernel code is not preempted, so the holder is always on another
+  /// CPU, making progress.
+  private static let calling = Atomic<Bool>(false)
   /// The LWK CPU that serves the control queue.
   nonisolated(unsafe) static var server: Processor? = nil
   static var serverIndex: Int { server?.index ?? -1 }
@@ -90,6 +100,10 @@ enum LWKControl {
       return .failure(
         .noInstance(LWKLoader.absence ?? "its state is \(SharedRegion.lwkState.description)"))
     }
+    while !calling.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged {
+      x86_pause()
+    }
+    defer { calling.store(false, ordering: .releasing) }
     let tag = nextTag
     nextTag &+= 1
     var bytes = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0))
