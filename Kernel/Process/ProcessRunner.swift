@@ -339,6 +339,24 @@ enum ProcessRunner {
     return "kill: process \(pid) (\(process.name)) stopped"
   }
 
+  /// Waits until a process has ended by itself (a background program) and
+  /// says how; at once for one that has ended already.
+  static func wait(_ pid: Int) -> String {
+    guard let me = Scheduler.here?.current else { return "wait: no scheduler" }
+    let interrupts = KernelLock.acquire()
+    guard let process = live.first(where: { $0.pid == pid }) else {
+      let ended = history.last { $0.pid == pid }
+      KernelLock.release(interrupts)
+      guard let ended else { return "wait: no process \(pid)" }
+      return "process \(pid) (\(ended.name)) \(ended.status)"
+    }
+    if !process.allThreadsDead { process.deathWaiters.append(me) }
+    KernelLock.release(interrupts)
+    Scheduler.block { process.allThreadsDead }
+    awaitFinished(process)
+    return "process \(pid) (\(process.name)) \(process.exitStatus ?? "ended")"
+  }
+
   /// Its threads end at their next way out of the kernel, on their own
   /// CPUs, and are switched away from just after: give them a moment (at
   /// most 200 ms), so that what comes next (`mem since`, `eps`, the next

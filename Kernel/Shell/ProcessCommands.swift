@@ -49,6 +49,15 @@ enum ProcessCommands {
     print(ProcessRunner.kill(Int(pid)))
   }
 
+  static func wait(_ arguments: [String]) {
+    guard arguments.count == 1, let pid = ShellCommand.parseUnsigned(arguments[0]), pid < 1 << 31
+    else {
+      print("usage: wait PID")
+      return
+    }
+    print(ProcessRunner.wait(Int(pid)))
+  }
+
   static func ps(_ arguments: [String]) {
     guard arguments.isEmpty else {
       print("usage: ps")

@@ -43,6 +43,9 @@ enum ShellCommands {
     ShellCommandEntry(
       name: "kill", usage: "kill PID", summary: "stop a running process", run: ProcessCommands.kill),
     ShellCommandEntry(
+      name: "wait", usage: "wait PID", summary: "wait for a background process to end",
+      run: ProcessCommands.wait),
+    ShellCommandEntry(
       name: "ps", usage: "ps", summary: "threads and processes: id, CPU, priority, state",
       run: ProcessCommands.ps),
     ShellCommandEntry(
