@@ -236,11 +236,20 @@ enum LWKCommands {
   }
 
   /// Polls the LWK instance every 2 ms until the process has ended (it says
-  /// how); the
-  /// doorbells of shipped calls keep arriving on this CPU meanwhile.
+  /// how); the doorbells of shipped calls keep arriving on this CPU
+  /// meanwhile. The shell waits at a program's priority and yields between
+  /// polls, so the programs of its CPU run on: one may be what the LWK
+  /// program waits for (its DTU partner).
   static func waitForEnd(pid: UInt64) {
     FunctionShipping.foreground = true
-    defer { FunctionShipping.foreground = false }
+    let scheduler = Scheduler.here
+    let shell = scheduler?.current
+    let priority = shell?.priority ?? 0
+    if let shell { scheduler?.setPriority(shell, ProcessRunner.defaultPriority) }
+    defer {
+      if let shell { scheduler?.setPriority(shell, priority) }
+      FunctionShipping.foreground = false
+    }
     while true {
       x86_cli()
       FunctionShipping.inputArrived()  // what was typed ahead
@@ -256,7 +265,13 @@ enum LWKCommands {
         // A short busy wait, not hlt: under -icount a machine whose CPUs
         // all halt lets QEMU's virtual clock run on host time, and the LWK
         // figures measured in the foreground would count host idle time.
-        Clock.delay(microseconds: 2_000)
+        let end = x86_rdtsc() + Clock.cycles(microseconds: 2_000)
+        while x86_rdtsc() < end {
+          x86_cli()
+          scheduler?.reschedule()
+          x86_sti()
+          x86_pause()
+        }
       case .failure(let failure):
         print("error: \(failure.description)")
         return
