@@ -10,7 +10,8 @@
 #     shipped null system call, a burst of shipped calls, control-queue round
 #     trips, FWQ noise on an LWK CPU and on a service CPU
 #   - DTU endpoints: user-level instructions per message on each side for
-#     8/56/248 bytes, the cross-node round trip polling and sleeping
+#     8/56/248 bytes, the cross-node round trip polling and sleeping, the
+#     round trip across the kernel instances both ways
 #   - the hosted allocator benchmark (release build)
 set -euo pipefail
 runner=$1 kernel=$2
@@ -39,7 +40,7 @@ for name in lwk-icount lwk-cycles; do
 done
 for name in dtu-icount dtu-cycles; do
   echo "DTU endpoints: user-level cost per message, cross-node round trips, kernel IPC beside them ($name):"
-  grep -a -E '^dtubench:|^ipcbench: IPC call\+reply, two CPUs' "build/scenarios/$name.log" |
+  grep -a -E '^dtubench:|^ipcbench: IPC call\+reply, two CPUs|round trips to' "build/scenarios/$name.log" |
     tr -d '\r' | sed 's/^/  /'
 done
 echo "hosted allocator benchmark (swift build -c release):"

@@ -474,11 +474,16 @@ enum DTU {
   /// The second phase of a cross-instance revoke, on the ring's kernel:
   /// the remote sender is already unmapped everywhere; revoke its channel
   /// (what it published stays readable) and say how much is unread.
-  static func releaseFromOtherInstance(ring: UInt64, channel: Int) -> UInt64? {
+  /// With `label`, only a channel bound for that sender is released.
+  static func releaseFromOtherInstance(ring: UInt64, channel: Int, label: UInt64? = nil)
+    -> UInt64?
+  {
     for endpoint in allReceiveEndpoints() where endpoint.physical == ring {
-      guard let index = endpoint.remoteSenders.firstIndex(where: { $0.channel == channel }) else {
-        continue
-      }
+      guard
+        let index = endpoint.remoteSenders.firstIndex(where: {
+          $0.channel == channel && (label == nil || $0.label == label)
+        })
+      else { continue }
       let send = endpoint.remoteSenders.remove(at: index)
       destroy(send)
       freeRingIfUnused(endpoint)
@@ -539,11 +544,6 @@ enum DTU {
   /// kernel revokes the channel and answers with what was left unread.
   static func destroy(_ endpoint: RemoteSendEndpoint) {
     unmap(&endpoint.mappings, through: nil, sink: true)
-    guard KernelInstance.kind == .service else { return }
-    if case .success(let reply) = LWKControl.call(
-      .dtuRelease, (endpoint.ring, UInt64(endpoint.channel), 0, 0)), reply.status == .ok
-    {
-      unreadAtRevoke &+= reply.words.0
-    }
+    OtherInstance.release(ring: endpoint.ring, channel: endpoint.channel, owner: endpoint.owner)
   }
 }

@@ -31,8 +31,9 @@ final class ReceiveEndpoint {
   /// The name `dtuPublish` gave it (0: none).
   var name: UInt64 = 0
 
-  init(node: Int, id: EndpointAddress, physical: UInt64, pages: Int, control: ReceiveEndpointControl)
-  {
+  init(
+    node: Int, id: EndpointAddress, physical: UInt64, pages: Int, control: ReceiveEndpointControl
+  ) {
     self.node = node
     self.id = id
     self.physical = physical
@@ -124,11 +125,13 @@ final class RemoteSendEndpoint {
   let ring: UInt64
   let channel: Int
   let run: ChannelRun
+  /// The process that connected (the release names it).
+  let owner: UInt64
   var mappings: [DTUMapping] = []
 
   /// nil when the ring and channel are not a live channel of a ring inside
   /// a ring region (the other kernel's word is checked, not trusted).
-  init?(ring: UInt64, channel: Int) {
+  init?(ring: UInt64, channel: Int, owner: UInt64) {
     guard ring & 0xFFF == 0,
       let region = NodeRings.regions.first(where: { $0.range.contains(ring) }),
       let base = PhysicalMemory.pointer(ring),
@@ -143,5 +146,6 @@ final class RemoteSendEndpoint {
     self.ring = ring
     self.channel = channel
     self.run = run
+    self.owner = owner
   }
 }

@@ -29,6 +29,11 @@ enum FunctionShipping {
   /// Not a system call: "process arguments[0] is a child of the sender's
   /// process", sent by spawn before the child starts.
   static let adoptNumber: UInt64 = 0xC0FF_EE01
+  /// Not system calls, and not answered: "wake the receiver of the ring at
+  /// arguments[0]" and "release channel arguments[1] of the ring at
+  /// arguments[0]", from the LWK's DTU (`OtherInstance`).
+  static let wakeNumber: UInt64 = 0xC0FF_EE02
+  static let releaseNumber: UInt64 = 0xC0FF_EE03
 
   /// The second half of the staging area: module images shipped to spawn.
   static var spawnStagingArea: UnsafeMutableRawPointer? {
@@ -277,6 +282,11 @@ enum FunctionShipping {
       print("shipping: refusing a request: \(error.description)")
       return
     }
+    if request.context.instance == lwkInstanceID && request.number == releaseNumber {
+      served &+= 1
+      OtherInstance.serveRelease(request)
+      return
+    }
     // The seed's consistency check: the context must name a process that
     // the sending instance owns.
     guard request.context.instance == lwkInstanceID,
@@ -292,6 +302,10 @@ enum FunctionShipping {
       answer(request, result: 0)
       return
     }
+    if request.number == wakeNumber {
+      OtherInstance.serveWake(request)
+      return
+    }
     if request.number == cancelNumber {
       let before = pendingReads.count
       pendingReads.removeAll {
@@ -305,6 +319,9 @@ enum FunctionShipping {
       ConsoleLock.writeFromInterrupt(request.data)
       answer(request, result: UInt64(request.data.count))
     case .spawn: answer(request, result: UInt64(bitPattern: stage(request.data)))
+    case .dtuConnect:
+      let (result, ring, channel) = OtherInstance.serveConnect(request)
+      [ring, channel].withUnsafeBytes { answer(request, result: result, data: ByteView($0)) }
     case .consoleRead:
       let length = Int(min(request.arguments[0], UInt64(replyData)))
       guard length > 0 else {
@@ -357,8 +374,10 @@ enum FunctionShipping {
     }
   }
 
-  static func answer(_ request: ShippedRequest, result: UInt64) {
-    send(ShippedReply(answering: request, result: result))
+  static func answer(
+    _ request: ShippedRequest, result: UInt64, data: ByteView = ByteView(base: nil, count: 0)
+  ) {
+    send(ShippedReply(answering: request, result: result, data: data))
   }
 
   /// Into the reply queue of the LWK CPU the context names; its doorbell

@@ -184,9 +184,9 @@ enum DTUCalls {
       DTU.wake(endpoint.target)
       return 0
     }
-    // The receiver is the other instance's: its kernel wakes it (outside
-    // our lock, the call waits for the answer).
-    if remoteRing != 0, case .failure = LWKControl.call(.dtuWake, (remoteRing, 0, 0, 0)) {
+    // The receiver is the other instance's: its kernel wakes it (asked
+    // outside our lock).
+    if remoteRing != 0, !OtherInstance.wake(ring: remoteRing) {
       return SystemCallError.endpointRevoked.rawValue
     }
     return result
@@ -206,8 +206,8 @@ enum DTUCalls {
   }
 
   /// dtuConnect(name, credits, slot): to a local published endpoint, or
-  /// (from the service) to one the LWK published, through a control
-  /// request that the LWK's control thread serves.
+  /// to one the other instance published, through a request its kernel
+  /// serves (`OtherInstance`).
   static func connect(_ f: UnsafeMutablePointer<InterruptFrame>) -> Int64 {
     let (name, credits, slot) = (f.pointee.rdi, f.pointee.rsi, f.pointee.rdx)
     let pid = UInt64(ProcessRunner.current?.pid ?? 0)
@@ -215,7 +215,7 @@ enum DTUCalls {
     let label = instance << 32 | pid
     guard credits <= 1 << 20 else { return SystemCallError.badGeometry.rawValue }
     let local = KernelLock.held { DTU.lookUp(name: name) }
-    if local != nil || KernelInstance.kind != .service {
+    if local != nil {
       return CapabilityCalls.withSpace { space throws(CapabilityError) in
         guard let target = DTU.lookUp(name: name) else {
           return SystemCallError.noSuchName.rawValue
@@ -232,20 +232,14 @@ enum DTUCalls {
         ) { DTU.destroy(endpoint) }
       }
     }
-    // The LWK's: its kernel binds the channel and names the ring.
-    let reply: ControlMessage
-    switch LWKControl.call(.dtuConnect, (name, credits, label, 0)) {
-    case .success(let answer): reply = answer
-    case .failure: return SystemCallError.noSuchName.rawValue
+    // The other instance's: its kernel binds the channel and names the ring.
+    let (ring, channel): (UInt64, Int)
+    switch OtherInstance.connect(name: name, credits: credits, label: label) {
+    case .success(let bound): (ring, channel) = bound
+    case .failure(let error): return error.rawValue
     }
-    guard reply.status == .ok else {
-      return Int64(
-        bitPattern: reply.words.0 == 0
-          ? UInt64(bitPattern: SystemCallError.noSuchName.rawValue) : reply.words.0)
-    }
-    let (ring, channel) = (reply.words.0, Int(reply.words.1))
     let installed = CapabilityCalls.withSpace { space throws(CapabilityError) in
-      guard let endpoint = RemoteSendEndpoint(ring: ring, channel: channel) else {
+      guard let endpoint = RemoteSendEndpoint(ring: ring, channel: channel, owner: pid) else {
         return SystemCallError.invalidObject.rawValue
       }
       // Refused: the release below gives the channel back.
@@ -255,8 +249,8 @@ enum DTUCalls {
       ) {}
     }
     if installed != 0 {
-      // Nothing here maps it: the LWK may take the channel back at once.
-      _ = LWKControl.call(.dtuRelease, (ring, UInt64(channel), 0, 0))
+      // Nothing here maps it: its kernel may take the channel back at once.
+      OtherInstance.release(ring: ring, channel: channel, owner: pid)
     }
     return installed
   }

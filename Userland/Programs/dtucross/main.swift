@@ -1,14 +1,19 @@
 import UserSystem
 
-/// Messages from one kernel instance to the other through a DTU endpoint.
+/// Messages from one kernel instance to the other through DTU endpoints.
 /// "serve NAME": create a receive endpoint on this CPU's node, publish it
 /// as NAME, and take messages until the sender says it is done; every
 /// message must carry the next number and the label the kernel gave its
-/// sender. "send NAME COUNT": connect to NAME (the LWK instance's, from a
-/// service program) and send 1...COUNT, waking the receiver when it said
-/// it sleeps. Ending the sender revokes its channel across the instances:
-/// the service unmaps it first, then the LWK revokes the channel and
-/// reports what was unread.
+/// sender. "send NAME COUNT": connect to NAME (the other instance's) and
+/// send 1...COUNT, waking the receiver when it said it sleeps. Ending the
+/// sender revokes its channel across the instances: its kernel unmaps it
+/// first, then the ring's kernel revokes the channel.
+/// "pong NAME" and "ping NAME REPLY ROUNDS": a round trip across the
+/// instances. Pong publishes NAME; ping publishes REPLY, connects to NAME
+/// and sends REPLY as its first message; pong connects back to it and
+/// answers every number with the next one until ping says it is done.
+/// Both directions cross: one instance connects to the other's endpoint
+/// each way.
 enum Program {
   static let receive: UInt64 = 20
   static let send: UInt64 = 21
@@ -17,25 +22,154 @@ enum Program {
   static func main(argument: String) -> Int64 {
     let words = argument.split(separator: " ")
     guard words.count >= 2, let name = UInt64(words[1]) else {
-      print("usage: dtucross serve NAME | dtucross send NAME COUNT")
+      print(usage)
       return 2
     }
     if words[0] == "serve" { return serve(name) }
+    if words[0] == "pong" { return pong(name) }
     if words[0] == "send", words.count == 3, let count = UInt64(words[2]) {
       return sendAll(name, count)
     }
-    print("usage: dtucross serve NAME | dtucross send NAME COUNT")
+    if words[0] == "ping", words.count == 4, let reply = UInt64(words[2]),
+      let rounds = Int(words[3]), rounds >= 1, rounds <= 100_000
+    {
+      return ping(name, reply: reply, rounds: rounds)
+    }
+    print(usage)
     return 2
   }
 
-  static func serve(_ name: UInt64) -> Int64 {
+  static let usage =
+    "usage: dtucross serve NAME | send NAME COUNT | pong NAME | ping NAME REPLY ROUNDS (1-100000)"
+
+  /// Creates the receive endpoint, publishes it as `name` and activates it.
+  static func publishReceiver(_ name: UInt64) -> ChannelReceiver? {
     guard Endpoints.createReceive(receive, slotsLog2: 8, slotSizeLog2: 6) == 0,
       Endpoints.publish(receive, name: name) == 0,
-      case .success(var receiver) = Endpoints.receiver(receive)
+      case .success(let receiver) = Endpoints.receiver(receive)
     else {
       print("dtucross: cannot publish a receive endpoint as \(name)")
+      return nil
+    }
+    return receiver
+  }
+
+  /// Connects to `name` and activates the send endpoint.
+  static func connect(_ name: UInt64) -> ChannelSender? {
+    let connected = Endpoints.connect(name: name, credits: 64, into: send)
+    guard connected == 0 else {
+      print(
+        "dtucross: cannot connect to \(name): \(SystemCallError(rawValue: connected)?.name ?? "error \(connected)")"
+      )
+      return nil
+    }
+    guard case .success(let sender) = Endpoints.sender(send) else {
+      print("dtucross: cannot activate the send endpoint")
+      return nil
+    }
+    return sender
+  }
+
+  /// Sends one word, waking the receiver when it said it sleeps and
+  /// waiting while the credits are used up. False when the send failed.
+  static func send(_ sender: inout ChannelSender, _ value: UInt64, wakes: inout Int) -> Bool {
+    var word = value
+    while true {
+      let result = withUnsafeBytes(of: &word) {
+        sender.send(kind: .message, replyLabel: 0, bytes: $0)
+      }
+      switch result {
+      case .sent(let wake):
+        if wake {
+          wakes += 1
+          Endpoints.wake(send)
+        }
+        return true
+      case .noCredits: continue  // the receiver frees slots as it goes
+      default: return false
+      }
+    }
+  }
+
+  /// The next message's word and label, acked. Polls while messages keep
+  /// coming; sleeps in the kernel after about 5 ms without.
+  static func next(_ receiver: inout ChannelReceiver, sleeps: inout Int) -> (
+    word: UInt64, label: UInt64
+  ) {
+    var last = user_rdtsc()
+    while true {
+      guard let message = receiver.fetch() else {
+        if user_rdtsc() - last > 10_000_000 && receiver.prepareToSleep() {
+          sleeps += 1
+          Endpoints.wait(receive)
+          last = user_rdtsc()
+        }
+        continue
+      }
+      let word = message.length >= 8 ? message.payload.loadUnaligned(as: UInt64.self) : 0
+      let label = message.label
+      _ = try? receiver.ack(message)
+      return (word, label)
+    }
+  }
+
+  static func pong(_ name: UInt64) -> Int64 {
+    guard var receiver = publishReceiver(name) else { return 1 }
+    print("dtucross: pong endpoint published as \(name)")
+    var sleeps = 0
+    let first = next(&receiver, sleeps: &sleeps)
+    guard var sender = connect(first.word) else { return 1 }
+    var answered = 0
+    var wakes = 0
+    var wrong = 0
+    while true {
+      let message = next(&receiver, sleeps: &sleeps)
+      if message.word == done { break }
+      if message.label != first.label { wrong += 1 }
+      guard send(&sender, message.word &+ 1, wakes: &wakes) else {
+        print("dtucross: answer failed")
+        return 1
+      }
+      answered += 1
+    }
+    print(
+      "dtucross: answered \(answered) pings from label \(hex(first.label)) (instance \(first.label >> 32)), \(wrong == 0 ? "labels consistent" : "\(wrong) wrong labels")"
+    )
+    return wrong == 0 ? 0 : 1
+  }
+
+  static func ping(_ name: UInt64, reply: UInt64, rounds: Int) -> Int64 {
+    guard var receiver = publishReceiver(reply), var sender = connect(name) else { return 1 }
+    var wakes = 0
+    var sleeps = 0
+    guard send(&sender, reply, wakes: &wakes) else {
+      print("dtucross: send failed")
       return 1
     }
+    var samples = [UInt64](repeating: 0, count: rounds)
+    var wrong = 0
+    var label: UInt64 = 0
+    for round in 0..<rounds {
+      let start = user_rdtsc()
+      guard send(&sender, UInt64(round), wakes: &wakes) else {
+        print("dtucross: send failed")
+        return 1
+      }
+      let answer = next(&receiver, sleeps: &sleeps)
+      samples[round] = user_rdtsc() - start
+      if label == 0 { label = answer.label }
+      if answer.word != UInt64(round) + 1 || answer.label != label { wrong += 1 }
+    }
+    _ = send(&sender, done, wakes: &wakes)
+    samples.sort()
+    print(
+      "dtucross: \(rounds) round trips to \(name), answers from label \(hex(label)) (instance \(label >> 32)): median \(samples[rounds / 2]) ticks, min \(samples[0]), max \(samples[rounds - 1]), \(wrong == 0 ? "all answers checked" : "\(wrong) wrong")"
+    )
+    return wrong == 0 ? 0 : 1
+  }
+
+  static func serve(_ name: UInt64) -> Int64 {
+    guard var receiver = publishReceiver(name) else { return 1 }
     print("dtucross: receive endpoint published as \(name)")
     var expected: UInt64 = 1
     var label: UInt64 = 0
@@ -64,37 +198,13 @@ enum Program {
   }
 
   static func sendAll(_ name: UInt64, _ count: UInt64) -> Int64 {
-    let connected = Endpoints.connect(name: name, credits: 64, into: send)
-    guard connected == 0 else {
-      print(
-        "dtucross: cannot connect to \(name): \(SystemCallError(rawValue: connected)?.name ?? "error \(connected)")"
-      )
-      return 1
-    }
-    guard case .success(var sender) = Endpoints.sender(send) else {
-      print("dtucross: cannot activate the send endpoint")
-      return 1
-    }
+    guard var sender = connect(name) else { return 1 }
     if count > 1_000_000 { print("dtucross: connected to \(name), sending") }
     var wakes = 0
-    var next: UInt64 = 1
-    while next <= count + 1 {
-      var word = next > count ? done : next
-      next += 1
-      while true {
-        let result = withUnsafeBytes(of: &word) {
-          sender.send(kind: .message, replyLabel: 0, bytes: $0)
-        }
-        if result == .noCredits { continue }
-        if result == .sent(wakeReceiver: true) {
-          wakes += 1
-          Endpoints.wake(send)
-        }
-        if result != .sent(wakeReceiver: false) && result != .sent(wakeReceiver: true) {
-          print("dtucross: send failed")
-          return 1
-        }
-        break
+    for value in 1...count + 1 {
+      guard send(&sender, value > count ? done : value, wakes: &wakes) else {
+        print("dtucross: send failed")
+        return 1
       }
     }
     print("dtucross: sent \(count) messages to \(name), \(wakes) wake calls")

@@ -1,0 +1,141 @@
+import X86
+
+/// The DTU's requests to the other kernel instance: connect to a receive
+/// endpoint it published, wake its receiver, release a channel it bound.
+/// The instances share no tables, so each of these is a kernel-to-kernel
+/// message; only the transport differs by direction. The service asks the
+/// LWK over the control queue (`LWKControl`, served by the LWK's control
+/// thread); the LWK ships to the service over the function-shipping queue
+/// (`FunctionShipping`, served in the service's doorbell interrupt), the
+/// same queue its shipped system calls use.
+///
+/// From the LWK, a wake and a release are posted, not awaited. A release
+/// comes from tearing a capability down under KernelLock, where no shipped
+/// call may wait; its first phase (every LWK mapping of the channel gone,
+/// shot down on every LWK CPU) is done before it is posted, which is what
+/// makes the channel safe to revoke, and the service's revoke follows in
+/// queue order. A wake needs no answer: the sender learns of a revoke from
+/// its channel record.
+enum OtherInstance {
+  /// Binds a channel of the receive endpoint published as `name` in the
+  /// other instance: its ring's physical address and the channel.
+  static func connect(name: UInt64, credits: UInt64, label: UInt64) -> Result<
+    (ring: UInt64, channel: Int), SystemCallError
+  > {
+    if KernelInstance.kind == .service {
+      switch LWKControl.call(.dtuConnect, (name, credits, label, 0)) {
+      case .success(let reply) where reply.status == .ok:
+        return .success((reply.words.0, Int(truncatingIfNeeded: reply.words.1)))
+      case .success(let reply):
+        return .failure(SystemCallError(rawValue: Int64(bitPattern: reply.words.0)) ?? .noSuchName)
+      case .failure: return .failure(.noSuchName)
+      }
+    }
+    // The service computes the label from the shipped context itself.
+    var bound: (ring: UInt64, channel: Int)? = nil
+    var arguments = ShippedArguments()
+    _ = arguments.append(name)
+    _ = arguments.append(credits)
+    let result = FunctionShipping.ship(
+      .dtuConnect, arguments: arguments, data: ByteView(base: nil, count: 0)
+    ) { data in
+      if let ring = data.u64(0), let channel = data.u64(8) {
+        bound = (ring, Int(truncatingIfNeeded: channel))
+      }
+    }
+    guard result == 0, let bound else {
+      return .failure(SystemCallError(rawValue: result) ?? .noSuchName)
+    }
+    return .success(bound)
+  }
+
+  /// Asks the ring's kernel to wake its receiver. False when it refused.
+  static func wake(ring: UInt64) -> Bool {
+    if KernelInstance.kind == .service {
+      if case .success = LWKControl.call(.dtuWake, (ring, 0, 0, 0)) { return true }
+      return false
+    }
+    guard let context = FunctionShipping.context(tag: 0) else { return false }
+    return post(FunctionShipping.wakeNumber, context, ring, 0)
+  }
+
+  /// The second phase of revoking a channel of the other instance's ring,
+  /// after every mapping here is gone. `owner` is the process that
+  /// connected (the LWK's release names it to the service, which checks
+  /// the channel was bound for it).
+  static func release(ring: UInt64, channel: Int, owner: UInt64) {
+    if KernelInstance.kind == .service {
+      if case .success(let reply) = LWKControl.call(.dtuRelease, (ring, UInt64(channel), 0, 0)),
+        reply.status == .ok
+      {
+        DTU.unreadAtRevoke &+= reply.words.0
+      }
+      return
+    }
+    let context = ShippingContext(
+      instance: FunctionShipping.lwkInstanceID, process: UInt32(truncatingIfNeeded: owner),
+      thread: 0, replyQueue: UInt16(truncatingIfNeeded: Processor.currentIndex), tag: 0)
+    if !post(FunctionShipping.releaseNumber, context, ring, UInt64(channel)) {
+      print(
+        "dtu: the service's shipping queue stayed full; channel \(channel) of ring \(hex(ring)) stays bound there"
+      )
+    }
+  }
+
+  /// Posts a request that gets no answer, waiting (bounded, 100 ms) while
+  /// the shipping queue is full.
+  private static func post(
+    _ number: UInt64, _ context: ShippingContext, _ first: UInt64, _ second: UInt64
+  ) -> Bool {
+    var arguments = ShippedArguments()
+    _ = arguments.append(first)
+    _ = arguments.append(second)
+    let request = ShippedRequest(
+      route: FunctionShipping.route, context: context, number: number, arguments: arguments)
+    let deadline = x86_rdtsc() + Clock.cycles(microseconds: 100_000)
+    while true {
+      if case .enqueued = FunctionShipping.post(request) { return true }
+      if x86_rdtsc() > deadline { return false }
+      x86_pause()
+    }
+  }
+
+  static func hex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }
+
+  // MARK: The service serving the LWK
+
+  /// A DTU request the LWK shipped, served in the shipping server (the
+  /// service's doorbell interrupt, interrupts off). The answer is sent by
+  /// the caller for connect; wake and release get none.
+  static func serveConnect(_ request: ShippedRequest) -> (
+    result: UInt64, ring: UInt64, channel: UInt64
+  ) {
+    let label = UInt64(FunctionShipping.lwkInstanceID) << 32 | UInt64(request.context.process)
+    let credits = Int(min(request.arguments[1], 1 << 20))
+    let connected = KernelLock.held {
+      DTU.connectFromOtherInstance(name: request.arguments[0], credits: credits, label: label)
+    }
+    switch connected {
+    case .success(let (ring, channel)): return (0, ring, UInt64(channel))
+    case .failure(let error): return (UInt64(bitPattern: error.rawValue), 0, 0)
+    }
+  }
+
+  static func serveWake(_ request: ShippedRequest) {
+    KernelLock.held { DTU.wakeFromOtherInstance(ring: request.arguments[0]) }
+  }
+
+  /// Only a channel bound for the process the context names is released
+  /// (its label says whom it was bound for): the process itself may have
+  /// ended, so the list of live LWK processes is not asked.
+  static func serveRelease(_ request: ShippedRequest) {
+    let label = UInt64(FunctionShipping.lwkInstanceID) << 32 | UInt64(request.context.process)
+    // What was unread is counted in this instance's `dtu stats` by the
+    // channel's revoke; the LWK does not wait to learn it.
+    _ = KernelLock.held {
+      DTU.releaseFromOtherInstance(
+        ring: request.arguments[0], channel: Int(truncatingIfNeeded: request.arguments[1]),
+        label: label)
+    }
+  }
+}
