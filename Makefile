@@ -139,6 +139,7 @@ scenarios: deps $(KERNEL) $(USER_ELFS) $(SCENARIO_RUNNER)
 	$(SCENARIO_RUNNER) run --kernel $(KERNEL)
 
 bench: deps $(KERNEL) $(USER_ELFS) $(SCENARIO_RUNNER)
+	@Tools/install-deps.sh bench
 	Tools/bench.sh $(SCENARIO_RUNNER) $(KERNEL)
 
 deps:

@@ -4,12 +4,16 @@ import UserSystem
 /// rdtsc (under QEMU -icount shift=0 one tick is one guest instruction):
 /// the user-level cost of one message on the sender (send: credits, slot,
 /// header, publish, the sleeping check) and on the receiver (fetch with the
-/// header check and the label, then ack), for 8, 56 and 248 payload bytes,
+/// header check and the label, then ack), for payloads of 8 to 1008 bytes,
 /// with no kernel entry; then the round trip to a thread on another CPU
 /// (argument "N CPU"): both sides polling (meaningful in cycles only: under
 /// icount QEMU runs one vCPU at a time, so a poller spins out its whole
 /// time slice), and both sides sleeping in the kernel between messages,
-/// each woken by the other's wake call. Argument: "N [CPU]".
+/// each woken by the other's wake call. With sender CPUs after CPU, the
+/// stream rate (meaningful in cycles only, as polling is): senders on those
+/// CPUs each stream N * 20 messages into one receive endpoint that this
+/// thread drains, first one sender, then all (at most four).
+/// Argument: "N [CPU [SENDER-CPU...]]".
 enum Program {
   static let receive: UInt64 = 20
   static let send: UInt64 = 21
@@ -30,9 +34,11 @@ enum Program {
     print(
       "dtubench: \(rounds) samples per figure, medians in rdtsc ticks (rdtsc overhead \(overhead) subtracted)"
     )
-    // The smallest slot that holds the payload after the 16-byte header.
     var next: UInt64 = 30
-    for (payload, slotLog2) in [(8, UInt64(6)), (56, 7), (248, 9)] {
+    for payload in [8, 24, 56, 120, 248, 504, 1008] {
+      // The smallest slot that holds the payload after the 16-byte header.
+      var slotLog2: UInt64 = 6
+      while 1 << slotLog2 < payload + 16 { slotLog2 += 1 }
       guard let (sendCost, receiveCost) = oneWay(payload, slotLog2, rounds, overhead, &next) else {
         print("dtubench: cannot set up the endpoints for \(payload) bytes")
         return 1
@@ -55,7 +61,101 @@ enum Program {
         )
       }
     }
+    let senderCPUs = words.dropFirst(2).compactMap { UInt64($0) }
+    if !senderCPUs.isEmpty {
+      var groups = [[senderCPUs[0]]]
+      if senderCPUs.count > 1 { groups.append(Array(senderCPUs.prefix(maximumSenders))) }
+      for cpus in groups {
+        guard let (messages, ticks) = stream(from: cpus, perSender: rounds * 20) else {
+          print("dtubench: the stream from CPUs \(cpus) went wrong")
+          return 1
+        }
+        print(
+          "dtubench: stream of 8-byte messages, \(cpus.count) sender\(cpus.count == 1 ? "" : "s") (CPU \(cpus.map { String($0) }.joined(separator: ", "))) -> 1 receiver (CPU \(currentCPU())): \(messages) messages in \(ticks) ticks, \(ticks / messages) ticks per message"
+        )
+      }
+    }
     return partnerErrors == 0 ? 0 : 1
+  }
+
+  // MARK: Streams, many to one
+
+  /// A ring of 256 slots holds four channels of 64.
+  static let maximumSenders = 4
+  static let streamReceive: UInt64 = 60
+  static func streamSend(_ index: Int) -> UInt64 { 61 + UInt64(index) }
+  static func streamThread(_ index: Int) -> UInt64 { 70 + UInt64(index) }
+  nonisolated(unsafe) static var streamLength = 0
+
+  /// Every sender streams `perSender` words 1, 2, ... and then `quit`;
+  /// this thread fetches and acks until each has quit, checking each
+  /// sender's order by the label the kernel gave it. The messages, and the
+  /// ticks from the first to the last.
+  static func stream(from cpus: [UInt64], perSender: Int) -> (UInt64, UInt64)? {
+    Capabilities.delete(streamReceive)
+    for index in 0..<maximumSenders {
+      Capabilities.delete(streamSend(index))
+      Capabilities.delete(streamThread(index))
+    }
+    streamLength = perSender
+    guard Endpoints.createReceive(streamReceive, slotsLog2: 8, slotSizeLog2: 6) == 0,
+      case .success(var receiver) = Endpoints.receiver(streamReceive)
+    else { return nil }
+    for (index, cpu) in cpus.enumerated() {
+      guard
+        Endpoints.mintSend(
+          streamReceive, label: 100 + UInt64(index), credits: 64, into: streamSend(index)) == 0,
+        Threads.start(
+          slot: streamThread(index), cpu: cpu, argument: UInt64(index), streamSender) > 0
+      else { return nil }
+    }
+    var last = [UInt64](repeating: 0, count: cpus.count)
+    var quitted = 0
+    var messages: UInt64 = 0
+    var wrong = 0
+    var first: UInt64 = 0
+    while quitted < cpus.count {
+      guard let message = receiver.fetch() else { continue }
+      if first == 0 { first = user_rdtsc() }
+      let word = message.payload.loadUnaligned(as: UInt64.self)
+      let sender = Int(message.label) - 100
+      _ = try? receiver.ack(message)
+      guard sender >= 0, sender < cpus.count else {
+        wrong += 1
+        continue
+      }
+      if word == quit {
+        quitted += 1
+        continue
+      }
+      if word != last[sender] + 1 { wrong += 1 }
+      last[sender] = word
+      messages += 1
+    }
+    let ticks = user_rdtsc() - first
+    guard wrong == 0, messages == UInt64(perSender * cpus.count) else { return nil }
+    return (messages, ticks)
+  }
+
+  /// One stream's sender: waits for credits, never for the receiver.
+  static let streamSender: @convention(c) (UInt64) -> Void = { index in
+    guard case .success(var sender) = Endpoints.sender(streamSend(Int(index))) else {
+      partnerErrors += 1
+      return
+    }
+    for i in 1...streamLength + 1 {
+      var word = i > streamLength ? quit : UInt64(i)
+      var result = ChannelSendResult.noCredits
+      while result == .noCredits {
+        result = withUnsafeBytes(of: &word) {
+          sender.send(kind: .message, replyLabel: 0, bytes: $0)
+        }
+      }
+      guard case .sent = result else {
+        partnerErrors += 1
+        return
+      }
+    }
   }
 
   static func currentCPU() -> UInt64 {
