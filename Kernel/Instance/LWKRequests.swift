@@ -176,13 +176,16 @@ extension LWKRequests {
 
   /// mOS placement: the LWK CPU running the fewest threads (the control
   /// thread counts on its CPU, so programs go elsewhere when they can).
+  /// A process that has ended counts for nothing, even while its last
+  /// thread is still on its way out: otherwise a program started just after
+  /// another ended would tie with the control thread's CPU and share it.
   static func leastLoadedCPU() -> Int {
     var best = -1
     var bestCount = Int.max
     for cpu in processors where !cpu.isService && cpu.state == .online {
       guard ProcessRunner.isServiceCPU(cpu.index) else { continue }
       var count = cpu.index == LWKControl.serverIndex ? 1 : 0
-      for process in ProcessRunner.live {
+      for process in ProcessRunner.live where process.exitStatus == nil {
         count += process.threads.filter { $0.cpu == cpu.index && $0.state != .dead }.count
       }
       if count < bestCount {

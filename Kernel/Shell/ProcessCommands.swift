@@ -41,21 +41,22 @@ enum ProcessCommands {
   }
 
   static func kill(_ arguments: [String]) {
-    guard arguments.count == 1, let pid = ShellCommand.parseUnsigned(arguments[0]), pid < 1 << 31
-    else {
-      print("usage: kill PID")
-      return
-    }
-    print(ProcessRunner.kill(Int(pid)))
+    if let pid = onePID(arguments, "kill") { print(ProcessRunner.kill(pid)) }
   }
 
   static func wait(_ arguments: [String]) {
+    if let pid = onePID(arguments, "wait") { print(ProcessRunner.wait(pid)) }
+  }
+
+  /// The single PID argument of `command`; nil, after its usage line, when
+  /// there is not exactly one that parses.
+  private static func onePID(_ arguments: [String], _ command: String) -> Int? {
     guard arguments.count == 1, let pid = ShellCommand.parseUnsigned(arguments[0]), pid < 1 << 31
     else {
-      print("usage: wait PID")
-      return
+      print("usage: \(command) PID")
+      return nil
     }
-    print(ProcessRunner.wait(Int(pid)))
+    return Int(pid)
   }
 
   static func ps(_ arguments: [String]) {
