@@ -46,7 +46,7 @@ done
 # The plot of cost against payload size, from the -icount figures.
 mkdir -p build/bench
 grep -a -E '^dtubench: [0-9]+-byte payload' build/scenarios/dtu-icount.log | tr -d '\r' |
-  sed -E 's/^dtubench: ([0-9]+)-byte payload, one thread: send ([0-9]+), fetch\+ack ([0-9]+).*/\1 \2 \3/' \
+  sed -E 's/^dtubench: ([0-9]+)-byte payload, one thread: send ([0-9]+), fetch\+ack ([0-9]+), receive ([0-9]+).*/\1 \2 \3 \4/' \
     >build/bench/dtu-cost.dat
 gnuplot -e "data='build/bench/dtu-cost.dat'; out='Tests/Bench/dtu-cost.png'" Tools/dtu-cost.gnuplot
 echo "plot of DTU cost against payload size: Tests/Bench/dtu-cost.png"

@@ -266,7 +266,20 @@ struct ModelRun {
         sleeping = false
       }
     case 40..<65:
-      let message = receiver.fetch()
+      // 55...64: receive (fetch, check, free at once or when the acks
+      // reach it); otherwise fetch and hold.
+      let receiving = operation >= 55
+      var received: ReceivedMessage? = nil
+      var message: ReceivedMessage?
+      var bytes: [UInt8] = []
+      if receiving {
+        // The payload is read inside the closure: the slot is free after.
+        (message, bytes) = receiver.receive { ($0, $0.bytes) } ?? (nil, [])
+        received = message
+      } else {
+        message = receiver.fetch()
+        bytes = message?.bytes ?? []
+      }
       let expected = modelFetch()
       guard let expected else {
         if let message { return "fetched \(message), model has nothing" }
@@ -280,11 +293,16 @@ struct ModelRun {
       guard message.label == model.label, message.generation == model.generation,
         message.kind == entry.kind, message.length == entry.length,
         message.replyLabel == entry.replyLabel,
-        message.bytes
+        bytes
           == ringPayload(
             channel: expected.channel, number: UInt64(expected.position), length: entry.length)
       else { return "message \(message) differs from the model's \(entry)" }
-      channels[expected.channel].held.append(message)
+      if received != nil {
+        channels[expected.channel].done.insert(expected.position)
+        advance(expected.channel)
+      } else {
+        channels[expected.channel].held.append(message)
+      }
     case 65..<86:
       let model = channels[channel]
       let wrong = extra % 7

@@ -85,11 +85,21 @@
 // wake calls, never a lost message. The flag is the receiver's own word:
 // a receiver that lies about it only delays itself.
 //
+// receive. `fetch` then `ack` in one, for a program that is done with each
+// message before it takes the next (most are). On its fast path (the
+// channel at the cursor, nothing of it held) it checks what fetch checks,
+// hands the message to a closure and stores the consumed count; inlined
+// into the caller, it builds only the message fields the closure reads.
+// Anything else takes fetch's way, and a message that cannot be freed at
+// once (earlier ones of its channel still held) is freed when the acks
+// reach it, like a malformed slot.
+//
 // Cost (Embedded Swift, -O, x86-64, measured on the disassembly): a
 // `fetch` that finds a valid message on the channel at the cursor executes
 // 73 instructions, about 20 of them storing the 8-word `ReceivedMessage`
 // and 13 the prologue and epilogue; an in-order `ack` 38. Record changes,
 // malformed headers and the scan of further channels are out of line.
+// `receive`'s fast path: see the README's figures (dtubench).
 //
 // Revoked channels are read up to their accepted limit and no further,
 // whatever the (former) sender wrote later; once drained they read as
@@ -156,7 +166,8 @@ struct ReceiverChannel {
   var limit: UInt64 = 0
   var fetched: UInt64 = 0
   var acked: UInt64 = 0
-  /// Bit j: position acked + 1 + j was malformed and waits to be freed.
+  /// Bit j: position acked + 1 + j was malformed (or handed out and done
+  /// with by `receive`) and waits to be freed.
   var malformedMask: UInt64 = 0
   var malformed: UInt64 = 0
 
@@ -383,6 +394,93 @@ public struct ChannelReceiver: @unchecked Sendable {
     channels[unchecked: channel].acked = message.position
     channels[unchecked: channel].malformedMask >>= 1
     settle(channel)
+  }
+
+  // MARK: receive: fetch and ack in one
+
+  /// The next message of any channel, handed to `body`; its slot is freed
+  /// when `body` returns. nil (and `body` not called) when none is
+  /// published. The fast path for programs that are done with a message
+  /// before they take the next: on the channel at the cursor, with no
+  /// message of it held, this is fetch and ack fused and inlined into the
+  /// caller, which builds no more of the message than `body` reads and
+  /// checks nothing twice. The payload must not be used after `body`
+  /// returns. Everything else (another channel, a malformed head, messages
+  /// of the channel still held from `fetch`) takes the general way; a
+  /// message handed out while earlier ones of its channel are held is
+  /// freed when the acks reach it, as a malformed one is.
+  @inline(__always)
+  public mutating func receive<R>(_ body: (ReceivedMessage) -> R) -> R? {
+    let channel = cursor
+    if update(channel) {
+      let fetched = channels[unchecked: channel].fetched
+      // Nothing held (no ack outstanding, no malformed slot waiting).
+      if fetched == channels[unchecked: channel].acked
+        && fetched < channels[unchecked: channel].limit
+      {
+        let position = fetched &+ 1
+        let slots = channels[unchecked: channel].slots
+        let slot = slots.slot(position)
+        let word0 = ChannelSlots.word0(slot)
+        if MessageHeader.sequence(of: word0) == UInt32(truncatingIfNeeded: position),
+          let header = try? MessageHeader.decode(
+            word0: word0, word1: EndpointWords.load(slot, 8), payloadCapacity: payloadCapacity)
+        {
+          channels[unchecked: channel].fetched = position
+          let result = body(
+            ReceivedMessage(
+              channel: channel,
+              generation: ChannelRecord.generation(of: channels[unchecked: channel].stateWord),
+              position: position, label: channels[unchecked: channel].label, kind: header.kind,
+              length: header.length, replyLabel: header.replyLabel,
+              slotIndex: channels[unchecked: channel].firstSlot &+ slots.index(position),
+              slot: slot))
+          channels[unchecked: channel].acked = position
+          EndpointWords.storeReleasing(
+            status, ReceiveEndpointLayout.consumedOffset(channel: channel), position)
+          cursor = channel &+ 1 == layout.channelCount ? 0 : channel &+ 1
+          return result
+        }
+      }
+    }
+    guard let message = fetchFreeable() else { return nil }
+    let result = body(message)
+    free(message)
+    return result
+  }
+
+  /// `receive`'s general way: `fetch`, but only from a channel whose next
+  /// message can be freed once handled (it lies within the window of
+  /// positions past the last ack that can be marked).
+  @inline(never)
+  private mutating func fetchFreeable() -> ReceivedMessage? {
+    let count = layout.channelCount
+    var channel = cursor
+    for _ in 0..<count {
+      if update(channel),
+        channels[unchecked: channel].fetched &- channels[unchecked: channel].acked
+          < Self.malformedWindow,
+        let message = take(channel)
+      {
+        cursor = channel &+ 1 == count ? 0 : channel &+ 1
+        return message
+      }
+      channel = channel &+ 1 == count ? 0 : channel &+ 1
+    }
+    return nil
+  }
+
+  /// Frees a message `receive` handed out: at once when it is next in
+  /// line, else when the acks of the earlier ones reach it.
+  @inline(never)
+  private mutating func free(_ message: ReceivedMessage) {
+    let channel = message.channel
+    let offset = message.position &- channels[unchecked: channel].acked &- 1
+    guard offset != 0 else {
+      try? ack(message)
+      return
+    }
+    channels[unchecked: channel].malformedMask |= 1 << offset
   }
 
   // MARK: sleep

@@ -39,12 +39,15 @@ enum Program {
       // The smallest slot that holds the payload after the 16-byte header.
       var slotLog2: UInt64 = 6
       while 1 << slotLog2 < payload + 16 { slotLog2 += 1 }
-      guard let (sendCost, receiveCost) = oneWay(payload, slotLog2, rounds, overhead, &next) else {
+      guard
+        let (sendCost, fetchAckCost, receiveCost) = oneWay(
+          payload, slotLog2, rounds, overhead, &next)
+      else {
         print("dtubench: cannot set up the endpoints for \(payload) bytes")
         return 1
       }
       print(
-        "dtubench: \(payload)-byte payload, one thread: send \(sendCost), fetch+ack \(receiveCost) ticks per message"
+        "dtubench: \(payload)-byte payload, one thread: send \(sendCost), fetch+ack \(fetchAckCost), receive \(receiveCost) ticks per message"
       )
     }
     if words.count > 1, let cpu = UInt64(words[1]) {
@@ -88,7 +91,7 @@ enum Program {
   nonisolated(unsafe) static var streamLength = 0
 
   /// Every sender streams `perSender` words 1, 2, ... and then `quit`;
-  /// this thread fetches and acks until each has quit, checking each
+  /// this thread receives until each has quit, checking each
   /// sender's order by the label the kernel gave it. The messages, and the
   /// ticks from the first to the last.
   static func stream(from cpus: [UInt64], perSender: Int) -> (UInt64, UInt64)? {
@@ -115,11 +118,13 @@ enum Program {
     var wrong = 0
     var first: UInt64 = 0
     while quitted < cpus.count {
-      guard let message = receiver.fetch() else { continue }
+      guard
+        let (word, label) = receiver.receive({
+          ($0.payload.loadUnaligned(as: UInt64.self), $0.label)
+        })
+      else { continue }
       if first == 0 { first = user_rdtsc() }
-      let word = message.payload.loadUnaligned(as: UInt64.self)
-      let sender = Int(message.label) - 100
-      _ = try? receiver.ack(message)
+      let sender = Int(label) - 100
       guard sender >= 0, sender < cpus.count else {
         wrong += 1
         continue
@@ -164,10 +169,12 @@ enum Program {
   }
 
   /// Sends and receives `payload` bytes in one thread through a fresh
-  /// endpoint: the medians of the sender's and the receiver's part.
+  /// endpoint: the medians of the sender's part and of the receiver's, the
+  /// latter both ways (fetch then ack; receive, the two fused), taking
+  /// turns. The receiver reads the length, label and reply label.
   static func oneWay(
     _ payload: Int, _ slotLog2: UInt64, _ rounds: Int, _ overhead: UInt64, _ next: inout UInt64
-  ) -> (UInt64, UInt64)? {
+  ) -> (UInt64, UInt64, UInt64)? {
     let (receiveSlot, sendSlot) = (next, next + 1)
     next += 2
     // 4096 bytes of slots: one channel of one page.
@@ -179,21 +186,29 @@ enum Program {
     else { return nil }
     let data = UnsafeMutableRawPointer.allocate(byteCount: payload, alignment: 8)
     data.initializeMemory(as: UInt8.self, repeating: 0x5A, count: payload)
-    var sends = [UInt64](repeating: 0, count: rounds)
+    var sends = [UInt64](repeating: 0, count: 2 * rounds)
+    var fetchAcks = [UInt64](repeating: 0, count: rounds)
     var receives = [UInt64](repeating: 0, count: rounds)
     var wrong = 0
-    for i in 0..<rounds {
+    for i in 0..<2 * rounds {
       let t0 = user_rdtsc()
       let result = sender.send(
         kind: .message, replyLabel: UInt64(i), payload: data, length: payload)
       let t1 = user_rdtsc()
-      let message = receiver.fetch()
-      if let message { _ = try? receiver.ack(message) }
+      var got: (length: Int, label: UInt64, replyLabel: UInt64)? = nil
+      if i % 2 == 0 {
+        if let message = receiver.fetch() {
+          got = (message.length, message.label, message.replyLabel)
+          _ = try? receiver.ack(message)
+        }
+      } else {
+        got = receiver.receive { ($0.length, $0.label, $0.replyLabel) }
+      }
       let t2 = user_rdtsc()
       sends[i] = t1 - t0
-      receives[i] = t2 - t1
-      if result != .sent(wakeReceiver: false) || message?.length != payload
-        || message?.label != 7 || message?.replyLabel != UInt64(i)
+      if i % 2 == 0 { fetchAcks[i / 2] = t2 - t1 } else { receives[i / 2] = t2 - t1 }
+      if result != .sent(wakeReceiver: false) || got?.length != payload || got?.label != 7
+        || got?.replyLabel != UInt64(i)
       {
         wrong += 1
       }
@@ -204,9 +219,11 @@ enum Program {
       return nil
     }
     sends.sort()
+    fetchAcks.sort()
     receives.sort()
     return (
-      Timing.net(sends[rounds / 2], overhead: overhead),
+      Timing.net(sends[rounds], overhead: overhead),
+      Timing.net(fetchAcks[rounds / 2], overhead: overhead),
       Timing.net(receives[rounds / 2], overhead: overhead)
     )
   }
