@@ -35,7 +35,7 @@ for name in ipc-icount ipc-cycles; do
 done
 for name in lwk-icount lwk-cycles; do
   echo "LWK instance: system calls, shipping, control round trips, FWQ noise ($name):"
-  grep -a -E 'syscallbench:|fwq:|^lwk ping:|^shipping queue:|^lwk: messages' "build/scenarios/$name.log" |
+  grep -a -E 'syscallbench:|fwq:|^lwk ping:|^shipping endpoint:|^lwk: messages' "build/scenarios/$name.log" |
     tr -d '\r' | sed -e 's/^tessera> //' -e 's/^/  /'
 done
 for name in dtu-icount dtu-cycles; do

@@ -5,9 +5,9 @@ import X86
 /// The instances share no tables, so each of these is a kernel-to-kernel
 /// message; only the transport differs by direction. The service asks the
 /// LWK over the control queue (`LWKControl`, served by the LWK's control
-/// thread); the LWK ships to the service over the function-shipping queue
+/// thread); the LWK ships to the service over the function-shipping endpoint
 /// (`FunctionShipping`, served in the service's doorbell interrupt), the
-/// same queue its shipped system calls use.
+/// same channel its shipped system calls use.
 ///
 /// From the LWK, a wake and a release are posted, not awaited. A release
 /// comes from tearing a capability down under KernelLock, where no shipped
@@ -77,13 +77,13 @@ enum OtherInstance {
       thread: 0, replyQueue: UInt16(truncatingIfNeeded: Processor.currentIndex), tag: 0)
     if !post(FunctionShipping.releaseNumber, context, ring, UInt64(channel)) {
       print(
-        "dtu: the service's shipping queue stayed full; channel \(channel) of ring \(hex(ring)) stays bound there"
+        "dtu: this CPU's channel to the service stayed full; channel \(channel) of ring \(hex(ring)) stays bound there"
       )
     }
   }
 
   /// Posts a request that gets no answer, waiting (bounded, 100 ms) while
-  /// the shipping queue is full.
+  /// this CPU's shipping channel is full.
   private static func post(
     _ number: UInt64, _ context: ShippingContext, _ first: UInt64, _ second: UInt64
   ) -> Bool {
@@ -94,7 +94,7 @@ enum OtherInstance {
       route: FunctionShipping.route, context: context, number: number, arguments: arguments)
     let deadline = x86_rdtsc() + Clock.cycles(microseconds: 100_000)
     while true {
-      if case .enqueued = FunctionShipping.post(request) { return true }
+      if case .sent = FunctionShipping.post(request) { return true }
       if x86_rdtsc() > deadline { return false }
       x86_pause()
     }

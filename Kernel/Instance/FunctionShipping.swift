@@ -2,25 +2,38 @@ import Synchronization
 import X86
 
 /// mOS function shipping (seed 003, Fig. 4/5) between the two kernel
-/// instances. An LWK program's system call that the triage table
-/// (Core/Shipping/SystemCallTriage.swift) routes to the service partition
-/// becomes a shipped request: route (server, queue), context (LWK instance,
-/// process, thread, the reply queue of the LWK CPU it runs on, a tag) and
-/// payload (number, arguments, the user bytes copied in). It goes into one
-/// multi-producer shipping queue; the LWK rings the service's doorbell only
-/// when the queue was empty before its insert, and later requests piggy-back
-/// on that IPI. The service drains the whole queue per doorbell on its boot
-/// CPU (never on an LWK CPU), refuses requests whose context names a process
-/// the LWK instance does not own, and answers into the LWK CPU's own reply
-/// queue, ringing that CPU's doorbell when the queue was empty. The calling
-/// thread keeps its LWK CPU while it waits (run to completion), sleeping in
-/// `hlt` until the reply's doorbell.
+/// instances, over DTU endpoints: the same rings, channels and wake rule as
+/// programs use (one mechanism, not two). An LWK program's system call that
+/// the triage table (Core/Shipping/SystemCallTriage.swift) routes to the
+/// service partition becomes a shipped request: route (server, queue),
+/// context (LWK instance, process, thread, the LWK CPU it runs on, a tag)
+/// and payload (number, arguments, the user bytes copied in).
+///
+/// The service's kernel owns the shipping ring (a `KernelRing` in its half
+/// of its boot CPU's node's ring region) and binds one channel per LWK CPU,
+/// labelled with that CPU, so each LWK CPU sends into slots of its own and
+/// the server learns from the config page, not from the message, which CPU
+/// sent. The LWK rings the service's doorbell only when the server said it
+/// sleeps; while it drains, later requests ride on the doorbell already
+/// taken (the mOS piggy-back rule as the DTU's wake rule). The server
+/// drains on its boot CPU (never on an LWK CPU), refuses requests whose
+/// context names a process the LWK does not own or a CPU other than the
+/// channel's, and answers into the reply ring of the LWK CPU (a kernel ring
+/// the LWK made on that CPU's node), ringing that CPU's doorbell only when
+/// it sleeps. The calling thread keeps its LWK CPU while it waits (run to
+/// completion), sleeping in `hlt` until the reply's doorbell.
 enum FunctionShipping {
-  static let requestSlot = ShippedRequest.fixedBytes + Int(SystemCallLimits.consoleWrite)
-  static let requestCapacity = 32
-  static let replyData = 1024
-  static let replySlot = ShippedReply.fixedBytes + replyData
-  static let replyCapacity = 2
+  /// Request slots of 1 KiB (a page of four per LWK CPU): console writes
+  /// go in pieces of `requestData` bytes.
+  static let requestSlotLog2 = 10
+  static let requestData =
+    (1 << requestSlotLog2) - MessageHeader.size - ShippedRequest.fixedBytes
+  /// Reply slots of 1 KiB, four: a console read returns at most
+  /// `replyData` bytes.
+  static let replySlotLog2 = 10
+  static let replyData = (1 << replySlotLog2) - MessageHeader.size - ShippedReply.fixedBytes
+  /// The label of the service's channel into an LWK CPU's reply ring.
+  static let serviceLabel: UInt64 = 0
   /// The only server so far: the service partition's system-call server.
   static let route = ShippingRoute(server: 0, queue: 0)
   /// Not a system call: "forget the request with tag arguments[0]", sent
@@ -46,79 +59,105 @@ enum FunctionShipping {
   /// How long a shipped call waits for its answer before it fails.
   static let timeoutMicroseconds: UInt64 = 5_000_000
 
-  nonisolated(unsafe) static var requests: ShippingQueue? = nil
   /// The service CPU that serves shipped calls.
   nonisolated(unsafe) static var serverAPIC: UInt32 = 0
 
   // MARK: Set-up
 
-  /// Service side, before the LWK starts: formats the request queue and
-  /// every LWK CPU's reply queue.
-  static func format(lwkCPUs: [Processor]) -> Bool {
-    guard let base = SharedRegion.pointer(SharedRegion.shippingQueueOffset) else { return false }
-    do {
-      requests = try ShippingQueue.initialize(
-        at: base, bytes: SharedRegion.shippingQueueBytes, slotSize: requestSlot,
-        capacity: requestCapacity)
-      for cpu in lwkCPUs {
-        guard let reply = SharedRegion.shippingReplyQueue(cpu: cpu.index) else { return false }
-        _ = try ShippingQueue.initialize(
-          at: reply, bytes: SharedRegion.shippingReplyBytes, slotSize: replySlot,
-          capacity: replyCapacity)
-      }
-      attachReplyQueues()
-      requestBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: requestSlot, alignment: 64)
-      return true
-    } catch {
-      print("boot: shipping queues: \(error.description)")
-      return false
-    }
+  /// Service side: the server's receiver of the shipping ring. Receivers
+  /// are kept behind pointers and used in place: a receiver is a few KiB
+  /// (its private copy of every channel's record), and an array element
+  /// or optional global is copied out and back on every mutating call.
+  nonisolated(unsafe) static var server: UnsafeMutablePointer<ChannelReceiver>? = nil
+  /// Service side: its channel into each LWK CPU's reply ring, attached at
+  /// the first answer (the LWK makes the rings when it starts).
+  nonisolated(unsafe) static var replySenders: [KernelRing.Channel?] = []
+  /// LWK side: each CPU's channel into the shipping ring, and its reply
+  /// ring's receiver (each used only on its own CPU).
+  nonisolated(unsafe) static var requestSenders: [KernelRing.Channel?] = []
+  nonisolated(unsafe) static var replyReceivers: [UnsafeMutablePointer<ChannelReceiver>?] = []
+  /// Where requests (LWK) and replies (service) are encoded before they are
+  /// sent: one slot's payload per CPU, allocated once, so the shipping path
+  /// allocates nothing.
+  nonisolated(unsafe) static var buffers: UnsafeMutableRawPointer? = nil
+  static let bufferBytes = 1 << max(requestSlotLog2, replySlotLog2)
+
+  static func buffer(cpu: Int) -> UnsafeMutableRawBufferPointer? {
+    guard let buffers, cpu >= 0, cpu < processors.count else { return nil }
+    return UnsafeMutableRawBufferPointer(start: buffers + cpu * bufferBytes, count: bufferBytes)
   }
 
-  /// LWK side: attaches to the request queue, trusting nothing in it.
-  static func attach(serviceBootAPIC: UInt32) -> String? {
-    guard let base = SharedRegion.pointer(SharedRegion.shippingQueueOffset) else {
-      return "no room for the shipping queue"
+  /// The label of LWK CPU `cpu`'s channel into the shipping ring.
+  static func channelLabel(cpu: Int) -> UInt64 { UInt64(lwkInstanceID) << 32 | UInt64(cpu) }
+
+  /// Service side, before the LWK starts: the shipping ring on the boot
+  /// CPU's node, a channel for each LWK CPU (at most 32: CPUs beyond have
+  /// none and cannot ship), its address in the shared region.
+  static func format(lwkCPUs: [Processor]) -> Bool {
+    buffers = UnsafeMutableRawPointer.allocate(
+      byteCount: processors.count * bufferBytes, alignment: 64)
+    replySenders = Array(repeating: nil, count: processors.count)
+    let shipping = lwkCPUs.prefix(ReceiveEndpointLayout.maximumChannels)
+    // A page of slots per channel, and a power of two of channels.
+    var channelsLog2 = 0
+    while 1 << channelsLog2 < shipping.count { channelsLog2 += 1 }
+    let perPageLog2 = 12 - requestSlotLog2
+    guard let word = SharedRegion.shippingRingWord,
+      let ring = KernelRing.create(
+        node: processors[Processor.currentIndex].node, slotCountLog2: channelsLog2 + perPageLog2,
+        slotSizeLog2: requestSlotLog2)
+    else {
+      print("boot: no room for the shipping ring in the ring region of this CPU's node")
+      return false
     }
-    do {
-      requests = try ShippingQueue.attach(at: base, bytes: SharedRegion.shippingQueueBytes)
-    } catch {
-      return error.description
+    for (channel, cpu) in shipping.enumerated() {
+      guard ring.bind(channel, label: channelLabel(cpu: cpu.index)) else { return false }
+    }
+    guard let receiver = ring.receiver() else { return false }
+    server = place(receiver)
+    // Asleep until the first request: that one rings the doorbell.
+    guard server?.pointee.prepareToSleep() == true else { return false }
+    x86_store_release(word, ring.physical)
+    return true
+  }
+
+  /// LWK side: attaches each of its CPUs to its channel of the shipping
+  /// ring (checked against the ring's config page) and makes each CPU's
+  /// reply ring on that CPU's node, publishing its address for the service.
+  static func attach(serviceBootAPIC: UInt32) -> String? {
+    guard let word = SharedRegion.shippingRingWord else { return "no shared region" }
+    let ring = x86_load_acquire(word)
+    buffers = UnsafeMutableRawPointer.allocate(
+      byteCount: processors.count * bufferBytes, alignment: 64)
+    requestSenders = Array(repeating: nil, count: processors.count)
+    replyReceivers = Array(repeating: nil, count: processors.count)
+    for cpu in processors where !cpu.isService {
+      guard let sender = KernelRing.sender(ring: ring, label: channelLabel(cpu: cpu.index)) else {
+        return "the shipping ring at \(hex(ring)) has no channel for CPU \(cpu.index)"
+      }
+      guard
+        let reply = KernelRing.create(
+          node: cpu.node, slotCountLog2: 12 - replySlotLog2, slotSizeLog2: replySlotLog2),
+        reply.bind(0, label: serviceLabel), let receiver = reply.receiver(),
+        let published = SharedRegion.replyRingWord(cpu: cpu.index)
+      else { return "no room for CPU \(cpu.index)'s reply ring on node \(cpu.node)" }
+      requestSenders[cpu.index] = sender
+      replyReceivers[cpu.index] = place(receiver)
+      // Awake: a reply that comes before the first wait rings no doorbell.
+      x86_store_release(published, reply.physical)
     }
     serverAPIC = serviceBootAPIC
-    attachReplyQueues()
     TriageCounts.setUp(cpus: processors.count)
     return nil
   }
 
-  /// Every CPU's reply queue, attached once (nil for the service's CPUs).
-  nonisolated(unsafe) static var replyQueues: [ShippingQueue?] = []
-  /// Where messages are copied out of a queue: one reply buffer per CPU
-  /// (LWK), one request buffer (service); allocated once, so the shipping
-  /// path allocates nothing.
-  nonisolated(unsafe) static var replyBuffers: UnsafeMutableRawPointer? = nil
-  nonisolated(unsafe) static var requestBuffer: UnsafeMutableRawBufferPointer? = nil
+  static func hex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }
 
-  static func replyQueue(cpu: Int) -> ShippingQueue? {
-    cpu >= 0 && cpu < replyQueues.count ? replyQueues[cpu] : nil
-  }
-
-  static func replyBuffer(cpu: Int) -> UnsafeMutableRawBufferPointer? {
-    guard let replyBuffers, cpu >= 0, cpu < replyQueues.count else { return nil }
-    return UnsafeMutableRawBufferPointer(start: replyBuffers + cpu * replySlot, count: replySlot)
-  }
-
-  /// Attaches to the reply queues of the LWK's CPUs (both instances do:
-  /// the service produces into them, the LWK consumes).
-  static func attachReplyQueues() {
-    replyQueues = processors.map { cpu in
-      guard !cpu.isService, let base = SharedRegion.shippingReplyQueue(cpu: cpu.index) else {
-        return nil
-      }
-      return try? ShippingQueue.attach(at: base, bytes: SharedRegion.shippingReplyBytes)
-    }
-    replyBuffers = UnsafeMutableRawPointer.allocate(
-      byteCount: processors.count * replySlot, alignment: 64)
+  /// A receiver moved to the heap, for good.
+  static func place(_ receiver: ChannelReceiver) -> UnsafeMutablePointer<ChannelReceiver> {
+    let pointer = UnsafeMutablePointer<ChannelReceiver>.allocate(capacity: 1)
+    pointer.initialize(to: receiver)
+    return pointer
   }
 
   /// One argument word.
@@ -134,59 +173,55 @@ enum FunctionShipping {
 
   /// Ships `number` with `arguments` and `data` (already copied in from the
   /// user) and waits for the answer: the result word, and the reply's data
-  /// handed to `received` while it is still in this CPU's buffer.
+  /// handed to `received` while it is still in its slot.
   static func ship(
     _ call: SystemCallNumber, arguments: ShippedArguments, data: ByteView,
     number: UInt64? = nil, received: (ByteView) -> Void = { _ in }
   ) -> Int64 {
     let cpu = Processor.currentIndex
-    guard let replies = replyQueue(cpu: cpu), let scheduler = Scheduler.here else {
-      return SystemCallError.shippingFailed.rawValue
-    }
+    guard cpu < replyReceivers.count, let replies = replyReceivers[cpu],
+      let scheduler = Scheduler.here
+    else { return SystemCallError.shippingFailed.rawValue }
     // Tags only need to differ between the calls of one CPU: its reply
-    // queue is where they are matched, and it runs one call at a time.
+    // ring is where they are matched, and it runs one call at a time.
     let tag = nextTag
     nextTag &+= 1
     guard let context = context(tag: tag) else { return SystemCallError.shippingFailed.rawValue }
     let request = ShippedRequest(
       route: route, context: context, number: number ?? call.rawValue, arguments: arguments,
       data: data)
-    guard case .enqueued(let raiseIPI) = post(request) else {
+    guard case .sent(let doorbell) = post(request) else {
       return SystemCallError.shippingFailed.rawValue
     }
     scheduler.current.shippedMessages &+= 1
-    TriageCounts.countMessage(doorbell: raiseIPI, cpu: cpu)
+    TriageCounts.countMessage(doorbell: doorbell, cpu: cpu)
     return awaitReply(tag: tag, on: replies, received: received)
   }
 
-  /// Sleeps on this CPU until the reply with `tag` is in its reply queue
+  /// Sleeps on this CPU until the reply with `tag` is in its reply ring
   /// (bounded; a kill request ends the wait, and a late reply is dropped
   /// by the next call on this CPU, whose tag differs).
-  static func awaitReply(tag: UInt64, on replies: ShippingQueue, received: (ByteView) -> Void)
-    -> Int64
-  {
-    guard let buffer = replyBuffer(cpu: Processor.currentIndex) else {
-      return SystemCallError.shippingFailed.rawValue
-    }
+  static func awaitReply(
+    tag: UInt64, on replies: UnsafeMutablePointer<ChannelReceiver>, received: (ByteView) -> Void
+  ) -> Int64 {
     let deadline = x86_rdtsc() + Clock.cycles(microseconds: timeoutMicroseconds)
     let interruptsWereOn = x86_read_rflags() & (1 << 9) != 0
     defer { if interruptsWereOn { x86_sti() } else { x86_cli() } }
     while true {
       x86_cli()
-      switch replies.dequeue(into: buffer) {
-      case .message(let length):
-        _ = replies.markConsumed()
-        let view = ByteView(base: UnsafeRawPointer(buffer.baseAddress), count: length)
-        if let reply = try? ShippedReply.decode(view), reply.context.tag == tag {
+      var result: Int64? = nil
+      while result == nil,
+        replies.pointee.receive({ (message: ReceivedMessage) -> Bool in
+          // Anything else is a late reply to a cancelled call, or garbage.
+          guard let reply = try? ShippedReply.decode(ByteView(message.payloadBytes)),
+            reply.context.tag == tag
+          else { return true }
           received(reply.data)
-          return Int64(bitPattern: reply.result)
-        }
-        continue  // a late reply to a cancelled call
-      case .malformed:
-        _ = replies.markConsumed()
-        continue
-      default: break
-      }
+          result = Int64(bitPattern: reply.result)
+          return true
+        }) == true
+      {}
+      if let result { return result }
       if Scheduler.here?.current.killRequested == true || x86_rdtsc() > deadline {
         cancel(tag: tag)
         return SystemCallError.shippingFailed.rawValue
@@ -199,7 +234,12 @@ enum FunctionShipping {
         scheduler.reschedule()
         continue
       }
-      x86_sti_hlt()  // the reply's doorbell (or any IPI) wakes this CPU
+      // Say it sleeps (a reply now rings the doorbell), look once more,
+      // then halt with interrupts enabled in the same instruction pair.
+      if replies.pointee.prepareToSleep() {
+        x86_sti_hlt()
+        replies.pointee.clearSleeping()
+      }
     }
   }
 
@@ -213,7 +253,7 @@ enum FunctionShipping {
   }
 
   /// Who ships: this instance, the current thread and its process, and this
-  /// CPU's reply queue.
+  /// CPU (where the reply goes).
   static func context(tag: UInt64) -> ShippingContext? {
     guard let thread = Scheduler.here?.current, let process = thread.process else { return nil }
     return ShippingContext(
@@ -222,16 +262,35 @@ enum FunctionShipping {
       replyQueue: UInt16(truncatingIfNeeded: Processor.currentIndex), tag: tag)
   }
 
-  /// Puts a request in the shipping queue and rings the service's doorbell
-  /// when the queue had nothing pending before (the piggy-back rule).
-  static func post(_ request: ShippedRequest) -> ShippingEnqueueResult {
-    guard let requests else { return .full }
-    let sent = requests.enqueue(byteCount: request.encodedSize) { _ = request.encode(into: $0) }
-    if sent.raiseIPI {
+  enum Posted {
+    /// In the ring; `doorbell`: the server slept and was woken.
+    case sent(doorbell: Bool)
+    /// The channel's slots are all taken (the server is not draining), or
+    /// the request does not fit a slot.
+    case refused
+  }
+
+  /// Sends a request on this CPU's channel and rings the service's doorbell
+  /// when the server said it sleeps. Interrupts off meanwhile: the channel
+  /// is this CPU's, and an interrupt handler must not find it half written.
+  static func post(_ request: ShippedRequest) -> Posted {
+    let cpu = Processor.currentIndex
+    guard cpu < requestSenders.count, requestSenders[cpu] != nil, let buffer = buffer(cpu: cpu),
+      request.encodedSize <= buffer.count
+    else { return .refused }
+    let interruptsWereOn = x86_read_rflags() & (1 << 9) != 0
+    x86_cli()
+    defer { if interruptsWereOn { x86_sti() } }
+    _ = request.encode(into: buffer)
+    let result = requestSenders[cpu]!.send(
+      kind: .message, replyLabel: request.context.tag,
+      bytes: UnsafeRawBufferPointer(rebasing: buffer[0..<request.encodedSize]))
+    guard case .sent(let wake) = result else { return .refused }
+    if wake {
       LocalAPIC.send(
         to: serverAPIC, command: UInt32(InterruptVector.doorbell) | LocalAPIC.deliveryFixed)
     }
-    return sent
+    return .sent(doorbell: wake)
   }
 
   // MARK: The service side
@@ -265,21 +324,44 @@ enum FunctionShipping {
   nonisolated(unsafe) static var refused: UInt64 = 0
 
   /// The doorbell on the service's boot CPU: drain every request.
+  /// Requests taken, and doorbells that found some (`triage`): requests
+  /// beyond the doorbells rode on a drain already running.
+  nonisolated(unsafe) static var received: UInt64 = 0
+  nonisolated(unsafe) static var doorbells: UInt64 = 0
+
+  /// The doorbell on the service's boot CPU (interrupts off): drain every
+  /// channel until the server may sleep again.
   static func serveDoorbell() {
-    guard let requests, let buffer = requestBuffer else { return }
-    let report = requests.drain(
-      into: buffer, spinLimit: 100_000, pause: { x86_pause() }, { view in serve(view) })
-    if report.malformed > 0 { print("shipping: \(report.malformed) malformed requests dropped") }
-    if report.stop == .stalled { print("shipping: the LWK left a request half written") }
+    guard let server else { return }
+    let before = received
+    repeat {
+      while server.pointee.receive({ (message: ReceivedMessage) -> Bool in
+        received &+= 1
+        serve(ByteView(message.payloadBytes), channelLabel: message.label)
+        return true
+      }) == true {}
+    } while !server.pointee.prepareToSleep()
+    if received != before { doorbells &+= 1 }
   }
 
-  static func serve(_ view: ByteView) {
+  /// One request from the channel labelled `channelLabel` (the config
+  /// page's word: which LWK CPU sent it).
+  static func serve(_ view: ByteView, channelLabel label: UInt64) {
     let request: ShippedRequest
     do {
       request = try ShippedRequest.decode(view)
     } catch {
       refused &+= 1
       print("shipping: refusing a request: \(error.description)")
+      return
+    }
+    // The reply goes to the CPU whose channel it came on, whatever the
+    // request says.
+    guard label == channelLabel(cpu: Int(request.context.replyQueue)) else {
+      refused &+= 1
+      print(
+        "shipping: refusing a request from channel \(hex(label)) that names CPU \(request.context.replyQueue)"
+      )
       return
     }
     if request.context.instance == lwkInstanceID && request.number == releaseNumber {
@@ -384,13 +466,28 @@ enum FunctionShipping {
   /// when the queue was empty.
   static func send(_ reply: ShippedReply) {
     let cpu = Int(reply.context.replyQueue)
-    guard cpu < processors.count, !processors[cpu].isService, let replies = replyQueue(cpu: cpu)
+    guard cpu < processors.count, cpu < replySenders.count, !processors[cpu].isService,
+      let buffer = buffer(cpu: Processor.currentIndex), reply.encodedSize <= buffer.count
     else { return }
-    let sent = replies.enqueue(byteCount: reply.encodedSize) { _ = reply.encode(into: $0) }
-    if sent.raiseIPI {
-      LocalAPIC.send(
-        to: processors[cpu].apicID,
-        command: UInt32(InterruptVector.doorbell) | LocalAPIC.deliveryFixed)
+    if replySenders[cpu] == nil, let word = SharedRegion.replyRingWord(cpu: cpu) {
+      replySenders[cpu] = KernelRing.sender(ring: x86_load_acquire(word), label: serviceLabel)
+    }
+    guard replySenders[cpu] != nil else {
+      print("shipping: LWK CPU \(cpu) has no reply ring; a reply is lost")
+      return
+    }
+    _ = reply.encode(into: buffer)
+    let result = replySenders[cpu]!.send(
+      kind: .reply, replyLabel: reply.context.tag,
+      bytes: UnsafeRawBufferPointer(rebasing: buffer[0..<reply.encodedSize]))
+    switch result {
+    case .sent(let wake):
+      if wake {
+        LocalAPIC.send(
+          to: processors[cpu].apicID,
+          command: UInt32(InterruptVector.doorbell) | LocalAPIC.deliveryFixed)
+      }
+    default: print("shipping: LWK CPU \(cpu)'s reply ring is full; a reply is lost")
     }
   }
 }

@@ -91,7 +91,7 @@ enum LWKInstance {
     if let problem = LWKControl.attachQueues() { stop(index, "control queues: " + problem) }
     let serviceBoot = block.cpus.first { $0.partition == .service }?.apicID ?? 0
     if let problem = FunctionShipping.attach(serviceBootAPIC: serviceBoot) {
-      stop(index, "shipping queue: " + problem)
+      stop(index, "function shipping: " + problem)
     }
     KernelAddressSpace.table = PageTable(
       root: x86_read_cr3() & 0x000F_FFFF_FFFF_F000,

@@ -5,12 +5,14 @@ import X86
 /// instances share no heap. Its layout is fixed:
 ///
 ///     0x000000  status page: COM1's line lock (+0), the LWK instance's state
-///               (+8), one state byte per CPU (+0x100, up to 256 CPUs)
+///               (+8), the control thread's words (+16), the shipping ring's
+///               address (+32), one state byte per CPU (+0x100, up to 256
+///               CPUs), each LWK CPU's reply ring address (+0x200, a word
+///               per CPU); the rings themselves are DTU rings in the node
+///               ring regions (`FunctionShipping`)
 ///     0x001000  the hand-off block, written once by the service instance
 ///     0x010000  control queue, service -> LWK (requests of the `lwk` commands)
 ///     0x020000  reply queue, LWK -> service
-///     0x030000  shipping queue, LWK -> service (shipped system calls)
-///     0x100000  shipping replies, service -> LWK: one 4 KiB queue per CPU
 ///     0x200000  module staging: program images on their way to the LWK
 enum SharedRegion {
   static let statusOffset: UInt64 = 0
@@ -19,18 +21,19 @@ enum SharedRegion {
   static let controlQueueOffset: UInt64 = 0x1_0000
   static let replyQueueOffset: UInt64 = 0x2_0000
   static let queueBytes = 0x1_0000
-  static let shippingQueueOffset: UInt64 = 0x3_0000
-  static let shippingQueueBytes = 0xD_0000
-  static let shippingReplyOffset: UInt64 = 0x10_0000
-  static let shippingReplyBytes = 0x1000
   static let stagingOffset: UInt64 = 0x20_0000
   /// The smallest region that holds all of the above with 1 MiB of staging.
   static let minimumBytes: UInt64 = 0x30_0000
 
-  /// The queue the shipping server puts an LWK CPU's replies in.
-  static func shippingReplyQueue(cpu: Int) -> UnsafeMutableRawPointer? {
+  /// The physical address of the service's shipping ring (0: none yet).
+  static var shippingRingWord: UnsafeMutablePointer<UInt64>? {
+    pointer(statusOffset + 32)?.assumingMemoryBound(to: UInt64.self)
+  }
+
+  /// The physical address of LWK CPU `cpu`'s reply ring (0: none yet).
+  static func replyRingWord(cpu: Int) -> UnsafeMutablePointer<UInt64>? {
     guard cpu >= 0, cpu < 256 else { return nil }
-    return pointer(shippingReplyOffset + UInt64(cpu) * UInt64(shippingReplyBytes))
+    return pointer(statusOffset + 0x200 + UInt64(cpu) * 8)?.assumingMemoryBound(to: UInt64.self)
   }
 
   /// Where the region is in physical memory (zero: there is none).

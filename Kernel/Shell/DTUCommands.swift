@@ -58,9 +58,14 @@ enum DTUCommands {
     KernelLock.held {
       for region in NodeRings.regions {
         let table = DTU.tableIndex(node: region.node).map { DTU.tables[$0] }
+        let kernel = KernelRing.all.filter { region.range.contains($0.physical) }
+        let rings =
+          kernel.isEmpty
+          ? ""
+          : " (\(kernel.reduce(0) { $0 + $1.pages }) in \(kernel.count) kernel ring\(kernel.count == 1 ? "" : "s"): function shipping)"
         print(
           prefix
-            + "dtu: node \(region.node): ring region \(region.range.description), this instance's half \(region.pages.freePages) of \(region.pages.pages) pages free, \(table?.allocatedCount ?? 0) endpoints"
+            + "dtu: node \(region.node): ring region \(region.range.description), this instance's half \(region.pages.freePages) of \(region.pages.pages) pages free\(rings), \(table?.allocatedCount ?? 0) endpoints"
         )
       }
       print(

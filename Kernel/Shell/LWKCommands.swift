@@ -139,12 +139,10 @@ enum LWKCommands {
     print(
       "shipping server (service CPU 0): \(FunctionShipping.served) requests served, \(FunctionShipping.refused) refused, \(FunctionShipping.pendingReads.count) reads waiting for input, \(FunctionShipping.cancelledReads) cancelled"
     )
-    if let queue = FunctionShipping.requests {
-      let s = queue.statistics
-      print(
-        "shipping queue: \(s.enqueued) messages, \(s.ipisRequested) doorbells, \(s.piggyBacked) piggy-backed on a pending doorbell"
-      )
-    }
+    let (received, doorbells) = (FunctionShipping.received, FunctionShipping.doorbells)
+    print(
+      "shipping endpoint: \(received) messages, \(doorbells) doorbells, \(received - min(received, doorbells)) rode on a drain already running"
+    )
   }
 
   static let runUsage = "usage: lwk run [-c CPU] MODULE [ARG...] [&]"

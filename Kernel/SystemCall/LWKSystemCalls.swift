@@ -50,23 +50,20 @@ enum LWKSystemCalls {
       }
       let allowed = SystemCalls.consoleAllows(.write)
       guard allowed == 0 else { return allowed }
-      let arguments = FunctionShipping.arguments(length)
-      switch SystemCalls.userView(address: f.pointee.rdi, length: length) {
-      case .failure(let error): return error.rawValue
-      case .success(let view?):
-        return FunctionShipping.ship(number, arguments: arguments, data: view)
-      case .success(nil): break  // across pages: gather it first
-      }
-      var bytes: [UInt8] = []
-      bytes.reserveCapacity(Int(length))
-      if let error = SystemCalls.copyIn(
-        address: f.pointee.rdi, length: length, into: { bytes.append($0) })
-      {
-        return error.rawValue
-      }
-      return bytes.withUnsafeBytes { buffer in
-        FunctionShipping.ship(number, arguments: arguments, data: ByteView(buffer))
-      }
+      // A request carries at most `requestData` bytes: longer writes go in
+      // pieces, each a shipped call.
+      var written: Int64 = 0
+      var address = f.pointee.rdi
+      var left = length
+      repeat {
+        let piece = min(left, UInt64(FunctionShipping.requestData))
+        let result = shipWrite(address: address, length: piece)
+        guard result >= 0 else { return written > 0 ? written : result }
+        written += result
+        address += piece
+        left -= piece
+      } while left > 0
+      return written
     case .consoleRead:
       // Everything about the caller's memory is checked here: the service
       // cannot see it. A read returns at most what one reply carries.
@@ -91,6 +88,27 @@ enum LWKSystemCalls {
       return Int64(bytes.count)
     case .spawn: return spawn(f)
     default: return SystemCallError.unknownSystemCall.rawValue
+    }
+  }
+
+  /// One piece of a console write, shipped from the user's page when it
+  /// lies in one, else gathered first.
+  static func shipWrite(address: UInt64, length: UInt64) -> Int64 {
+    let arguments = FunctionShipping.arguments(length)
+    switch SystemCalls.userView(address: address, length: length) {
+    case .failure(let error): return error.rawValue
+    case .success(let view?):
+      return FunctionShipping.ship(.consoleWrite, arguments: arguments, data: view)
+    case .success(nil): break  // across pages: gather it first
+    }
+    var bytes: [UInt8] = []
+    bytes.reserveCapacity(Int(length))
+    if let error = SystemCalls.copyIn(address: address, length: length, into: { bytes.append($0) })
+    {
+      return error.rawValue
+    }
+    return bytes.withUnsafeBytes { buffer in
+      FunctionShipping.ship(.consoleWrite, arguments: arguments, data: ByteView(buffer))
     }
   }
 

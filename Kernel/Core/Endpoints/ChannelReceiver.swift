@@ -495,8 +495,10 @@ public struct ChannelReceiver: @unchecked Sendable {
     return false
   }
 
+  /// (Mutating only so that the channel copy is read in place: a
+  /// non-mutating reach into `channels` copies the whole array.)
   @inline(__always)
-  private func headPublished(_ channel: Int) -> Bool {
+  private mutating func headPublished(_ channel: Int) -> Bool {
     let fetched = channels[unchecked: channel].fetched
     return fetched < channels[unchecked: channel].limit
       && channels[unchecked: channel].slots.isPublished(fetched &+ 1)
@@ -510,7 +512,7 @@ public struct ChannelReceiver: @unchecked Sendable {
       guard update(channel) else { return false }
       EndpointWords.store(
         status, ReceiveEndpointLayout.fetchedSnapshotOffset(channel: channel),
-        channels[channel].fetched)
+        channels[unchecked: channel].fetched)
     }
     let sleeping = EndpointWords.word(status, ReceiveEndpointLayout.sleepingOffset)
     sleeping.pointee.store(1, ordering: .relaxed)
@@ -519,7 +521,7 @@ public struct ChannelReceiver: @unchecked Sendable {
       // A record that changed since the snapshot: look again rather than
       // sleep on a stale copy.
       let word = ChannelRecord.loadStateWord(config: config, channel: channel)
-      if word != channels[channel].stateWord || headPublished(channel) {
+      if word != channels[unchecked: channel].stateWord || headPublished(channel) {
         sleeping.pointee.store(0, ordering: .relaxed)
         return false
       }

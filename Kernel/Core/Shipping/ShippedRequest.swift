@@ -1,15 +1,15 @@
 // The function-shipping message codec: a system call the LWK instance does
 // not serve itself travels to the service instance as a request, and the
 // answer comes back as a reply (mOS's route / context / payload, seed 003
-// Fig. 4/5). Messages are written straight into a `ShippingQueue` slot and
-// read back from the consumer's copy of it through `ByteView`, because the
+// Fig. 4/5). Messages travel as the payload of DTU endpoint messages and
+// are read back in the receiver's slot through `ByteView`, because the
 // instance that decodes did not write them and must not trust them: every
 // field is checked, and any input, truncated or random, gives an error
 // naming the field and its offset, never a trap.
 //
 // Unlike McKernel, whose request carries the address of a response record
 // in the requester's memory, a request here names where its answer goes by
-// small numbers (a reply queue and a tag): no kernel ever writes to an
+// small numbers (a reply CPU and a tag): no kernel ever writes to an
 // address the other one chose.
 //
 // Layout, little-endian, offsets in bytes. The first 48 bytes are common:
