@@ -61,10 +61,14 @@ struct KernelRing {
     /// Sends; `wakeReceiver` is true only for the one sender that cleared
     /// the receiver's sleeping flag (the DTU's wake call, an exchange), so
     /// of several that saw the flag one rings the doorbell.
-    mutating func send(kind: MessageKind, replyLabel: UInt64, bytes: UnsafeRawBufferPointer)
-      -> ChannelSendResult
-    {
-      let result = sender.send(kind: kind, replyLabel: replyLabel, bytes: bytes)
+    /// `write` puts the `length` bytes straight into the slot.
+    mutating func send(
+      kind: MessageKind, replyLabel: UInt64, length: Int,
+      _ write: (UnsafeMutableRawBufferPointer) -> Void
+    ) -> ChannelSendResult {
+      let result = sender.send(kind: kind, replyLabel: replyLabel, length: length) {
+        write(UnsafeMutableRawBufferPointer(start: $0, count: length))
+      }
       guard result == .sent(wakeReceiver: true) else { return result }
       return .sent(wakeReceiver: control.wake())
     }

@@ -76,17 +76,6 @@ enum FunctionShipping {
   /// ring's receiver (each used only on its own CPU).
   nonisolated(unsafe) static var requestSenders: [KernelRing.Channel?] = []
   nonisolated(unsafe) static var replyReceivers: [UnsafeMutablePointer<ChannelReceiver>?] = []
-  /// Where requests (LWK) and replies (service) are encoded before they are
-  /// sent: one slot's payload per CPU, allocated once, so the shipping path
-  /// allocates nothing.
-  nonisolated(unsafe) static var buffers: UnsafeMutableRawPointer? = nil
-  static let bufferBytes = 1 << max(requestSlotLog2, replySlotLog2)
-
-  static func buffer(cpu: Int) -> UnsafeMutableRawBufferPointer? {
-    guard let buffers, cpu >= 0, cpu < processors.count else { return nil }
-    return UnsafeMutableRawBufferPointer(start: buffers + cpu * bufferBytes, count: bufferBytes)
-  }
-
   /// The label of LWK CPU `cpu`'s channel into the shipping ring.
   static func channelLabel(cpu: Int) -> UInt64 { UInt64(lwkInstanceID) << 32 | UInt64(cpu) }
 
@@ -94,8 +83,6 @@ enum FunctionShipping {
   /// CPU's node, a channel for each LWK CPU (at most 32: CPUs beyond have
   /// none and cannot ship), its address in the shared region.
   static func format(lwkCPUs: [Processor]) -> Bool {
-    buffers = UnsafeMutableRawPointer.allocate(
-      byteCount: processors.count * bufferBytes, alignment: 64)
     replySenders = Array(repeating: nil, count: processors.count)
     let shipping = lwkCPUs.prefix(ReceiveEndpointLayout.maximumChannels)
     // A page of slots per channel, and a power of two of channels.
@@ -127,8 +114,6 @@ enum FunctionShipping {
   static func attach(serviceBootAPIC: UInt32) -> String? {
     guard let word = SharedRegion.shippingRingWord else { return "no shared region" }
     let ring = x86_load_acquire(word)
-    buffers = UnsafeMutableRawPointer.allocate(
-      byteCount: processors.count * bufferBytes, alignment: 64)
     requestSenders = Array(repeating: nil, count: processors.count)
     replyReceivers = Array(repeating: nil, count: processors.count)
     for cpu in processors where !cpu.isService {
@@ -270,21 +255,19 @@ enum FunctionShipping {
     case refused
   }
 
-  /// Sends a request on this CPU's channel and rings the service's doorbell
-  /// when the server said it sleeps. Interrupts off meanwhile: the channel
-  /// is this CPU's, and an interrupt handler must not find it half written.
+  /// Sends a request on this CPU's channel, encoded straight into the
+  /// slot, and rings the service's doorbell when the server said it sleeps.
+  /// Interrupts off meanwhile: the channel is this CPU's, and an interrupt
+  /// handler must not find it half written.
   static func post(_ request: ShippedRequest) -> Posted {
     let cpu = Processor.currentIndex
-    guard cpu < requestSenders.count, requestSenders[cpu] != nil, let buffer = buffer(cpu: cpu),
-      request.encodedSize <= buffer.count
-    else { return .refused }
+    guard cpu < requestSenders.count, requestSenders[cpu] != nil else { return .refused }
     let interruptsWereOn = x86_read_rflags() & (1 << 9) != 0
     x86_cli()
     defer { if interruptsWereOn { x86_sti() } }
-    _ = request.encode(into: buffer)
     let result = requestSenders[cpu]!.send(
-      kind: .message, replyLabel: request.context.tag,
-      bytes: UnsafeRawBufferPointer(rebasing: buffer[0..<request.encodedSize]))
+      kind: .message, replyLabel: request.context.tag, length: request.encodedSize
+    ) { _ = request.encode(into: $0) }
     guard case .sent(let wake) = result else { return .refused }
     if wake {
       LocalAPIC.send(
@@ -462,13 +445,13 @@ enum FunctionShipping {
     send(ShippedReply(answering: request, result: result, data: data))
   }
 
-  /// Into the reply queue of the LWK CPU the context names; its doorbell
-  /// when the queue was empty.
+  /// Into the reply ring of the LWK CPU the context names, encoded straight
+  /// into the slot; that CPU's doorbell when it said it sleeps.
   static func send(_ reply: ShippedReply) {
     let cpu = Int(reply.context.replyQueue)
-    guard cpu < processors.count, cpu < replySenders.count, !processors[cpu].isService,
-      let buffer = buffer(cpu: Processor.currentIndex), reply.encodedSize <= buffer.count
-    else { return }
+    guard cpu < processors.count, cpu < replySenders.count, !processors[cpu].isService else {
+      return
+    }
     if replySenders[cpu] == nil, let word = SharedRegion.replyRingWord(cpu: cpu) {
       replySenders[cpu] = KernelRing.sender(ring: x86_load_acquire(word), label: serviceLabel)
     }
@@ -476,10 +459,9 @@ enum FunctionShipping {
       print("shipping: LWK CPU \(cpu) has no reply ring; a reply is lost")
       return
     }
-    _ = reply.encode(into: buffer)
     let result = replySenders[cpu]!.send(
-      kind: .reply, replyLabel: reply.context.tag,
-      bytes: UnsafeRawBufferPointer(rebasing: buffer[0..<reply.encodedSize]))
+      kind: .reply, replyLabel: reply.context.tag, length: reply.encodedSize
+    ) { _ = reply.encode(into: $0) }
     switch result {
     case .sent(let wake):
       if wake {

@@ -148,4 +148,35 @@ import Testing
     // Size is checked first: it is the caller's mistake whatever the state.
     #expect(sender.send([UInt8](repeating: 0, count: 241)) == .tooLarge)
   }
+
+  /// The in-place send writes through the closure into the slot, and calls
+  /// it only when the message will go: never without a credit, never for a
+  /// bad length, never on an inactive channel.
+  @Test func anInPlaceSendWritesOnlyWhenTheMessageGoes() throws {
+    let endpoint = TestEndpoint(slotCountLog2: 2, slotSizeLog2: 12, channelCount: 2)
+    endpoint.bindAll([2, 2])
+    var sender = try endpoint.sender(1)
+    var receiver = endpoint.receiver()
+    var calls = 0
+    func word(_ value: UInt64, length: Int = 8) -> ChannelSendResult {
+      sender.send(kind: .message, replyLabel: value, length: length) {
+        calls += 1
+        $0.storeBytes(of: value, as: UInt64.self)
+      }
+    }
+    #expect(word(0x1122_3344_5566_7788) == .sent(wakeReceiver: false) && calls == 1)
+    #expect(word(2) == .sent(wakeReceiver: false) && calls == 2)
+    #expect(word(3) == .noCredits && calls == 2)
+    #expect(word(4, length: endpoint.layout.payloadCapacity + 1) == .tooLarge && calls == 2)
+    #expect(word(5, length: -1) == .tooLarge && calls == 2)
+    let first = try #require(
+      receiver.receive { ($0.length, $0.replyLabel, $0.payload.load(as: UInt64.self)) })
+    #expect(first == (8, 0x1122_3344_5566_7788, 0x1122_3344_5566_7788))
+    #expect(word(6) == .sent(wakeReceiver: false) && calls == 3)
+    _ = try endpoint.control.revokeChannel(1)
+    #expect(word(7) == .inactive && calls == 3)
+    #expect(receiver.receive { $0.payload.load(as: UInt64.self) } == 2)
+    #expect(receiver.receive { $0.payload.load(as: UInt64.self) } == 6)
+    #expect(receiver.receive { $0.payload.load(as: UInt64.self) } == nil)
+  }
 }

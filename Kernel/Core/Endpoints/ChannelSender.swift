@@ -168,11 +168,27 @@ public struct ChannelSender: @unchecked Sendable {
 
   /// Sends `length` bytes from `payload` (any pointer when `length` is 0)
   /// as a message of `kind` carrying `replyLabel`. See the file comment.
+  @inline(__always)
   public mutating func send(
     kind: MessageKind, replyLabel: UInt64, payload: UnsafeRawPointer, length: Int
   ) -> ChannelSendResult {
-    // Both bounds spelled out, so the compiler knows the copy's count is
-    // not negative (and drops the copy's own check).
+    send(kind: kind, replyLabel: replyLabel, length: length) { slotPayload in
+      if length != 0 { slotPayload.copyMemory(from: payload, byteCount: length) }
+    }
+  }
+
+  /// Sends a message of `length` bytes that `write` puts straight into the
+  /// slot's payload (no copy from elsewhere; it must write only `length`
+  /// bytes there and nothing after returning), when there is a credit:
+  /// `write` is not called otherwise. Inlined into the caller, a send of a
+  /// few words is a few stores.
+  @inline(__always)
+  public mutating func send(
+    kind: MessageKind, replyLabel: UInt64, length: Int,
+    _ write: (UnsafeMutableRawPointer) -> Void
+  ) -> ChannelSendResult {
+    // Both bounds spelled out, so the compiler knows a copy's count is not
+    // negative (and drops the copy's own check).
     guard length >= 0, length <= payloadCapacity else { return .tooLarge }
     guard stateWord.pointee.load(ordering: .relaxed) == activeWord else { return .inactive }
     // A `consumed` above `sent` is corrupt (the counts never wrap: 2^64
@@ -182,9 +198,7 @@ public struct ChannelSender: @unchecked Sendable {
     guard consumed <= sent, sent &- consumed < slots.slotCount else { return .noCredits }
     let position = sent &+ 1
     let slot = slots.slot(position)
-    if length != 0 {
-      (slot + MessageHeader.size).copyMemory(from: payload, byteCount: length)
-    }
+    write(slot + MessageHeader.size)
     EndpointWords.word(slot, 8).pointee.store(replyLabel, ordering: .relaxed)
     EndpointWords.word(slot, 0).pointee.store(
       MessageHeader.word0(
