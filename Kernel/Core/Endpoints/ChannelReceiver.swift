@@ -422,7 +422,8 @@ public struct ChannelReceiver: @unchecked Sendable {
         let slots = channels[unchecked: channel].slots
         let slot = slots.slot(position)
         let word0 = ChannelSlots.word0(slot)
-        if MessageHeader.sequence(of: word0) == UInt32(truncatingIfNeeded: position),
+        let sequence = MessageHeader.sequence(of: word0)
+        if sequence == UInt32(truncatingIfNeeded: position),
           let header = try? MessageHeader.decode(
             word0: word0, word1: EndpointWords.load(slot, 8), payloadCapacity: payloadCapacity)
         {
@@ -440,6 +441,10 @@ public struct ChannelReceiver: @unchecked Sendable {
             status, ReceiveEndpointLayout.consumedOffset(channel: channel), position)
           cursor = channel &+ 1 == layout.channelCount ? 0 : channel &+ 1
           return result
+        }
+        // Nothing published, and no other channel to look at: empty.
+        if sequence != UInt32(truncatingIfNeeded: position) && layout.channelCount == 1 {
+          return nil
         }
       }
     }
