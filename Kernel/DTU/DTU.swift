@@ -42,20 +42,11 @@ enum DTU {
     guard let region = NodeRings.region(ofNode: node), let table = tableIndex(node: node) else {
       return .failure(.noSuchNode)
     }
-    let layout: ReceiveEndpointLayout
-    do throws(ReceiveEndpointLayoutError) {
-      let pageSlots = ReceiveEndpointLayout.pageSize >> max(min(slotSizeLog2, 12), 0)
-      let slots = slotCountLog2 >= 0 && slotCountLog2 < 32 ? 1 << slotCountLog2 : 0
-      let channels = max(1, min(ReceiveEndpointLayout.maximumChannels, slots / max(pageSlots, 1)))
-      layout = try ReceiveEndpointLayout(
-        slotCountLog2: slotCountLog2, slotSizeLog2: slotSizeLog2, channelCount: channels)
-    } catch {
-      return .failure(.badGeometry)
+    let (physical, pages, control): (UInt64, Int, ReceiveEndpointControl)
+    switch NodeRings.newRing(node: node, slotCountLog2: slotCountLog2, slotSizeLog2: slotSizeLog2) {
+    case .success(let ring): (physical, pages, control) = ring
+    case .failure(let error): return .failure(error)
     }
-    let pages = layout.totalBytes / ReceiveEndpointLayout.pageSize
-    guard let physical = NodeRings.regions[region].pages.allocate(pages: pages),
-      let base = PhysicalMemory.pointer(physical)
-    else { return .failure(.outOfMemory) }
     let id: EndpointAddress
     do throws(EndpointTableError) {
       id = try tables[table].allocate()
@@ -64,19 +55,19 @@ enum DTU {
         .receive(
           ReceiveEndpointConfiguration(
             ringAddress: physical, slotCountLog2: UInt8(slotCountLog2),
-            slotSizeLog2: UInt8(slotSizeLog2), channels: UInt8(layout.channelCount), owner: owner
-          )))
+            slotSizeLog2: UInt8(slotSizeLog2), channels: UInt8(control.layout.channelCount),
+            owner: owner)))
     } catch {
       NodeRings.regions[region].pages.free(physical, pages: pages)
       return .failure(.outOfMemory)
     }
-    let control = ReceiveEndpointControl.configure(
-      layout, config: base + ReceiveEndpointLayout.configOffset,
-      status: base + ReceiveEndpointLayout.statusOffset,
-      slots: base + ReceiveEndpointLayout.slotsOffset)
     return .success(
       ReceiveEndpoint(node: node, id: id, physical: physical, pages: pages, control: control))
   }
+
+  /// The label of a channel bound by `dtuConnect`: the connecting
+  /// program's instance (0 service, 1 LWK) and pid.
+  static func connectLabel(instance: UInt64, pid: UInt64) -> UInt64 { instance << 32 | pid }
 
   /// A send endpoint to `target`: its next free channel, bound with
   /// `label`; `credits` slots of the channel (a power of two, at least a
@@ -180,23 +171,36 @@ enum DTU {
     _ endpoint: SendEndpoint, in space: AddressSpace, through capability: CapabilityID
   ) -> Result<(address: UInt64, run: ChannelRun), SystemCallError> {
     guard let run = endpoint.run else { return .failure(.endpointRevoked) }
-    guard let address = window(in: space) else { return .failure(.outOfMemory) }
+    guard
+      let address = mapSenderWindow(
+        ring: endpoint.target.physical, run: run, in: space, through: capability,
+        into: &endpoint.mappings)
+    else { return .failure(.outOfMemory) }
+    activateInTable(endpoint.target.node, endpoint.id)
+    return .success((address, run))
+  }
+
+  /// A sender's view of the ring at `ring`: the config and status pages
+  /// read-only, its channel's run writable, both recorded in `mappings`.
+  /// nil when the address space has no room.
+  private static func mapSenderWindow(
+    ring: UInt64, run: ChannelRun, in space: AddressSpace, through capability: CapabilityID,
+    into mappings: inout [DTUMapping]
+  ) -> UInt64? {
+    guard let address = window(in: space) else { return nil }
     let readOnly: PageFlags = [.present, .user, .noExecute]
     let writable: PageFlags = [.present, .user, .writable, .noExecute]
-    let ring = endpoint.target.physical
     let runAddress = address + UInt64(run.byteOffset)
     guard map(space, address, ring, pages: 2, readOnly),
       map(space, runAddress, ring + UInt64(run.byteOffset), pages: run.pageCount, writable)
     else {
       space.unmapRange(address, pages: 2)
-      return .failure(.outOfMemory)
+      return nil
     }
-    endpoint.mappings.append(
-      DTUMapping(capability: capability, space: space, address: address, pages: 2))
-    endpoint.mappings.append(
+    mappings.append(DTUMapping(capability: capability, space: space, address: address, pages: 2))
+    mappings.append(
       DTUMapping(capability: capability, space: space, address: runAddress, pages: run.pageCount))
-    activateInTable(endpoint.target.node, endpoint.id)
-    return .success((address, run))
+    return address
   }
 
   private static func activateInTable(_ node: Int, _ id: EndpointAddress) {
@@ -518,30 +522,17 @@ enum DTU {
   static func activate(
     _ endpoint: RemoteSendEndpoint, in space: AddressSpace, through capability: CapabilityID
   ) -> Result<UInt64, SystemCallError> {
-    guard let address = window(in: space) else { return .failure(.outOfMemory) }
-    let readOnly: PageFlags = [.present, .user, .noExecute]
-    let writable: PageFlags = [.present, .user, .writable, .noExecute]
-    let runAddress = address + UInt64(endpoint.run.byteOffset)
-    guard map(space, address, endpoint.ring, pages: 2, readOnly),
-      map(
-        space, runAddress, endpoint.ring + UInt64(endpoint.run.byteOffset),
-        pages: endpoint.run.pageCount, writable)
-    else {
-      space.unmapRange(address, pages: 2)
-      return .failure(.outOfMemory)
-    }
-    endpoint.mappings.append(
-      DTUMapping(capability: capability, space: space, address: address, pages: 2))
-    endpoint.mappings.append(
-      DTUMapping(
-        capability: capability, space: space, address: runAddress,
-        pages: endpoint.run.pageCount))
+    guard
+      let address = mapSenderWindow(
+        ring: endpoint.ring, run: endpoint.run, in: space, through: capability,
+        into: &endpoint.mappings)
+    else { return .failure(.outOfMemory) }
     return .success(address)
   }
 
   /// A remote send endpoint's last capability went: first phase here
   /// (every mapping to the sink, shot down on every CPU), then the ring's
-  /// kernel revokes the channel and answers with what was left unread.
+  /// kernel revokes the channel (`OtherInstance.release`).
   static func destroy(_ endpoint: RemoteSendEndpoint) {
     unmap(&endpoint.mappings, through: nil, sink: true)
     OtherInstance.release(ring: endpoint.ring, channel: endpoint.channel, owner: endpoint.owner)

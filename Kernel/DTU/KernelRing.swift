@@ -14,22 +14,12 @@ struct KernelRing {
   nonisolated(unsafe) static var all: [KernelRing] = []
 
   /// A ring of 2^slotCountLog2 slots of 2^slotSizeLog2 bytes on `node`;
-  /// its channels are a page of slots each (see `DTU.createReceive`).
+  /// its channels are a page of slots each (see `NodeRings.newRing`).
   static func create(node: Int, slotCountLog2: Int, slotSizeLog2: Int) -> KernelRing? {
-    let pageSlots = ReceiveEndpointLayout.pageSize >> slotSizeLog2
-    let channels = min(ReceiveEndpointLayout.maximumChannels, (1 << slotCountLog2) / pageSlots)
-    guard let region = NodeRings.region(ofNode: node),
-      let layout = try? ReceiveEndpointLayout(
-        slotCountLog2: slotCountLog2, slotSizeLog2: slotSizeLog2, channelCount: max(channels, 1))
+    guard
+      case .success(let (physical, pages, control)) = NodeRings.newRing(
+        node: node, slotCountLog2: slotCountLog2, slotSizeLog2: slotSizeLog2)
     else { return nil }
-    let pages = layout.totalBytes / ReceiveEndpointLayout.pageSize
-    guard let physical = NodeRings.regions[region].pages.allocate(pages: pages),
-      let base = PhysicalMemory.pointer(physical)
-    else { return nil }
-    let control = ReceiveEndpointControl.configure(
-      layout, config: base + ReceiveEndpointLayout.configOffset,
-      status: base + ReceiveEndpointLayout.statusOffset,
-      slots: base + ReceiveEndpointLayout.slotsOffset)
     let ring = KernelRing(physical: physical, pages: pages, control: control)
     all.append(ring)
     return ring

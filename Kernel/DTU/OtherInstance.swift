@@ -100,8 +100,6 @@ enum OtherInstance {
     }
   }
 
-  static func hex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }
-
   // MARK: The service serving the LWK
 
   /// A DTU request the LWK shipped, served in the shipping server (the
@@ -110,7 +108,8 @@ enum OtherInstance {
   static func serveConnect(_ request: ShippedRequest) -> (
     result: UInt64, ring: UInt64, channel: UInt64
   ) {
-    let label = UInt64(FunctionShipping.lwkInstanceID) << 32 | UInt64(request.context.process)
+    let label = DTU.connectLabel(
+      instance: UInt64(FunctionShipping.lwkInstanceID), pid: UInt64(request.context.process))
     let credits = Int(min(request.arguments[1], 1 << 20))
     let connected = KernelLock.held {
       DTU.connectFromOtherInstance(name: request.arguments[0], credits: credits, label: label)
@@ -129,7 +128,8 @@ enum OtherInstance {
   /// (its label says whom it was bound for): the process itself may have
   /// ended, so the list of live LWK processes is not asked.
   static func serveRelease(_ request: ShippedRequest) {
-    let label = UInt64(FunctionShipping.lwkInstanceID) << 32 | UInt64(request.context.process)
+    let label = DTU.connectLabel(
+      instance: UInt64(FunctionShipping.lwkInstanceID), pid: UInt64(request.context.process))
     // What was unread is counted in this instance's `dtu stats` by the
     // channel's revoke; the LWK does not wait to learn it.
     _ = KernelLock.held {

@@ -136,8 +136,6 @@ enum FunctionShipping {
     return nil
   }
 
-  static func hex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }
-
   /// A receiver moved to the heap, for good.
   static func place(_ receiver: ChannelReceiver) -> UnsafeMutablePointer<ChannelReceiver> {
     let pointer = UnsafeMutablePointer<ChannelReceiver>.allocate(capacity: 1)

@@ -332,10 +332,7 @@ enum ProcessRunner {
       return "kill: process \(pid) has already ended"
     }
     markEnded(process, status: "killed", code: nil)
-    process.deathWaiters.append(me)
-    KernelLock.release(interrupts)
-    Scheduler.block { process.allThreadsDead }
-    awaitFinished(process)
+    awaitEnd(process, me, interrupts)
     return "kill: process \(pid) (\(process.name)) stopped"
   }
 
@@ -350,11 +347,17 @@ enum ProcessRunner {
       guard let ended else { return "wait: no process \(pid)" }
       return "process \(pid) (\(ended.name)) \(ended.status)"
     }
+    awaitEnd(process, me, interrupts)
+    return "process \(pid) (\(process.name)) \(process.exitStatus ?? "ended")"
+  }
+
+  /// `kill` and `wait`, called under KernelLock (released here): sleeps
+  /// until every thread of `process` is dead, then until it is finished.
+  private static func awaitEnd(_ process: Process, _ me: Thread, _ interrupts: Bool) {
     if !process.allThreadsDead { process.deathWaiters.append(me) }
     KernelLock.release(interrupts)
     Scheduler.block { process.allThreadsDead }
     awaitFinished(process)
-    return "process \(pid) (\(process.name)) \(process.exitStatus ?? "ended")"
   }
 
   /// Its threads end at their next way out of the kernel, on their own

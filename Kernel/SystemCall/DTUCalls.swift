@@ -212,7 +212,7 @@ enum DTUCalls {
     let (name, credits, slot) = (f.pointee.rdi, f.pointee.rsi, f.pointee.rdx)
     let pid = UInt64(ProcessRunner.current?.pid ?? 0)
     let instance: UInt64 = KernelInstance.kind == .service ? 0 : 1
-    let label = instance << 32 | pid
+    let label = DTU.connectLabel(instance: instance, pid: pid)
     guard credits <= 1 << 20 else { return SystemCallError.badGeometry.rawValue }
     let local = KernelLock.held { DTU.lookUp(name: name) }
     if local != nil {
