@@ -8,11 +8,6 @@ import X86
 enum DTU {
   /// Board number of this machine (the multi-board fabric will number more).
   static let board: UInt16 = 0
-  /// Where activations are mapped in user space, 2 MiB apart (a ring with
-  /// its two pages fits in 2 MiB).
-  static let windowBase: UInt64 = 0x0000_3000_0000_0000
-  static let windowStride: UInt64 = 2 << 20
-  static let windowSlots: UInt64 = 4096
 
   nonisolated(unsafe) static var tables: [EndpointTable] = []
   /// Since boot: wake calls that woke a sleeper, dtuWait calls that slept,
@@ -71,10 +66,14 @@ enum DTU {
 
   /// A send endpoint to `target`: its next free channel, bound with
   /// `label`; `credits` slots of the channel (a power of two, at least a
-  /// page of slots, at most the channel).
-  static func mintSend(to target: ReceiveEndpoint, label: UInt64, credits: Int, owner: UInt64)
-    -> Result<SendEndpoint, SystemCallError>
-  {
+  /// page of slots, at most the channel). With `replyTo`, a channel of that
+  /// endpoint is bound for the receiver's replies (as many credits as fit,
+  /// up to `credits`) and mapped into the receiver's reply windows before
+  /// the request channel's record names it.
+  static func mintSend(
+    to target: ReceiveEndpoint, label: UInt64, credits: Int, owner: UInt64,
+    replyTo replyEndpoint: ReceiveEndpoint? = nil
+  ) -> Result<SendEndpoint, SystemCallError> {
     let layout = target.layout
     let perChannel = layout.slotCount / layout.channelCount
     guard credits > 0, credits & (credits - 1) == 0, credits >= layout.slotsPerPage,
@@ -82,6 +81,16 @@ enum DTU {
     else { return .failure(.badGeometry) }
     guard !target.destroyed, let table = tableIndex(node: target.node) else {
       return .failure(.endpointRevoked)
+    }
+    var reply: SendEndpoint? = nil
+    if let replyEndpoint {
+      let replyLayout = replyEndpoint.layout
+      let fits = min(
+        max(credits, replyLayout.slotsPerPage), replyLayout.slotCount / replyLayout.channelCount)
+      switch mintSend(to: replyEndpoint, label: label, credits: fits, owner: owner) {
+      case .success(let bound): reply = bound
+      case .failure(let error): return .failure(error)
+      }
     }
     let channel: Int
     let id: EndpointAddress
@@ -95,18 +104,33 @@ enum DTU {
             target: target.id, channel: UInt8(channel), label: label, credits: UInt32(credits),
             maxMessageSize: UInt32(layout.slotSize), owner: owner)))
     } catch {
+      if let reply { destroy(reply) }
       return .failure(.noFreeChannel)  // or the node's table is full
-    }
-    do throws(ReceiveEndpointError) {
-      try target.control.setChannel(
-        channel, label: label, firstSlot: target.firstSlot(of: channel), slotCount: credits)
-    } catch {
-      _ = try? tables[table].detachChannel(UInt8(channel), from: target.id)
-      _ = try? tables[table].free(id)
-      return .failure(.noFreeChannel)  // the channel is still draining
     }
     let send = SendEndpoint(
       target: target, channel: channel, label: label, credits: credits, id: id)
+    func undo(_ error: SystemCallError) -> Result<SendEndpoint, SystemCallError> {
+      if let reply { destroy(reply) }
+      _ = try? tables[table].detachChannel(UInt8(channel), from: target.id)
+      _ = try? tables[table].free(id)
+      return .failure(error)
+    }
+    if let reply {
+      send.reply = reply
+      reply.answers = send
+      for activation in target.mappings {
+        guard mapReplyWindow(reply, into: activation, channel: channel) else {
+          return undo(.outOfMemory)
+        }
+      }
+    }
+    do throws(ReceiveEndpointError) {
+      try target.control.setChannel(
+        channel, label: label, firstSlot: target.firstSlot(of: channel), slotCount: credits,
+        replyChannel: reply?.channel)
+    } catch {
+      return undo(.noFreeChannel)  // the channel is still draining
+    }
     target.channels[channel] = send
     return .success(send)
   }
@@ -115,8 +139,8 @@ enum DTU {
 
   /// The next free 2 MiB window of `space` for an activation.
   static func window(in space: AddressSpace) -> UInt64? {
-    for index in 0..<windowSlots {
-      let address = windowBase + index * windowStride
+    for index in 0..<EndpointWindows.count {
+      let address = EndpointWindows.base + index * EndpointWindows.stride
       if space.translate(address) == nil && space.translate(address + 0x1000) == nil {
         return address
       }
@@ -158,10 +182,72 @@ enum DTU {
       space.unmapRange(address, pages: UInt64(2 + slotPages))
       return .failure(.outOfMemory)
     }
-    endpoint.mappings.append(
-      DTUMapping(capability: capability, space: space, address: address, pages: 2 + slotPages))
+    let activation = DTUMapping(
+      capability: capability, space: space, address: address, pages: 2 + slotPages)
+    endpoint.mappings.append(activation)
+    for channel in endpoint.channels.indices {
+      if let reply = endpoint.channels[channel]?.reply,
+        !mapReplyWindow(reply, into: activation, channel: channel)
+      {
+        unmap(endpoint, through: capability)
+        return .failure(.outOfMemory)
+      }
+    }
     activateInTable(endpoint.node, endpoint.id)
     return .success(address)
+  }
+
+  /// Maps reply channel `reply` into the receiver activated as
+  /// `activation`, at the reply window of request channel `channel`: the
+  /// reply ring's config and status pages read-only, the channel's run
+  /// writable, and every other page of the window's first
+  /// `EndpointWindows.replyMappedBytes` to the sink, so nothing a replier
+  /// does inside them can fault (`ChannelReplier`). False when the page
+  /// tables cannot grow (nothing of the window is left mapped then).
+  private static func mapReplyWindow(
+    _ reply: SendEndpoint, into activation: DTUMapping, channel: Int
+  ) -> Bool {
+    guard
+      let window = EndpointWindows.replyWindow(
+        receiveWindow: activation.address, channel: channel),
+      let run = reply.run, let sink = sinkFrame
+    else { return false }
+    let space = activation.space
+    let pages = EndpointWindows.replyMappedBytes / 4096
+    // What an earlier binding of this channel left there (the sink).
+    space.unmapRange(window, pages: UInt64(pages))
+    let ring = reply.target.physical
+    let runPages = run.byteOffset..<(run.byteOffset + run.byteCount)
+    for page in 0..<pages {
+      let offset = page * 4096
+      var flags: PageFlags = [.present, .user, .noExecute]
+      var frame = sink
+      if offset < ReceiveEndpointLayout.slotsOffset {
+        frame = ring + UInt64(offset)
+      } else {
+        flags.insert(.writable)
+        if runPages.contains(offset) { frame = ring + UInt64(offset) }
+      }
+      if case .failure = space.map(
+        window + UInt64(offset), to: frame, size: .small, flags: flags)
+      {
+        space.unmapRange(window, pages: UInt64(page))
+        return false
+      }
+    }
+    reply.mappings.append(
+      DTUMapping(capability: activation.capability, space: space, address: window, pages: pages))
+    activateInTable(reply.target.node, reply.id)
+    return true
+  }
+
+  /// Unmaps a receive endpoint's activations through capability `id` (nil:
+  /// all), with the reply windows that belong to them.
+  static func unmap(_ endpoint: ReceiveEndpoint, through id: CapabilityID?) {
+    unmap(&endpoint.mappings, through: id)
+    for send in endpoint.channels {
+      if let reply = send?.reply { unmap(&reply.mappings, through: id) }
+    }
   }
 
   /// A send endpoint for its sender: the config and status pages
@@ -242,6 +328,16 @@ enum DTU {
 
   // MARK: waking and blocking
 
+  /// dtuWake for a reply: wakes the receiver of the reply endpoint of
+  /// `endpoint`'s channel `channel`.
+  static func wakeReplyReceiver(_ endpoint: ReceiveEndpoint, channel: Int) -> SystemCallError? {
+    guard channel >= 0, channel < endpoint.channels.count,
+      let reply = endpoint.channels[channel]?.reply, !reply.target.destroyed
+    else { return .endpointRevoked }
+    wake(reply.target)
+    return nil
+  }
+
   /// dtuWake: the receiver said it sleeps; only the first waker finds the
   /// flag set and makes it runnable.
   static func wake(_ endpoint: ReceiveEndpoint) {
@@ -259,14 +355,16 @@ enum DTU {
   /// A send endpoint's last capability went: unmapped everywhere first, so
   /// nothing more can be published; then its channel is revoked (what is
   /// unread stays readable up to the accepted limit) and its table entry
-  /// freed.
+  /// freed; then its reply channel goes the same way. The request channel
+  /// is revoked before the reply windows change, which `ChannelReplier`
+  /// relies on. A reply channel (no capability names it) goes here too.
   static func destroy(_ endpoint: SendEndpoint) {
     unmap(&endpoint.mappings, through: nil, sink: true)
     let target = endpoint.target
     var unread: UInt64 = 0
+    if target.channels[endpoint.channel] === endpoint { target.channels[endpoint.channel] = nil }
     if !target.destroyed {
       unread = (try? target.control.revokeChannel(endpoint.channel)) ?? 0
-      target.channels[endpoint.channel] = nil
       // Drained already (the usual case): the channel can be bound again.
       // Otherwise it stays taken, its messages readable up to the limit.
       if (try? target.control.retireChannel(endpoint.channel)) != nil,
@@ -282,16 +380,36 @@ enum DTU {
         endpoint.id, messages: UInt32(min(unread, 0xFFFF)), force: true)
       _ = try? tables[table].free(endpoint.id)
     }
+    if let reply = endpoint.reply {
+      endpoint.reply = nil
+      destroy(reply)
+    }
+    endpoint.answers = nil
+    freeRingIfUnused(target)
   }
 
   /// A receive endpoint's last capability went: every sender's channel is
   /// revoked with it, the ring unmapped, and its pages given back (no one
   /// can reach them any more: each send endpoint keeps its target alive
-  /// only as an object, and is revoked here).
+  /// only as an object, and is revoked here). A sender's pages go to the
+  /// sink, so one that sends meanwhile neither faults nor arrives; its
+  /// reply channel goes with the windows it had here. A channel bound for
+  /// another receiver's replies is only revoked: that receiver keeps its
+  /// mapping, and the ring its pages, until the send endpoint it answers
+  /// goes.
   static func destroy(_ endpoint: ReceiveEndpoint) {
-    unmap(&endpoint.mappings, through: nil)
+    unmap(endpoint, through: nil)
     for channel in endpoint.channels.indices {
-      if let send = endpoint.channels[channel] { unmap(&send.mappings, through: nil) }
+      guard let send = endpoint.channels[channel] else { continue }
+      if send.answers != nil {
+        _ = try? endpoint.control.revokeChannel(channel)
+        continue
+      }
+      unmap(&send.mappings, through: nil, sink: true)
+      if let reply = send.reply {
+        send.reply = nil
+        destroy(reply)
+      }
     }
     if let waiter = endpoint.waiter {
       endpoint.waiter = nil
@@ -309,14 +427,17 @@ enum DTU {
     for send in endpoint.remoteSenders {
       _ = try? endpoint.control.revokeChannel(send.channel)
     }
-    if !endpoint.remoteSenders.isEmpty { lingering.append(endpoint) }
+    if !endpoint.remoteSenders.isEmpty || endpoint.replyBindings > 0 { lingering.append(endpoint) }
     freeRingIfUnused(endpoint)
   }
 
   /// Gives a destroyed endpoint's ring back once no sender of the other
-  /// instance maps it any more.
+  /// instance and no replier maps it any more.
   static func freeRingIfUnused(_ endpoint: ReceiveEndpoint) {
-    guard endpoint.destroyed, endpoint.remoteSenders.isEmpty else { return }
+    guard endpoint.destroyed, !endpoint.ringFreed, endpoint.remoteSenders.isEmpty,
+      endpoint.replyBindings == 0
+    else { return }
+    endpoint.ringFreed = true
     lingering.removeAll { $0 === endpoint }
     if let region = NodeRings.region(ofNode: endpoint.node) {
       NodeRings.regions[region].pages.free(endpoint.physical, pages: endpoint.pages)
@@ -376,7 +497,8 @@ enum DTU {
     guard !endpoint.memory.released else { return .failure(.endpointRevoked) }
     guard endpoint.isPageExact else { return .failure(.badAlignment) }
     let pages = Int(endpoint.configuration.size / 4096)
-    guard UInt64(pages) * 4096 + 0x2000 <= windowStride, let address = window(in: space) else {
+    guard UInt64(pages) * 4096 + 0x2000 <= EndpointWindows.stride, let address = window(in: space)
+    else {
       return .failure(.outOfMemory)
     }
     var flags: PageFlags = [.present, .user, .noExecute]

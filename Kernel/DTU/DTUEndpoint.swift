@@ -25,9 +25,17 @@ final class ReceiveEndpoint {
   /// Its last capability went and its ring was given back: send endpoints
   /// that still name it reach nothing.
   var destroyed = false
+  /// Its ring's pages went back to the node's ring region.
+  var ringFreed = false
   /// Channels bound for senders of the other kernel instance: the ring's
   /// pages stay until each is released, even after the endpoint is gone.
   var remoteSenders: [SendEndpoint] = []
+  /// Channels bound for another ring's receiver to reply on: the ring's
+  /// pages stay until each goes with its send endpoint, because that
+  /// receiver maps them and must never fault for this ring's owner.
+  var replyBindings: Int {
+    channels.reduce(0) { $0 + ($1?.answers != nil ? 1 : 0) }
+  }
   /// The name `dtuPublish` gave it (0: none).
   var name: UInt64 = 0
 
@@ -49,7 +57,10 @@ final class ReceiveEndpoint {
   func firstSlot(of channel: Int) -> Int { channel * (layout.slotCount / layout.channelCount) }
 }
 
-/// One channel of a receive endpoint, as a send capability names it.
+/// One channel of a receive endpoint, as a send capability names it, or
+/// (`answers` set) the channel a receiver replies on, which no capability
+/// names: it lives and dies with the send endpoint whose reply endpoint it
+/// is, and its mappings are reply windows in that endpoint's receiver.
 final class SendEndpoint {
   let target: ReceiveEndpoint
   let channel: Int
@@ -57,6 +68,10 @@ final class SendEndpoint {
   let credits: Int
   let id: EndpointAddress
   var mappings: [DTUMapping] = []
+  /// The channel of its reply endpoint bound for its receiver's replies.
+  var reply: SendEndpoint? = nil
+  /// For a reply channel: the send endpoint whose messages it answers.
+  unowned(unsafe) var answers: SendEndpoint? = nil
   /// Messages still unread when it was revoked (for `dtu stats`).
   var unreadAtRevoke: UInt64 = 0
 

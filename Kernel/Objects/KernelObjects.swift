@@ -66,7 +66,7 @@ enum KernelObjects {
       switch object(removed.capability.object) {
       case .memory(let memory): memory.unmapAll(through: removed.id)
       case .endpoint(let endpoint): IPC.abort(endpoint, through: removed.id)
-      case .receiveEndpoint(let endpoint): DTU.unmap(&endpoint.mappings, through: removed.id)
+      case .receiveEndpoint(let endpoint): DTU.unmap(endpoint, through: removed.id)
       case .sendEndpoint(let endpoint):
         DTU.unmap(&endpoint.mappings, through: removed.id, sink: true)
       case .memoryEndpoint(let endpoint): DTU.unmap(&endpoint.mappings, through: removed.id)

@@ -31,22 +31,22 @@ enum DTUCalls {
     }
   }
 
-  /// dtuSendMint(receive, label, credits, slot).
+  /// dtuSendMint(receive, label, credits, slot, reply).
   static func mintSend(_ f: UnsafeMutablePointer<InterruptFrame>) -> Int64 {
     CapabilityCalls.withSpace { space throws(CapabilityError) in
-      let (_, capability) = try ProcessCapabilities.lookup(
-        CapabilityAddress(space: space, slot: f.pointee.rdi), type: .receiveEndpoint,
-        requiring: .write)
-      guard case .receiveEndpoint(let target) = KernelObjects.object(capability.object) else {
-        return SystemCallError.invalidObject.rawValue
-      }
+      guard
+        case .receiveEndpoint(let target) = try receiveEndpoint(f.pointee.rdi, in: space, .write)
+      else { return SystemCallError.invalidObject.rawValue }
+      let replyTo = try replyEndpoint(f.pointee.r8, in: space)
       let destination = CapabilityAddress(space: space, slot: f.pointee.r10)
       if let slotError = CapabilityCalls.probeEmpty(destination) { return slotError.rawValue }
       let credits = f.pointee.rdx
       guard credits <= 1 << 20 else { return SystemCallError.badGeometry.rawValue }
       let owner = UInt64(ProcessRunner.current?.pid ?? 0)
       let endpoint: SendEndpoint
-      switch DTU.mintSend(to: target, label: f.pointee.rsi, credits: Int(credits), owner: owner) {
+      switch DTU.mintSend(
+        to: target, label: f.pointee.rsi, credits: Int(credits), owner: owner, replyTo: replyTo)
+      {
       case .success(let minted): endpoint = minted
       case .failure(let error): return error.rawValue
       }
@@ -166,10 +166,17 @@ enum DTUCalls {
     }
   }
 
-  /// dtuWake(send).
+  /// dtuWake(send), or dtuWake(receive, channel) after a reply.
   static func wake(_ f: UnsafeMutablePointer<InterruptFrame>) -> Int64 {
     var remoteRing: UInt64 = 0
     let result = CapabilityCalls.withSpace { space throws(CapabilityError) in
+      let address = CapabilityAddress(space: space, slot: f.pointee.rdi)
+      if try ProcessCapabilities.system.inspect(address).capability.type == .receiveEndpoint {
+        guard case .receiveEndpoint(let endpoint) = try receiveEndpoint(f.pointee.rdi, in: space)
+        else { return SystemCallError.invalidObject.rawValue }
+        let channel = Int(truncatingIfNeeded: min(f.pointee.rsi, 1 << 20))
+        return DTU.wakeReplyReceiver(endpoint, channel: channel)?.rawValue ?? 0
+      }
       let (_, capability) = try ProcessCapabilities.lookup(
         CapabilityAddress(space: space, slot: f.pointee.rdi), type: .sendEndpoint,
         requiring: .write)
@@ -195,21 +202,20 @@ enum DTUCalls {
   /// dtuPublish(receive, name).
   static func publish(_ f: UnsafeMutablePointer<InterruptFrame>) -> Int64 {
     CapabilityCalls.withSpace { space throws(CapabilityError) in
-      let (_, capability) = try ProcessCapabilities.lookup(
-        CapabilityAddress(space: space, slot: f.pointee.rdi), type: .receiveEndpoint,
-        requiring: .write)
-      guard case .receiveEndpoint(let endpoint) = KernelObjects.object(capability.object) else {
-        return SystemCallError.invalidObject.rawValue
-      }
+      guard
+        case .receiveEndpoint(let endpoint) = try receiveEndpoint(f.pointee.rdi, in: space, .write)
+      else { return SystemCallError.invalidObject.rawValue }
       return DTU.publish(endpoint, name: f.pointee.rsi)?.rawValue ?? 0
     }
   }
 
-  /// dtuConnect(name, credits, slot): to a local published endpoint, or
-  /// to one the other instance published, through a request its kernel
-  /// serves (`OtherInstance`).
+  /// dtuConnect(name, credits, slot, reply): to a local published
+  /// endpoint, or to one the other instance published, through a request
+  /// its kernel serves (`OtherInstance`); replies only to a local one.
   static func connect(_ f: UnsafeMutablePointer<InterruptFrame>) -> Int64 {
-    let (name, credits, slot) = (f.pointee.rdi, f.pointee.rsi, f.pointee.rdx)
+    let (name, credits, slot, replySlot) = (
+      f.pointee.rdi, f.pointee.rsi, f.pointee.rdx, f.pointee.r10
+    )
     let pid = UInt64(ProcessRunner.current?.pid ?? 0)
     let instance: UInt64 = KernelInstance.kind == .service ? 0 : 1
     let label = DTU.connectLabel(instance: instance, pid: pid)
@@ -220,10 +226,13 @@ enum DTUCalls {
         guard let target = DTU.lookUp(name: name) else {
           return SystemCallError.noSuchName.rawValue
         }
+        let replyTo = try replyEndpoint(replySlot, in: space)
         let destination = CapabilityAddress(space: space, slot: slot)
         if let slotError = CapabilityCalls.probeEmpty(destination) { return slotError.rawValue }
         let endpoint: SendEndpoint
-        switch DTU.mintSend(to: target, label: label, credits: Int(credits), owner: pid) {
+        switch DTU.mintSend(
+          to: target, label: label, credits: Int(credits), owner: pid, replyTo: replyTo)
+        {
         case .success(let minted): endpoint = minted
         case .failure(let error): return error.rawValue
         }
@@ -233,6 +242,7 @@ enum DTUCalls {
       }
     }
     // The other instance's: its kernel binds the channel and names the ring.
+    guard replySlot == 0 else { return SystemCallError.replyAcrossInstances.rawValue }
     let (ring, channel): (UInt64, Int)
     switch OtherInstance.connect(name: name, credits: credits, label: label) {
     case .success(let bound): (ring, channel) = bound
@@ -309,15 +319,35 @@ enum DTUCalls {
       return .failure(.invalidObject)
     }
     do throws(CapabilityError) {
-      let (_, capability) = try ProcessCapabilities.lookup(
-        CapabilityAddress(space: space, slot: slot), type: .receiveEndpoint, requiring: .read)
-      guard case .receiveEndpoint(let endpoint) = KernelObjects.object(capability.object) else {
+      guard case .receiveEndpoint(let endpoint) = try receiveEndpoint(slot, in: space) else {
         return .failure(.invalidObject)
       }
       return .success(endpoint)
     } catch {
       return .failure(SystemCallError(error))
     }
+  }
+
+  /// The object behind the receive endpoint capability in `slot`, checked
+  /// for `rights`.
+  private static func receiveEndpoint(
+    _ slot: UInt64, in space: SpaceID, _ rights: Rights = .read
+  ) throws(CapabilityError) -> KernelObject {
+    let (_, capability) = try ProcessCapabilities.lookup(
+      CapabilityAddress(space: space, slot: slot), type: .receiveEndpoint, requiring: rights)
+    return KernelObjects.object(capability.object)
+  }
+
+  /// The reply endpoint a mint or connect names in `slot` (0: none): one
+  /// of the caller's receive endpoints, which it may read.
+  private static func replyEndpoint(_ slot: UInt64, in space: SpaceID)
+    throws(CapabilityError) -> ReceiveEndpoint?
+  {
+    guard slot != 0 else { return nil }
+    guard case .receiveEndpoint(let endpoint) = try receiveEndpoint(slot, in: space) else {
+      return nil
+    }
+    return endpoint
   }
 
   /// cpuNode(cpu): RAX = its node, RDI = 1 when this instance runs it.

@@ -14,11 +14,12 @@ enum Endpoints {
     System.raw(SystemCallNumber.dtuReceiveCreate.rawValue, [node, slotsLog2, slotSizeLog2, slot])
   }
 
-  /// A send endpoint to the receive endpoint in `receive`, in `slot`.
-  static func mintSend(_ receive: UInt64, label: UInt64, credits: UInt64, into slot: UInt64)
-    -> Int64
-  {
-    System.raw(SystemCallNumber.dtuSendMint.rawValue, [receive, label, credits, slot])
+  /// A send endpoint to the receive endpoint in `receive`, in `slot`; its
+  /// receiver answers into the receive endpoint in `replyTo` (0: none).
+  static func mintSend(
+    _ receive: UInt64, label: UInt64, credits: UInt64, into slot: UInt64, replyTo: UInt64 = 0
+  ) -> Int64 {
+    System.raw(SystemCallNumber.dtuSendMint.rawValue, [receive, label, credits, slot, replyTo])
   }
 
   /// What activating an endpoint gives: its ring's config page, where its
@@ -60,6 +61,22 @@ enum Endpoints {
     }
   }
 
+  /// Maps the receive endpoint in `slot` and attaches a receiver to it and
+  /// a replier for the senders that named a reply endpoint.
+  static func receiverAndReplier(_ slot: UInt64) -> Result<
+    (ChannelReceiver, ChannelReplier), SystemCallError
+  > {
+    activate(slot).flatMap { ring in
+      guard
+        let receiver = try? ChannelReceiver(
+          config: ring.config, status: ring.config + ReceiveEndpointLayout.statusOffset,
+          slots: ring.slots, slotBytes: ring.slotBytes),
+        let replier = ChannelReplier(receiveWindow: ring.config)
+      else { return .failure(.invalidObject) }
+      return .success((receiver, replier))
+    }
+  }
+
   /// Maps the send endpoint in `slot` and attaches a sender to its channel.
   static func sender(_ slot: UInt64) -> Result<ChannelSender, SystemCallError> {
     activate(slot).flatMap { ring in
@@ -75,6 +92,13 @@ enum Endpoints {
   /// The receiver of the send endpoint in `slot` said it sleeps: wake it.
   @discardableResult
   static func wake(_ slot: UInt64) -> Int64 { System.call(.dtuWake, slot) }
+
+  /// A reply to a message of channel `channel` of the receive endpoint in
+  /// `slot` found its sender asleep on its reply endpoint: wake it.
+  @discardableResult
+  static func wakeReplyReceiver(_ slot: UInt64, channel: Int) -> Int64 {
+    System.call(.dtuWake, slot, UInt64(channel))
+  }
 
   /// Blocks until the receive endpoint in `slot` has a message (after
   /// `prepareToSleep` said so).
@@ -120,8 +144,10 @@ enum Endpoints {
 
   /// A send endpoint in `slot` to the endpoint published as `name` (here,
   /// or in the other kernel instance).
-  static func connect(name: UInt64, credits: UInt64, into slot: UInt64) -> Int64 {
-    System.call(.dtuConnect, name, credits, slot)
+  static func connect(name: UInt64, credits: UInt64, into slot: UInt64, replyTo: UInt64 = 0)
+    -> Int64
+  {
+    System.raw(SystemCallNumber.dtuConnect.rawValue, [name, credits, slot, replyTo])
   }
 
   /// The NUMA node of `cpu`, and whether this kernel instance runs it.

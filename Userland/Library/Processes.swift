@@ -8,7 +8,7 @@ enum Threads {
   /// returns. `body` must not allocate (the heap is not shared safely).
   static func start(
     slot: UInt64, cpu: UInt64 = SystemCallCPU.same, priority: UInt64 = 1,
-    stackBytes: Int = 16 * 1024, argument: UInt64 = 0,
+    stackBytes: Int = 64 * 1024, argument: UInt64 = 0,
     _ body: @convention(c) (UInt64) -> Void
   ) -> Int64 {
     let stack = UnsafeMutableRawPointer.allocate(byteCount: stackBytes, alignment: 16)

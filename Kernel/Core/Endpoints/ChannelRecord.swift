@@ -4,8 +4,8 @@
 // point: the label that tells the receiver who sent a message comes from
 // here, never from the slot the sender wrote.
 //
-// Record i sits at 64 + 64 * i in the config page, four little-endian u64
-// words (atomics) and 32 zero bytes:
+// Record i sits at 64 + 64 * i in the config page, five little-endian u64
+// words (atomics) and 24 zero bytes:
 //   +0   state word: bits 7...0 state (0 inactive, 1 active, 2 revoked),
 //        bits 31...8 zero, bits 63...32 generation
 //   +8   label: chosen by whoever minted the send capability
@@ -13,6 +13,12 @@
 //        two; the channel's credits)
 //   +24  accepted limit: once revoked, the number of messages (a position,
 //        counted from 1) the receiver still accepts; zero otherwise
+//   +32  reply: zero when the send endpoint names no reply endpoint;
+//        otherwise bit 63 set and bits 7...0 the channel of the reply
+//        endpoint's ring that the receiver answers on (the kernel maps that
+//        channel into the receiver at its `ReplyWindow`). This is where M3
+//        puts the reply endpoint in the header; here the sender writes the
+//        header, so the kernel says it instead, once, at binding.
 //
 // The generation grows by one every time `setChannel` binds a new send
 // endpoint to the channel index, so a receiver that cached a channel's
@@ -63,10 +69,12 @@ public struct ChannelRecord: Equatable, Sendable {
   public var firstSlot: Int
   public var slotCount: Int
   public var acceptedLimit: UInt64
+  /// The reply endpoint's channel the receiver answers on; nil: none.
+  public var replyChannel: Int?
 
   public init(
     state: ChannelState, generation: UInt32, label: UInt64, firstSlot: Int, slotCount: Int,
-    acceptedLimit: UInt64
+    acceptedLimit: UInt64, replyChannel: Int? = nil
   ) {
     self.state = state
     self.generation = generation
@@ -74,12 +82,27 @@ public struct ChannelRecord: Equatable, Sendable {
     self.firstSlot = firstSlot
     self.slotCount = slotCount
     self.acceptedLimit = acceptedLimit
+    self.replyChannel = replyChannel
   }
 
   static let stateOffset = 0
   static let labelOffset = 8
   static let runOffset = 16
   static let acceptedLimitOffset = 24
+  static let replyOffset = 32
+  static let replyBound: UInt64 = 1 << 63
+
+  /// The reply word for `channel` (nil: no reply endpoint).
+  static func replyWord(_ channel: Int?) -> UInt64 {
+    guard let channel else { return 0 }
+    return replyBound | UInt64(UInt8(truncatingIfNeeded: channel))
+  }
+
+  /// The reply channel a reply word names (nil for zero or a malformed word).
+  static func replyChannel(of word: UInt64) -> Int? {
+    guard word & ~(replyBound | 0xFF) == 0, word & replyBound != 0 else { return nil }
+    return Int(word & 0xFF)
+  }
   /// Times `load` retries a record that changes under it.
   static let readAttempts = 8
 
@@ -121,12 +144,13 @@ public struct ChannelRecord: Equatable, Sendable {
       let label = EndpointWords.load(config, base + labelOffset)
       let run = EndpointWords.load(config, base + runOffset)
       let limit = EndpointWords.load(config, base + acceptedLimitOffset)
+      let reply = EndpointWords.load(config, base + replyOffset)
       atomicMemoryFence(ordering: .acquiring)
       guard EndpointWords.load(config, base + stateOffset) == before else { continue }
       let record = ChannelRecord(
         state: state(of: before), generation: generation(of: before), label: label,
         firstSlot: Int(UInt32(truncatingIfNeeded: run)), slotCount: Int(run >> 32),
-        acceptedLimit: limit)
+        acceptedLimit: limit, replyChannel: replyChannel(of: reply))
       return (record, before)
     }
     return nil

@@ -123,12 +123,13 @@ public struct ReceiveEndpointControl: @unchecked Sendable {
     EndpointWords.loadAcquiring(status, ReceiveEndpointLayout.consumedOffset(channel: channel))
   }
 
-  /// Binds a send endpoint to inactive channel `channel`: its run of slots
-  /// and the label the receiver will see on its messages.
+  /// Binds a send endpoint to inactive channel `channel`: its run of slots,
+  /// the label the receiver will see on its messages, and the channel of
+  /// the reply endpoint its messages name (nil: none).
   @discardableResult
-  public func setChannel(_ channel: Int, label: UInt64, firstSlot: Int, slotCount: Int)
-    throws(ReceiveEndpointError) -> ChannelRun
-  {
+  public func setChannel(
+    _ channel: Int, label: UInt64, firstSlot: Int, slotCount: Int, replyChannel: Int? = nil
+  ) throws(ReceiveEndpointError) -> ChannelRun {
     let current = try record(channel)
     guard current.state == .inactive else {
       throw .wrongState(channel: channel, found: current.state, expected: .inactive)
@@ -161,6 +162,8 @@ public struct ReceiveEndpointControl: @unchecked Sendable {
     recordWord(channel, ChannelRecord.runOffset).pointee.store(
       UInt64(run.firstSlot) | UInt64(run.slotCount) << 32, ordering: .relaxed)
     recordWord(channel, ChannelRecord.acceptedLimitOffset).pointee.store(0, ordering: .relaxed)
+    recordWord(channel, ChannelRecord.replyOffset).pointee.store(
+      ChannelRecord.replyWord(replyChannel), ordering: .relaxed)
     state.pointee.store(
       ChannelRecord.stateWord(.active, generation: generation), ordering: .releasing)
     return run

@@ -36,7 +36,8 @@
 //          count (1...32), bits 63...32 zero
 //   16     48 bytes reserved, zero
 //   64 + 64 * i, i < 32: channel record i (`ChannelRecord`), one cache line:
-//          +0 state word, +8 label, +16 run, +24 accepted limit, +32 zero
+//          +0 state word, +8 label, +16 run, +24 accepted limit, +32 reply,
+//          +40 zero
 //   2112   the rest of the page, zero
 //
 // Status page:

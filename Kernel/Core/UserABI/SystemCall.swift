@@ -123,17 +123,22 @@ public enum SystemCallNumber: UInt64, CaseIterable {
   /// bytes in `node`'s ring region (`SystemCallCPU.same` as the node: the
   /// caller's CPU's node), its capability in the empty `slot`.
   case dtuReceiveCreate = 27
-  /// dtuSendMint(receive, label, credits, slot): a send endpoint to the
-  /// receive endpoint (needs `write` on it): a channel of `credits` slots
-  /// (a power of two) whose messages the receiver sees with `label`; its
-  /// capability in the empty `slot`.
+  /// dtuSendMint(receive, label, credits, slot, reply): a send endpoint to
+  /// the receive endpoint (needs `write` on it): a channel of `credits`
+  /// slots (a power of two) whose messages the receiver sees with `label`;
+  /// its capability in the empty `slot`. With `reply` (a receive endpoint
+  /// of the caller's, needs `read`; 0 for none) the receiver can answer
+  /// each message there on the fast path: a channel of it is bound for the
+  /// replies, and mapped into the receiver (`ChannelReplier`).
   case dtuSendMint = 28
   /// dtuActivate(endpoint): maps a receive endpoint (needs `read`) or send
   /// endpoint (needs `write`) into the caller for the user-level fast path;
   /// RAX = where its ring is mapped, RDI = the channel (send) or 0.
   case dtuActivate = 29
-  /// dtuWake(send): the receiver of this send endpoint said it sleeps:
-  /// wake it (the program calls this only when a send told it to).
+  /// dtuWake(send) or dtuWake(receive, channel): the receiver of this
+  /// send endpoint, or of the reply endpoint of this channel of the
+  /// receive endpoint, said it sleeps: wake it (the program calls this only
+  /// when a send or a reply told it to).
   case dtuWake = 30
   /// dtuWait(receive): blocks until the receive endpoint has a message
   /// (returns at once when it has one) or a sender wakes it.
@@ -156,10 +161,10 @@ public enum SystemCallNumber: UInt64, CaseIterable {
   /// reachable by `dtuConnect` under the number `name` (not 0), from this
   /// kernel instance and the other.
   case dtuPublish = 36
-  /// dtuConnect(name, credits, slot): a send endpoint to the receive
-  /// endpoint published as `name`, in this instance or (from the service)
-  /// in the LWK instance; its receiver sees the label
-  /// instance << 32 | the connecting process's pid.
+  /// dtuConnect(name, credits, slot, reply): a send endpoint to the
+  /// receive endpoint published as `name`, in this instance or in the
+  /// other; its receiver sees the label instance << 32 | the connecting
+  /// process's pid. `reply` as for dtuSendMint (this instance only).
   case dtuConnect = 37
 
   public var name: String {
@@ -287,6 +292,9 @@ public enum SystemCallError: Int64, CaseIterable, Error {
   case outOfWindow = -37
   /// No receive endpoint is published under that name (or it is taken).
   case noSuchName = -38
+  /// A reply endpoint was named for a ring of the other kernel instance:
+  /// replies do not cross instances (a program connects back instead).
+  case replyAcrossInstances = -39
 
   public var name: String {
     switch self {
@@ -327,6 +335,7 @@ public enum SystemCallError: Int64, CaseIterable, Error {
     case .endpointRevoked: "endpoint revoked"
     case .outOfWindow: "outside the window"
     case .noSuchName: "no endpoint published under that name"
+    case .replyAcrossInstances: "replies do not cross kernel instances"
     case .writeAndExecute: "write and execute"
     }
   }

@@ -2,7 +2,10 @@ import UserSystem
 
 /// Ping-pong through DTU endpoints between this CPU's NUMA node and node
 /// NODE: a pong thread on a CPU of NODE receives from a ring in NODE's
-/// memory and answers into a ring on this CPU's node. Every message is sent,
+/// memory and answers each message with a reply, which goes to the reply
+/// endpoint ping's send endpoint names (M3's reply): a ring on this CPU's
+/// node, written by pong through the reply window the kernel mapped for it
+/// (pong holds no capability to it). Every message and reply is sent,
 /// fetched and acked in user memory; the kernel is entered only to wake a
 /// receiver that said it sleeps. Argument: "NODE [ROUNDS]". Checks every
 /// answer (value, label, order) and reports the round trip's median in
@@ -14,12 +17,10 @@ enum Program {
   static let pingReceive: UInt64 = 20
   static let pongReceive: UInt64 = 21
   static let toPong: UInt64 = 22
-  static let toPing: UInt64 = 23
   static let pongThread: UInt64 = 24
-  /// The labels the receivers see: pong sees ping's messages with
-  /// `pingLabel`, ping sees pong's with `pongLabel`.
+  /// The label ping's send endpoint was minted with: pong sees it on the
+  /// messages, ping on the replies (its reply channel carries it too).
   static let pingLabel: UInt64 = 0xA11CE
-  static let pongLabel: UInt64 = 0xB0B
   static let quit: UInt64 = .max
 
   /// What the pong thread found wrong (0: nothing), and its wake calls.
@@ -45,8 +46,8 @@ enum Program {
     guard Endpoints.createReceive(pingReceive, slotsLog2: 8, slotSizeLog2: 6) == 0,
       Endpoints.createReceive(
         pongReceive, node: UInt64(node), slotsLog2: 8, slotSizeLog2: 6) == 0,
-      Endpoints.mintSend(pongReceive, label: pingLabel, credits: 64, into: toPong) == 0,
-      Endpoints.mintSend(pingReceive, label: pongLabel, credits: 64, into: toPing) == 0
+      Endpoints.mintSend(
+        pongReceive, label: pingLabel, credits: 64, into: toPong, replyTo: pingReceive) == 0
     else {
       print("dtuping: cannot create the endpoints")
       return 1
@@ -70,7 +71,7 @@ enum Program {
       if !send(&sender, UInt64(round), wakes: &wakes) { errors += 1 }
       let answer = await_(&receiver, sleep: false)
       samples[round] = user_rdtsc() - start
-      if answer != (UInt64(round) + 1, pongLabel) { errors += 1 }
+      if answer != (UInt64(round) + 1, pingLabel, UInt64(round)) { errors += 1 }
     }
     samples.sort()
     print(
@@ -84,7 +85,7 @@ enum Program {
       spin()
       if !send(&sender, 1000 + UInt64(round), wakes: &wakes) { errors += 1 }
       let answer = await_(&receiver, sleep: true, sleeps: &sleeps)
-      if answer != (1001 + UInt64(round), pongLabel) { errors += 1 }
+      if answer != (1001 + UInt64(round), pingLabel, 1000 + UInt64(round)) { errors += 1 }
     }
     _ = send(&sender, quit, wakes: &wakes)
     for _ in 0..<1000 where pongSleeps == 0 { spin() }
@@ -93,7 +94,7 @@ enum Program {
     )
     let bad = errors + pongErrors
     print(
-      "dtuping: \(bad == 0 ? "every answer checked" : "\(bad) wrong answers"), labels from the kernel"
+      "dtuping: \(bad == 0 ? "every answer checked" : "\(bad) wrong answers"), labels from the kernel, replies to the reply endpoint"
     )
     if words.count > 2 && words[2] == "hold" {
       print("dtuping: holding the endpoints, asleep until killed")
@@ -151,23 +152,25 @@ enum Program {
     }
   }
 
-  /// The next message's word and the label the kernel gave its sender;
+  /// The next reply's word, the label the kernel gave its channel, and the
+  /// reply label it echoed (UInt64.max - 1 for what is not a reply);
   /// polls, or sleeps in the kernel when `sleep` says so.
-  static func await_(_ receiver: inout ChannelReceiver, sleep: Bool) -> (UInt64, UInt64) {
+  static func await_(_ receiver: inout ChannelReceiver, sleep: Bool) -> (UInt64, UInt64, UInt64) {
     var sleeps: UInt64 = 0
     return await_(&receiver, sleep: sleep, sleeps: &sleeps)
   }
 
   static func await_(_ receiver: inout ChannelReceiver, sleep: Bool, sleeps: inout UInt64)
-    -> (UInt64, UInt64)
+    -> (UInt64, UInt64, UInt64)
   {
     while true {
       if let message = receiver.fetch() {
         let word =
-          message.length >= 8 ? message.payload.loadUnaligned(as: UInt64.self) : UInt64.max - 1
-        let label = message.label
+          message.length >= 8 && message.kind == .reply
+          ? message.payload.loadUnaligned(as: UInt64.self) : UInt64.max - 1
+        let answer = (word, message.label, message.replyLabel)
         _ = try? receiver.ack(message)
-        return (word, label)
+        return answer
       }
       if sleep && receiver.prepareToSleep() {
         sleeps += 1
@@ -176,11 +179,10 @@ enum Program {
     }
   }
 
-  /// The pong thread: answers value + 1 until told to quit; sleeps in the
+  /// The pong thread: replies value + 1 until told to quit; sleeps in the
   /// kernel whenever nothing came for a while.
   static let pongEntry: @convention(c) (UInt64) -> Void = { _ in
-    guard case .success(var receiver) = Endpoints.receiver(pongReceive),
-      case .success(var sender) = Endpoints.sender(toPing)
+    guard case .success(var (receiver, replier)) = Endpoints.receiverAndReplier(pongReceive)
     else {
       pongErrors += 1
       return
@@ -199,27 +201,28 @@ enum Program {
       last = user_rdtsc()
       let word = message.length >= 8 ? message.payload.loadUnaligned(as: UInt64.self) : 0
       if message.label != pingLabel || message.replyLabel != word { pongErrors += 1 }
-      _ = try? receiver.ack(message)
-      if word == quit { return }
-      var answer = word + 1
-      var sent = false
-      while !sent {
-        let result = withUnsafeBytes(of: &answer) { bytes in
-          sender.send(kind: .reply, replyLabel: word, bytes: bytes)
+      if word == quit {
+        _ = try? receiver.ack(message)
+        return
+      }
+      // The reply's credits come back as ping reads its replies; acking
+      // the request after the reply returns the request's credit.
+      while true {
+        let result = replier.reply(to: message, length: 8) { slot in
+          slot.storeBytes(of: word + 1, as: UInt64.self)
         }
-        switch result {
-        case .sent(let wake):
+        if result == .noCredits { continue }
+        if case .sent(let wake) = result {
           if wake {
-            System.call(.dtuWake, toPing)
+            Endpoints.wakeReplyReceiver(pongReceive, channel: message.channel)
             pongWakes += 1
           }
-          sent = true
-        case .noCredits: continue
-        default:
+        } else {
           pongErrors += 1
-          sent = true
         }
+        break
       }
+      _ = try? receiver.ack(message)
     }
   }
 }
