@@ -242,11 +242,15 @@ enum DTUCalls {
       }
     }
     // The other instance's: its kernel binds the channel and names the ring.
-    guard replySlot == 0 else { return SystemCallError.replyAcrossInstances.rawValue }
     let (ring, channel): (UInt64, Int)
     switch OtherInstance.connect(name: name, credits: credits, label: label) {
     case .success(let bound): (ring, channel) = bound
     case .failure(let error): return error.rawValue
+    }
+    // Asked only now, so that a name that is nowhere says so.
+    if replySlot != 0 {
+      OtherInstance.release(ring: ring, channel: channel, owner: pid)
+      return SystemCallError.replyAcrossInstances.rawValue
     }
     let installed = CapabilityCalls.withSpace { space throws(CapabilityError) in
       guard let endpoint = RemoteSendEndpoint(ring: ring, channel: channel, owner: pid) else {
