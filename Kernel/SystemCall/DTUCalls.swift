@@ -170,16 +170,18 @@ enum DTUCalls {
   static func wake(_ f: UnsafeMutablePointer<InterruptFrame>) -> Int64 {
     var remoteRing: UInt64 = 0
     let result = CapabilityCalls.withSpace { space throws(CapabilityError) in
-      let address = CapabilityAddress(space: space, slot: f.pointee.rdi)
-      if try ProcessCapabilities.system.inspect(address).capability.type == .receiveEndpoint {
+      let capability: Capability
+      do throws(CapabilityError) {
+        (_, capability) = try ProcessCapabilities.lookup(
+          CapabilityAddress(space: space, slot: f.pointee.rdi), type: .sendEndpoint,
+          requiring: .write)
+      } catch .wrongType(_, found: .receiveEndpoint) {
+        // After a reply: the slot is the receive endpoint, RSI the channel.
         guard case .receiveEndpoint(let endpoint) = try receiveEndpoint(f.pointee.rdi, in: space)
         else { return SystemCallError.invalidObject.rawValue }
         let channel = Int(truncatingIfNeeded: min(f.pointee.rsi, 1 << 20))
         return DTU.wakeReplyReceiver(endpoint, channel: channel)?.rawValue ?? 0
       }
-      let (_, capability) = try ProcessCapabilities.lookup(
-        CapabilityAddress(space: space, slot: f.pointee.rdi), type: .sendEndpoint,
-        requiring: .write)
       if case .remoteSendEndpoint(let remote) = KernelObjects.object(capability.object) {
         remoteRing = remote.ring
         return 0
