@@ -50,8 +50,9 @@
 // when the slot is acknowledged. M3 returns a credit only with the reply
 // (an ack without a reply frees the slot but keeps the credit, so a sender
 // can have a request outstanding without a slot held). Here a reply
-// travels on another channel (the receiver's send endpoint to the sender's
-// reply endpoint), and receiving it implies nothing about this ring, while
+// travels on another channel (the one of the sender's reply endpoint that
+// the kernel bound for this receiver, `ChannelReplier`), and receiving it
+// implies nothing about this ring, while
 // a slot that is free again can take a message: an ack without a reply
 // returns the credit, and a receiver that replies acknowledges the request
 // (before or after replying). Nothing can be overwritten by this: a sender
