@@ -9,13 +9,20 @@ import X86
 /// (`FunctionShipping`, served in the service's doorbell interrupt), the
 /// same channel its shipped system calls use.
 ///
-/// From the LWK, a wake and a release are posted, not awaited. A release
-/// comes from tearing a capability down under KernelLock, where no shipped
-/// call may wait; its first phase (every LWK mapping of the channel gone,
-/// shot down on every LWK CPU) is done before it is posted, which is what
-/// makes the channel safe to revoke, and the service's revoke follows in
-/// queue order. A wake needs no answer: the sender learns of a revoke from
-/// its channel record.
+/// Revocation is two-phase both ways: the sender's kernel deactivates its
+/// side (every mapping of the channel to the sink, shot down on every CPU
+/// of its instance), then asks the ring's kernel, which revokes the channel
+/// (what was published stays readable) and answers with the unread count.
+/// The service asks under its KernelLock and waits for the LWK's control
+/// thread, which never needs the service's lock. The LWK tears a capability
+/// down under its KernelLock too, where no shipped call may wait (the
+/// service may be waiting for this LWK under its own lock, and its
+/// shipping server needs that lock): so a capability call on the LWK
+/// collects its releases (`deferringReleases`) and ships them after the
+/// lock is released, waiting for each answer before the call returns. A
+/// release that no caller waits for (a process torn down) is posted
+/// instead, and the service answers nothing. A wake needs no answer: the
+/// sender learns of a revoke from its channel record.
 enum OtherInstance {
   /// Binds a channel of the receive endpoint published as `name` in the
   /// other instance: its ring's physical address and the channel.
@@ -59,6 +66,48 @@ enum OtherInstance {
     return post(FunctionShipping.wakeNumber, context, ring, 0)
   }
 
+  /// A release the LWK ships once its KernelLock is released.
+  struct Release {
+    let ring: UInt64
+    let channel: Int
+    let owner: UInt64
+  }
+
+  /// Set (under KernelLock) while a capability call runs on the LWK: the
+  /// releases it causes are collected here instead of posted.
+  nonisolated(unsafe) static var deferredReleases: [Release]? = nil
+
+  /// Runs `body` (under KernelLock) collecting the releases it causes, and
+  /// hands them out for `finish` after the lock.
+  static func deferringReleases<R>(_ body: () -> R) -> (R, [Release]) {
+    guard KernelInstance.kind == .lwk else { return (body(), []) }
+    deferredReleases = []
+    let result = body()
+    let releases = deferredReleases ?? []
+    deferredReleases = nil
+    return (result, releases)
+  }
+
+  /// Ships each release and waits for the service's answer (not under
+  /// KernelLock): the channel is revoked there when this returns.
+  static func finish(_ releases: [Release]) {
+    for release in releases {
+      var arguments = ShippedArguments()
+      _ = arguments.append(release.ring)
+      _ = arguments.append(UInt64(release.channel))
+      let result = FunctionShipping.ship(
+        .dtuConnect, arguments: arguments, data: ByteView(base: nil, count: 0),
+        number: FunctionShipping.releaseNumber, process: release.owner)
+      if result >= 0 {
+        KernelLock.held { DTU.unreadAtRevoke &+= UInt64(result) }
+      } else {
+        print(
+          "dtu: the service did not release channel \(release.channel) of ring \(hex(release.ring)): \(SystemCallError(rawValue: result)?.name ?? "\(result)")"
+        )
+      }
+    }
+  }
+
   /// The second phase of revoking a channel of the other instance's ring,
   /// after every mapping here is gone. `owner` is the process that
   /// connected (the LWK's release names it to the service, which checks
@@ -70,6 +119,10 @@ enum OtherInstance {
       {
         DTU.unreadAtRevoke &+= reply.words.0
       }
+      return
+    }
+    if deferredReleases != nil {
+      deferredReleases!.append(Release(ring: ring, channel: channel, owner: owner))
       return
     }
     let context = ShippingContext(
@@ -126,13 +179,12 @@ enum OtherInstance {
 
   /// Only a channel bound for the process the context names is released
   /// (its label says whom it was bound for): the process itself may have
-  /// ended, so the list of live LWK processes is not asked.
-  static func serveRelease(_ request: ShippedRequest) {
+  /// ended, so the list of live LWK processes is not asked. The unread
+  /// count, or nil when no such channel was bound for it.
+  static func serveRelease(_ request: ShippedRequest) -> UInt64? {
     let label = DTU.connectLabel(
       instance: UInt64(FunctionShipping.lwkInstanceID), pid: UInt64(request.context.process))
-    // What was unread is counted in this instance's `dtu stats` by the
-    // channel's revoke; the LWK does not wait to learn it.
-    _ = KernelLock.held {
+    return KernelLock.held {
       DTU.releaseFromOtherInstance(
         ring: request.arguments[0], channel: Int(truncatingIfNeeded: request.arguments[1]),
         label: label)

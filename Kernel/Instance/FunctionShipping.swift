@@ -159,7 +159,7 @@ enum FunctionShipping {
   /// handed to `received` while it is still in its slot.
   static func ship(
     _ call: SystemCallNumber, arguments: ShippedArguments, data: ByteView,
-    number: UInt64? = nil, received: (ByteView) -> Void = { _ in }
+    number: UInt64? = nil, process: UInt64? = nil, received: (ByteView) -> Void = { _ in }
   ) -> Int64 {
     let cpu = Processor.currentIndex
     guard cpu < replyReceivers.count, let replies = replyReceivers[cpu],
@@ -169,7 +169,8 @@ enum FunctionShipping {
     // ring is where they are matched, and it runs one call at a time.
     let tag = nextTag
     nextTag &+= 1
-    guard let context = context(tag: tag) else { return SystemCallError.shippingFailed.rawValue }
+    guard var context = context(tag: tag) else { return SystemCallError.shippingFailed.rawValue }
+    if let process { context.process = UInt32(truncatingIfNeeded: process) }
     let request = ShippedRequest(
       route: route, context: context, number: number ?? call.rawValue, arguments: arguments,
       data: data)
@@ -347,7 +348,12 @@ enum FunctionShipping {
     }
     if request.context.instance == lwkInstanceID && request.number == releaseNumber {
       served &+= 1
-      OtherInstance.serveRelease(request)
+      let unread = OtherInstance.serveRelease(request)
+      // Tag 0: posted, nobody waits for the answer.
+      if request.context.tag != 0 {
+        answer(
+          request, result: unread ?? UInt64(bitPattern: SystemCallError.noSuchName.rawValue))
+      }
       return
     }
     // The seed's consistency check: the context must name a process that

@@ -6,18 +6,25 @@ enum CapabilityCalls {
   typealias Frame = UnsafeMutablePointer<InterruptFrame>
 
   /// Runs `body` with the caller's space under the lock; a thrown
-  /// CapabilityError becomes its error code.
+  /// CapabilityError becomes its error code. On the LWK, the releases of
+  /// the other instance's channels that it causes are shipped after the
+  /// lock, and the call returns only when the service has answered them
+  /// (`OtherInstance`).
   static func withSpace(_ body: (SpaceID) throws(CapabilityError) -> Int64) -> Int64 {
-    KernelLock.held {
-      guard let space = ProcessRunner.current?.capabilitySpace else {
-        return SystemCallError.invalidObject.rawValue
-      }
-      do throws(CapabilityError) {
-        return try body(space)
-      } catch {
-        return SystemCallError(error).rawValue
+    let (result, releases) = KernelLock.held {
+      OtherInstance.deferringReleases { () -> Int64 in
+        guard let space = ProcessRunner.current?.capabilitySpace else {
+          return SystemCallError.invalidObject.rawValue
+        }
+        do throws(CapabilityError) {
+          return try body(space)
+        } catch {
+          return SystemCallError(error).rawValue
+        }
       }
     }
+    if !releases.isEmpty { OtherInstance.finish(releases) }
+    return result
   }
 
   static func rights(_ raw: UInt64) -> Rights? {

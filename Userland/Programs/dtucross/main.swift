@@ -14,6 +14,11 @@ import UserSystem
 /// answers every number with the next one until ping says it is done.
 /// Both directions cross: one instance connects to the other's endpoint
 /// each way.
+/// "hold NAME" publishes NAME and never reads (blocks until killed);
+/// "drop NAME COUNT" connects to NAME, sends COUNT messages and deletes its
+/// send capability: the delete returns when the ring's kernel has revoked
+/// the channel and answered with what was unread (`dtu stats` there and
+/// here count it).
 enum Program {
   static let receive: UInt64 = 20
   static let send: UInt64 = 21
@@ -30,6 +35,10 @@ enum Program {
     if words[0] == "send", words.count == 3, let count = UInt64(words[2]) {
       return sendAll(name, count)
     }
+    if words[0] == "hold" { return hold(name) }
+    if words[0] == "drop", words.count == 3, let count = UInt64(words[2]), count <= 64 {
+      return drop(name, count)
+    }
     if words[0] == "ping", words.count == 4, let reply = UInt64(words[2]),
       let rounds = Int(words[3]), rounds >= 1, rounds <= 100_000
     {
@@ -40,7 +49,7 @@ enum Program {
   }
 
   static let usage =
-    "usage: dtucross serve NAME | send NAME COUNT | pong NAME | ping NAME REPLY ROUNDS (1-100000)"
+    "usage: dtucross serve NAME | send NAME COUNT | pong NAME | ping NAME REPLY ROUNDS (1-100000) | hold NAME | drop NAME COUNT (0-64)"
 
   /// Creates the receive endpoint, publishes it as `name` and activates it.
   static func publishReceiver(_ name: UInt64) -> ChannelReceiver? {
@@ -209,6 +218,33 @@ enum Program {
     }
     print("dtucross: sent \(count) messages to \(name), \(wakes) wake calls")
     return 0
+  }
+
+  /// Publishes `name` and blocks (on an IPC endpoint nobody sends to)
+  /// without reading a message, until killed.
+  static func hold(_ name: UInt64) -> Int64 {
+    let blocker: UInt64 = 30
+    guard publishReceiver(name) != nil, Capabilities.createEndpoint(blocker) == 0 else { return 1 }
+    print("dtucross: holding \(name), reading nothing")
+    _ = IPC.receive(blocker)
+    return 0
+  }
+
+  /// Sends `count` messages (at most the channel's credits, so none waits)
+  /// and deletes the send capability.
+  static func drop(_ name: UInt64, _ count: UInt64) -> Int64 {
+    guard var sender = connect(name) else { return 1 }
+    var wakes = 0
+    for value in 0..<count where !send(&sender, value + 1, wakes: &wakes) {
+      print("dtucross: send failed")
+      return 1
+    }
+    let deleted = Capabilities.delete(send)
+    // The number of objects the delete destroyed, or an error.
+    print(
+      "dtucross: sent \(count) messages to \(name), send capability deleted (\(deleted) object destroyed)"
+    )
+    return deleted == 1 ? 0 : 1
   }
 
   static func hex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }
