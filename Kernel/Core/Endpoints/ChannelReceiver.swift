@@ -455,6 +455,85 @@ public struct ChannelReceiver: @unchecked Sendable {
     return result
   }
 
+  /// Hands up to `max` messages to `body`, one after the other, freeing
+  /// them together when it returns; how many. For a program that drains
+  /// what has come (most servers do): it takes a run of messages of one
+  /// channel at a time with the channel's state, its slots and the
+  /// receiver's pointers kept in registers, checks each header as `fetch`
+  /// does, and stores the consumed count once for the run. The run stops at
+  /// the first slot that is not published, malformed or past the channel's
+  /// limit, and at the end of the channel's slots; the channel after it is
+  /// tried next. A channel with messages held from `fetch` goes through
+  /// `receive`. The payload must
+  /// not be used after `body` returns; the slots' credits come back when
+  /// the run is done, not message by message.
+  @inline(__always)
+  public mutating func drain(max: Int, _ body: (ReceivedMessage) -> Void) -> Int {
+    var count = 0
+    var rounds = 0
+    while count < max, rounds < layout.channelCount {
+      let channel = cursor
+      guard update(channel),
+        channels[unchecked: channel].fetched == channels[unchecked: channel].acked
+      else {
+        guard receive(body) != nil else { return count }
+        count &+= 1
+        continue
+      }
+      let word = channels[unchecked: channel].stateWord
+      let acked = channels[unchecked: channel].acked
+      let slots = channels[unchecked: channel].slots
+      let label = channels[unchecked: channel].label
+      let generation = ChannelRecord.generation(of: word)
+      let firstSlot = channels[unchecked: channel].firstSlot
+      // One channel's run: never past its limit, its slot count, or `max`.
+      let end = Swift.min(
+        channels[unchecked: channel].limit,
+        acked &+ Swift.min(slots.slotCount, UInt64(truncatingIfNeeded: max &- count)))
+      var position = acked
+      var malformed = false
+      while position < end {
+        let next = position &+ 1
+        let slot = slots.slot(next)
+        let word0 = ChannelSlots.word0(slot)
+        guard MessageHeader.sequence(of: word0) == UInt32(truncatingIfNeeded: next) else { break }
+        guard
+          let header = try? MessageHeader.decode(
+            word0: word0, word1: EndpointWords.load(slot, 8), payloadCapacity: payloadCapacity)
+        else {
+          malformed = true
+          break
+        }
+        body(
+          ReceivedMessage(
+            channel: channel, generation: generation, position: next, label: label,
+            kind: header.kind, length: header.length, replyLabel: header.replyLabel,
+            slotIndex: firstSlot &+ slots.index(next), slot: slot))
+        position = next
+      }
+      if position != acked {
+        count &+= Int(truncatingIfNeeded: position &- acked)
+        channels[unchecked: channel].fetched = position
+        channels[unchecked: channel].acked = position
+        EndpointWords.storeReleasing(
+          status, ReceiveEndpointLayout.consumedOffset(channel: channel), position)
+        rounds = 0
+      } else {
+        rounds &+= 1
+      }
+      // A malformed head: `receive` (still at this channel) frees it and
+      // hands out the next valid message of any channel, if there is one.
+      if malformed, count < max {
+        guard receive(body) != nil else { return count }
+        count &+= 1
+        rounds = 0
+        continue
+      }
+      cursor = channel &+ 1 == layout.channelCount ? 0 : channel &+ 1
+    }
+    return count
+  }
+
   /// `receive`'s general way: `fetch`, but only from a channel whose next
   /// message can be freed once handled (it lies within the window of
   /// positions past the last ack that can be marked).
