@@ -13,16 +13,18 @@ import X86
 /// side (every mapping of the channel to the sink, shot down on every CPU
 /// of its instance), then asks the ring's kernel, which revokes the channel
 /// (what was published stays readable) and answers with the unread count.
-/// The service asks under its KernelLock and waits for the LWK's control
-/// thread, which never needs the service's lock. The LWK tears a capability
-/// down under its KernelLock too, where no shipped call may wait (the
-/// service may be waiting for this LWK under its own lock, and its
-/// shipping server needs that lock): so a capability call on the LWK
-/// collects its releases (`deferringReleases`) and ships them after the
-/// lock is released, waiting for each answer before the call returns. A
-/// release that no caller waits for (a process torn down) is posted
-/// instead, and the service answers nothing. A wake needs no answer: the
-/// sender learns of a revoke from its channel record.
+///
+/// No kernel waits for the other while it holds its KernelLock: the
+/// service's shipping server and the LWK's control thread each need their
+/// own instance's lock to serve, so a kernel waiting under its lock for the
+/// other could wait for itself. Capabilities are torn down under the lock,
+/// so the capability calls and the reaping of processes collect the
+/// releases they cause (`deferringReleases`) and ask the other kernel
+/// after the lock is released (`finish`), waiting for each answer: a
+/// delete or revoke returns when the other kernel has revoked the channel.
+/// A release from anywhere else is posted from the LWK (the service answers
+/// nothing) and asked directly from the service. A wake needs no answer:
+/// the sender learns of a revoke from its channel record.
 enum OtherInstance {
   /// Binds a channel of the receive endpoint published as `name` in the
   /// other instance: its ring's physical address and the channel.
@@ -80,7 +82,6 @@ enum OtherInstance {
   /// Runs `body` (under KernelLock) collecting the releases it causes, and
   /// hands them out for `finish` after the lock.
   static func deferringReleases<R>(_ body: () -> R) -> (R, [Release]) {
-    guard KernelInstance.kind == .lwk else { return (body(), []) }
     deferredReleases = []
     let result = body()
     let releases = deferredReleases ?? []
@@ -88,10 +89,22 @@ enum OtherInstance {
     return (result, releases)
   }
 
-  /// Ships each release and waits for the service's answer (not under
-  /// KernelLock): the channel is revoked there when this returns.
+  /// Asks the other kernel to release each channel and waits for its
+  /// answer (not under KernelLock): the channel is revoked there when this
+  /// returns.
   static func finish(_ releases: [Release]) {
     for release in releases {
+      if KernelInstance.kind == .service {
+        let asked = LWKControl.call(.dtuRelease, (release.ring, UInt64(release.channel), 0, 0))
+        if case .success(let reply) = asked, reply.status == .ok {
+          KernelLock.held { DTU.unreadAtRevoke &+= reply.words.0 }
+        } else {
+          print(
+            "dtu: the LWK did not release channel \(release.channel) of ring \(hex(release.ring))"
+          )
+        }
+        continue
+      }
       var arguments = ShippedArguments()
       _ = arguments.append(release.ring)
       _ = arguments.append(UInt64(release.channel))
@@ -113,16 +126,12 @@ enum OtherInstance {
   /// connected (the LWK's release names it to the service, which checks
   /// the channel was bound for it).
   static func release(ring: UInt64, channel: Int, owner: UInt64) {
-    if KernelInstance.kind == .service {
-      if case .success(let reply) = LWKControl.call(.dtuRelease, (ring, UInt64(channel), 0, 0)),
-        reply.status == .ok
-      {
-        DTU.unreadAtRevoke &+= reply.words.0
-      }
-      return
-    }
     if deferredReleases != nil {
       deferredReleases!.append(Release(ring: ring, channel: channel, owner: owner))
+      return
+    }
+    if KernelInstance.kind == .service {
+      finish([Release(ring: ring, channel: channel, owner: owner)])
       return
     }
     let context = ShippingContext(

@@ -169,8 +169,9 @@ enum FunctionShipping {
     // ring is where they are matched, and it runs one call at a time.
     let tag = nextTag
     nextTag &+= 1
-    guard var context = context(tag: tag) else { return SystemCallError.shippingFailed.rawValue }
-    if let process { context.process = UInt32(truncatingIfNeeded: process) }
+    guard let context = context(tag: tag, process: process) else {
+      return SystemCallError.shippingFailed.rawValue
+    }
     let request = ShippedRequest(
       route: route, context: context, number: number ?? call.rawValue, arguments: arguments,
       data: data)
@@ -236,12 +237,15 @@ enum FunctionShipping {
         route: route, context: context, number: cancelNumber, arguments: arguments(tag)))
   }
 
-  /// Who ships: this instance, the current thread and its process, and this
-  /// CPU (where the reply goes).
-  static func context(tag: UInt64) -> ShippingContext? {
-    guard let thread = Scheduler.here?.current, let process = thread.process else { return nil }
+  /// Who ships: this instance, the current thread and its process (or
+  /// `named`: a kernel thread, which has none, ships for a process), and
+  /// this CPU (where the reply goes).
+  static func context(tag: UInt64, process named: UInt64? = nil) -> ShippingContext? {
+    guard let thread = Scheduler.here?.current,
+      let pid = named ?? thread.process.map({ UInt64($0.pid) })
+    else { return nil }
     return ShippingContext(
-      instance: lwkInstanceID, process: UInt32(truncatingIfNeeded: process.pid),
+      instance: lwkInstanceID, process: UInt32(truncatingIfNeeded: pid),
       thread: UInt32(truncatingIfNeeded: thread.tid),
       replyQueue: UInt16(truncatingIfNeeded: Processor.currentIndex), tag: tag)
   }

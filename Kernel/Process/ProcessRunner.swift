@@ -289,9 +289,12 @@ enum ProcessRunner {
     process.threads.allSatisfy { $0.state == .dead && $0.retired }
   }
 
-  /// Frees processes whose threads are all dead and switched away from.
+  /// Frees processes whose threads are all dead and switched away from;
+  /// the other kernel instance releases the channels they had into its
+  /// rings before this returns (`OtherInstance`).
   static func reap() {
     let interrupts = KernelLock.acquire()
+    OtherInstance.deferredReleases = []
     var remaining: [Process] = []
     var done: [Process] = []
     for process in live {
@@ -313,7 +316,10 @@ enum ProcessRunner {
       if process === initProcess { initProcess = nil }
       process.destroy()
     }
+    let releases = OtherInstance.deferredReleases ?? []
+    OtherInstance.deferredReleases = nil
     KernelLock.release(interrupts)
+    if !releases.isEmpty { OtherInstance.finish(releases) }
   }
 
   /// Asks a process to end: at once if it is waiting, at its next entry to

@@ -18,7 +18,8 @@ import UserSystem
 /// "drop NAME COUNT" connects to NAME, sends COUNT messages and deletes its
 /// send capability: the delete returns when the ring's kernel has revoked
 /// the channel and answered with what was unread (`dtu stats` there and
-/// here count it).
+/// here count it). With "keep" it exits holding the capability: reaping
+/// the process releases the channel the same way.
 enum Program {
   static let receive: UInt64 = 20
   static let send: UInt64 = 21
@@ -36,8 +37,10 @@ enum Program {
       return sendAll(name, count)
     }
     if words[0] == "hold" { return hold(name) }
-    if words[0] == "drop", words.count == 3, let count = UInt64(words[2]), count <= 64 {
-      return drop(name, count)
+    if words[0] == "drop", words.count >= 3, words.count <= 4, let count = UInt64(words[2]),
+      count <= 64, words.count == 3 || words[3] == "keep"
+    {
+      return drop(name, count, keep: words.count == 4)
     }
     if words[0] == "ping", words.count == 4, let reply = UInt64(words[2]),
       let rounds = Int(words[3]), rounds >= 1, rounds <= 100_000
@@ -49,7 +52,7 @@ enum Program {
   }
 
   static let usage =
-    "usage: dtucross serve NAME | send NAME COUNT | pong NAME | ping NAME REPLY ROUNDS (1-100000) | hold NAME | drop NAME COUNT (0-64)"
+    "usage: dtucross serve NAME | send NAME COUNT | pong NAME | ping NAME REPLY ROUNDS (1-100000) | hold NAME | drop NAME COUNT (0-64) [keep]"
 
   /// Creates the receive endpoint, publishes it as `name` and activates it.
   static func publishReceiver(_ name: UInt64) -> ChannelReceiver? {
@@ -231,13 +234,17 @@ enum Program {
   }
 
   /// Sends `count` messages (at most the channel's credits, so none waits)
-  /// and deletes the send capability.
-  static func drop(_ name: UInt64, _ count: UInt64) -> Int64 {
+  /// and deletes the send capability, unless it keeps it.
+  static func drop(_ name: UInt64, _ count: UInt64, keep: Bool) -> Int64 {
     guard var sender = connect(name) else { return 1 }
     var wakes = 0
     for value in 0..<count where !send(&sender, value + 1, wakes: &wakes) {
       print("dtucross: send failed")
       return 1
+    }
+    if keep {
+      print("dtucross: sent \(count) messages to \(name), exiting with the send capability")
+      return 0
     }
     let deleted = Capabilities.delete(send)
     // The number of objects the delete destroyed, or an error.
