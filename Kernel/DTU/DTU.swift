@@ -72,7 +72,7 @@ enum DTU {
   /// the request channel's record names it.
   static func mintSend(
     to target: ReceiveEndpoint, label: UInt64, credits: Int, owner: UInt64,
-    replyTo replyEndpoint: ReceiveEndpoint? = nil
+    replyTo replyEndpoint: ReceiveEndpoint? = nil, remoteReply: RemoteSendEndpoint? = nil
   ) -> Result<SendEndpoint, SystemCallError> {
     let layout = target.layout
     let perChannel = layout.slotCount / layout.channelCount
@@ -84,10 +84,7 @@ enum DTU {
     }
     var reply: SendEndpoint? = nil
     if let replyEndpoint {
-      let replyLayout = replyEndpoint.layout
-      let fits = min(
-        max(credits, replyLayout.slotsPerPage), replyLayout.slotCount / replyLayout.channelCount)
-      switch mintSend(to: replyEndpoint, label: label, credits: fits, owner: owner) {
+      switch bindReplyChannel(replyEndpoint, label: label, credits: credits, owner: owner) {
       case .success(let bound): reply = bound
       case .failure(let error): return .failure(error)
       }
@@ -115,11 +112,13 @@ enum DTU {
       _ = try? tables[table].free(id)
       return .failure(error)
     }
-    if let reply {
-      send.reply = reply
-      reply.answers = send
+    send.reply = reply
+    reply?.answers = send
+    send.remoteReply = remoteReply
+    if reply != nil || remoteReply != nil {
       for activation in target.mappings {
-        guard mapReplyWindow(reply, into: activation, channel: channel) else {
+        guard mapReplyWindow(of: send, into: activation, channel: channel) else {
+          if let remoteReply { unmap(&remoteReply.mappings, through: nil) }
           return undo(.outOfMemory)
         }
       }
@@ -127,12 +126,26 @@ enum DTU {
     do throws(ReceiveEndpointError) {
       try target.control.setChannel(
         channel, label: label, firstSlot: target.firstSlot(of: channel), slotCount: credits,
-        replyChannel: reply?.channel)
+        replyChannel: reply?.channel ?? remoteReply?.channel)
     } catch {
+      if let remoteReply { unmap(&remoteReply.mappings, through: nil) }
       return undo(.noFreeChannel)  // the channel is still draining
     }
     target.channels[channel] = send
     return .success(send)
+  }
+
+  /// A channel of `endpoint` for the replies to a send endpoint with
+  /// `label` and `credits`: as many credits as fit, up to `credits`.
+  static func bindReplyChannel(
+    _ endpoint: ReceiveEndpoint, label: UInt64, credits: Int, owner: UInt64
+  ) -> Result<SendEndpoint, SystemCallError> {
+    let layout = endpoint.layout
+    let fits = min(max(credits, layout.slotsPerPage), layout.slotCount / layout.channelCount)
+    return mintSend(to: endpoint, label: label, credits: fits, owner: owner).map {
+      $0.isReplyChannel = true
+      return $0
+    }
   }
 
   // MARK: mapping
@@ -186,8 +199,8 @@ enum DTU {
       capability: capability, space: space, address: address, pages: 2 + slotPages)
     endpoint.mappings.append(activation)
     for channel in endpoint.channels.indices {
-      if let reply = endpoint.channels[channel]?.reply,
-        !mapReplyWindow(reply, into: activation, channel: channel)
+      if let send = endpoint.channels[channel], send.reply != nil || send.remoteReply != nil,
+        !mapReplyWindow(of: send, into: activation, channel: channel)
       {
         unmap(endpoint, through: capability)
         return .failure(.outOfMemory)
@@ -197,7 +210,30 @@ enum DTU {
     return .success(address)
   }
 
-  /// Maps reply channel `reply` into the receiver activated as
+  /// Maps the reply channel of `send` (channel `channel`) into the
+  /// receiver activated as `activation`: one of this instance's rings, or
+  /// of the other's.
+  private static func mapReplyWindow(
+    of send: SendEndpoint, into activation: DTUMapping, channel: Int
+  ) -> Bool {
+    if let reply = send.reply, let run = reply.run {
+      guard
+        mapReplyWindow(
+          ring: reply.target.physical, run: run, into: activation, channel: channel,
+          recording: &reply.mappings)
+      else { return false }
+      activateInTable(reply.target.node, reply.id)
+      return true
+    }
+    if let remote = send.remoteReply {
+      return mapReplyWindow(
+        ring: remote.ring, run: remote.run, into: activation, channel: channel,
+        recording: &remote.mappings)
+    }
+    return false
+  }
+
+  /// Maps `run` of the ring at `ring` into the receiver activated as
   /// `activation`, at the reply window of request channel `channel`: the
   /// reply ring's config and status pages read-only, the channel's run
   /// writable, and every other page of the window's first
@@ -205,18 +241,18 @@ enum DTU {
   /// does inside them can fault (`ChannelReplier`). False when the page
   /// tables cannot grow (nothing of the window is left mapped then).
   private static func mapReplyWindow(
-    _ reply: SendEndpoint, into activation: DTUMapping, channel: Int
+    ring: UInt64, run: ChannelRun, into activation: DTUMapping, channel: Int,
+    recording mappings: inout [DTUMapping]
   ) -> Bool {
     guard
       let window = EndpointWindows.replyWindow(
         receiveWindow: activation.address, channel: channel),
-      let run = reply.run, let sink = sinkFrame
+      let sink = sinkFrame
     else { return false }
     let space = activation.space
     let pages = EndpointWindows.replyMappedBytes / 4096
     // What an earlier binding of this channel left there (the sink).
     space.unmapRange(window, pages: UInt64(pages))
-    let ring = reply.target.physical
     let runPages = run.byteOffset..<(run.byteOffset + run.byteCount)
     for page in 0..<pages {
       let offset = page * 4096
@@ -235,9 +271,8 @@ enum DTU {
         return false
       }
     }
-    reply.mappings.append(
+    mappings.append(
       DTUMapping(capability: activation.capability, space: space, address: window, pages: pages))
-    activateInTable(reply.target.node, reply.id)
     return true
   }
 
@@ -247,6 +282,7 @@ enum DTU {
     unmap(&endpoint.mappings, through: id)
     for send in endpoint.channels {
       if let reply = send?.reply { unmap(&reply.mappings, through: id) }
+      if let remote = send?.remoteReply { unmap(&remote.mappings, through: id) }
     }
   }
 
@@ -329,13 +365,19 @@ enum DTU {
   // MARK: waking and blocking
 
   /// dtuWake for a reply: wakes the receiver of the reply endpoint of
-  /// `endpoint`'s channel `channel`.
-  static func wakeReplyReceiver(_ endpoint: ReceiveEndpoint, channel: Int) -> SystemCallError? {
-    guard channel >= 0, channel < endpoint.channels.count,
-      let reply = endpoint.channels[channel]?.reply, !reply.target.destroyed
-    else { return .endpointRevoked }
+  /// `endpoint`'s channel `channel`, here, or (the ring it returns) in the
+  /// other instance, whose kernel is asked outside the lock.
+  static func wakeReplyReceiver(_ endpoint: ReceiveEndpoint, channel: Int) -> Result<
+    UInt64?, SystemCallError
+  > {
+    guard channel >= 0, channel < endpoint.channels.count, let send = endpoint.channels[channel]
+    else { return .failure(.endpointRevoked) }
+    if let remote = send.remoteReply { return .success(remote.ring) }
+    guard let reply = send.reply, !reply.target.destroyed else {
+      return .failure(.endpointRevoked)
+    }
     wake(reply.target)
-    return nil
+    return .success(nil)
   }
 
   /// dtuWake: the receiver said it sleeps; only the first waker finds the
@@ -384,6 +426,11 @@ enum DTU {
       endpoint.reply = nil
       destroy(reply)
     }
+    if let remote = endpoint.remoteReply {
+      // The other kernel revokes that channel once this release answers.
+      endpoint.remoteReply = nil
+      unmap(&remote.mappings, through: nil, sink: true)
+    }
     endpoint.answers = nil
     freeRingIfUnused(target)
   }
@@ -401,7 +448,7 @@ enum DTU {
     unmap(endpoint, through: nil)
     for channel in endpoint.channels.indices {
       guard let send = endpoint.channels[channel] else { continue }
-      if send.answers != nil {
+      if send.isReplyChannel {
         _ = try? endpoint.control.revokeChannel(channel)
         continue
       }
@@ -410,6 +457,7 @@ enum DTU {
         send.reply = nil
         destroy(reply)
       }
+      if let remote = send.remoteReply { unmap(&remote.mappings, through: nil, sink: true) }
     }
     if let waiter = endpoint.waiter {
       endpoint.waiter = nil
@@ -585,11 +633,22 @@ enum DTU {
   /// The LWK side of a service program's connect: a channel of the
   /// endpoint published as `name`, held for the remote sender until it is
   /// released. Returns the ring and channel, or why not.
-  static func connectFromOtherInstance(name: UInt64, credits: Int, label: UInt64)
-    -> Result<(UInt64, Int), SystemCallError>
-  {
+  /// With `reply` (a ring and channel of the other instance, bound there
+  /// for this receiver's replies, checked against that ring's config page)
+  /// the receiver answers into it through its reply windows.
+  static func connectFromOtherInstance(
+    name: UInt64, credits: Int, label: UInt64, reply: (ring: UInt64, channel: Int)? = nil
+  ) -> Result<(UInt64, Int), SystemCallError> {
     guard let target = lookUp(name: name) else { return .failure(.noSuchName) }
-    switch mintSend(to: target, label: label, credits: credits, owner: 0) {
+    var remoteReply: RemoteSendEndpoint? = nil
+    if let reply {
+      guard let checked = RemoteSendEndpoint(ring: reply.ring, channel: reply.channel, owner: 0)
+      else { return .failure(.invalidObject) }
+      remoteReply = checked
+    }
+    switch mintSend(
+      to: target, label: label, credits: credits, owner: 0, remoteReply: remoteReply)
+    {
     case .success(let send):
       target.remoteSenders.append(send)
       return .success((target.physical, send.channel))
@@ -654,9 +713,13 @@ enum DTU {
 
   /// A remote send endpoint's last capability went: first phase here
   /// (every mapping to the sink, shot down on every CPU), then the ring's
-  /// kernel revokes the channel (`OtherInstance.release`).
+  /// kernel revokes the channel (`OtherInstance.release`), and after its
+  /// answer the reply channel goes here.
   static func destroy(_ endpoint: RemoteSendEndpoint) {
     unmap(&endpoint.mappings, through: nil, sink: true)
-    OtherInstance.release(ring: endpoint.ring, channel: endpoint.channel, owner: endpoint.owner)
+    OtherInstance.release(
+      ring: endpoint.ring, channel: endpoint.channel, owner: endpoint.owner,
+      reply: endpoint.reply)
+    endpoint.reply = nil
   }
 }

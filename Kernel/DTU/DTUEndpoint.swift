@@ -34,7 +34,7 @@ final class ReceiveEndpoint {
   /// pages stay until each goes with its send endpoint, because that
   /// receiver maps them and must never fault for this ring's owner.
   var replyBindings: Int {
-    channels.reduce(0) { $0 + ($1?.answers != nil ? 1 : 0) }
+    channels.reduce(0) { $0 + ($1?.isReplyChannel == true ? 1 : 0) }
   }
   /// The name `dtuPublish` gave it (0: none).
   var name: UInt64 = 0
@@ -58,9 +58,10 @@ final class ReceiveEndpoint {
 }
 
 /// One channel of a receive endpoint, as a send capability names it, or
-/// (`answers` set) the channel a receiver replies on, which no capability
-/// names: it lives and dies with the send endpoint whose reply endpoint it
-/// is, and its mappings are reply windows in that endpoint's receiver.
+/// (`isReplyChannel`) the channel a receiver replies on, which no
+/// capability names: it lives and dies with the send endpoint whose reply
+/// endpoint it is, and its mappings are reply windows in that endpoint's
+/// receiver (in this instance; or in the other, which maps it itself).
 final class SendEndpoint {
   let target: ReceiveEndpoint
   let channel: Int
@@ -68,9 +69,15 @@ final class SendEndpoint {
   let credits: Int
   let id: EndpointAddress
   var mappings: [DTUMapping] = []
-  /// The channel of its reply endpoint bound for its receiver's replies.
+  /// The channel of its reply endpoint bound for its receiver's replies:
+  /// in this instance, or (`remoteReply`) in a ring of the other, for a
+  /// sender of the other instance that named a reply endpoint there.
   var reply: SendEndpoint? = nil
-  /// For a reply channel: the send endpoint whose messages it answers.
+  var remoteReply: RemoteSendEndpoint? = nil
+  /// A channel bound for a receiver's replies (see above).
+  var isReplyChannel = false
+  /// For a reply channel of this instance's sender: the send endpoint whose
+  /// messages it answers.
   unowned(unsafe) var answers: SendEndpoint? = nil
   /// Messages still unread when it was revoked (for `dtu stats`).
   var unreadAtRevoke: UInt64 = 0
@@ -143,6 +150,10 @@ final class RemoteSendEndpoint {
   /// The process that connected (the release names it).
   let owner: UInt64
   var mappings: [DTUMapping] = []
+  /// The channel of this instance's reply endpoint bound for the remote
+  /// receiver's replies: revoked once the other kernel has released the
+  /// send channel (and with it its mappings of this one).
+  var reply: SendEndpoint? = nil
 
   /// nil when the ring and channel are not a live channel of a ring inside
   /// a ring region (the other kernel's word is checked, not trusted).

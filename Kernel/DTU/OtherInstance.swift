@@ -27,12 +27,17 @@ import X86
 /// the sender learns of a revoke from its channel record.
 enum OtherInstance {
   /// Binds a channel of the receive endpoint published as `name` in the
-  /// other instance: its ring's physical address and the channel.
-  static func connect(name: UInt64, credits: UInt64, label: UInt64) -> Result<
-    (ring: UInt64, channel: Int), SystemCallError
-  > {
+  /// other instance: its ring's physical address and the channel. With
+  /// `reply` (a channel of a ring here, bound for the replies) its
+  /// receiver answers there.
+  static func connect(
+    name: UInt64, credits: UInt64, label: UInt64, reply: (ring: UInt64, channel: Int)? = nil
+  ) -> Result<(ring: UInt64, channel: Int), SystemCallError> {
     if KernelInstance.kind == .service {
-      switch LWKControl.call(.dtuConnect, (name, credits, label, 0)) {
+      // The reply ring is page-aligned: its channel and a "given" bit fit
+      // below the address.
+      let replyWord = reply.map { $0.ring | UInt64($0.channel) << 1 | 1 } ?? 0
+      switch LWKControl.call(.dtuConnect, (name, credits, label, replyWord)) {
       case .success(let reply) where reply.status == .ok:
         return .success((reply.words.0, Int(truncatingIfNeeded: reply.words.1)))
       case .success(let reply):
@@ -45,6 +50,8 @@ enum OtherInstance {
     var arguments = ShippedArguments()
     _ = arguments.append(name)
     _ = arguments.append(credits)
+    _ = arguments.append(reply?.ring ?? 0)
+    _ = arguments.append(UInt64(reply?.channel ?? 0))
     let result = FunctionShipping.ship(
       .dtuConnect, arguments: arguments, data: ByteView(base: nil, count: 0)
     ) { data in
@@ -68,11 +75,14 @@ enum OtherInstance {
     return post(FunctionShipping.wakeNumber, context, ring, 0)
   }
 
-  /// A release the LWK ships once its KernelLock is released.
+  /// A release asked for once KernelLock is released; `reply`, the reply
+  /// channel here that the other kernel maps for its receiver, goes after
+  /// the answer.
   struct Release {
     let ring: UInt64
     let channel: Int
     let owner: UInt64
+    var reply: SendEndpoint? = nil
   }
 
   /// Set (under KernelLock) while a capability call runs on the LWK: the
@@ -94,29 +104,30 @@ enum OtherInstance {
   /// returns.
   static func finish(_ releases: [Release]) {
     for release in releases {
+      var unread: UInt64? = nil
       if KernelInstance.kind == .service {
         let asked = LWKControl.call(.dtuRelease, (release.ring, UInt64(release.channel), 0, 0))
-        if case .success(let reply) = asked, reply.status == .ok {
-          KernelLock.held { DTU.unreadAtRevoke &+= reply.words.0 }
-        } else {
-          print(
-            "dtu: the LWK did not release channel \(release.channel) of ring \(hex(release.ring))"
-          )
-        }
+        if case .success(let reply) = asked, reply.status == .ok { unread = reply.words.0 }
+      } else {
+        var arguments = ShippedArguments()
+        _ = arguments.append(release.ring)
+        _ = arguments.append(UInt64(release.channel))
+        let result = FunctionShipping.ship(
+          .dtuConnect, arguments: arguments, data: ByteView(base: nil, count: 0),
+          number: FunctionShipping.releaseNumber, process: release.owner)
+        if result >= 0 { unread = UInt64(result) }
+      }
+      guard let unread else {
+        // Without the answer the other kernel may still map the reply
+        // channel: it stays bound.
+        print(
+          "dtu: the other kernel did not release channel \(release.channel) of ring \(hex(release.ring))"
+        )
         continue
       }
-      var arguments = ShippedArguments()
-      _ = arguments.append(release.ring)
-      _ = arguments.append(UInt64(release.channel))
-      let result = FunctionShipping.ship(
-        .dtuConnect, arguments: arguments, data: ByteView(base: nil, count: 0),
-        number: FunctionShipping.releaseNumber, process: release.owner)
-      if result >= 0 {
-        KernelLock.held { DTU.unreadAtRevoke &+= UInt64(result) }
-      } else {
-        print(
-          "dtu: the service did not release channel \(release.channel) of ring \(hex(release.ring)): \(SystemCallError(rawValue: result)?.name ?? "\(result)")"
-        )
+      KernelLock.held {
+        DTU.unreadAtRevoke &+= unread
+        if let reply = release.reply { DTU.destroy(reply) }
       }
     }
   }
@@ -125,15 +136,18 @@ enum OtherInstance {
   /// after every mapping here is gone. `owner` is the process that
   /// connected (the LWK's release names it to the service, which checks
   /// the channel was bound for it).
-  static func release(ring: UInt64, channel: Int, owner: UInt64) {
+  static func release(ring: UInt64, channel: Int, owner: UInt64, reply: SendEndpoint? = nil) {
+    let release = Release(ring: ring, channel: channel, owner: owner, reply: reply)
     if deferredReleases != nil {
-      deferredReleases!.append(Release(ring: ring, channel: channel, owner: owner))
+      deferredReleases!.append(release)
       return
     }
     if KernelInstance.kind == .service {
-      finish([Release(ring: ring, channel: channel, owner: owner)])
+      finish([release])
       return
     }
+    // Posted: no answer comes, so a reply channel stays bound (the other
+    // kernel may map it for as long as it likes).
     let context = ShippingContext(
       instance: FunctionShipping.lwkInstanceID, process: UInt32(truncatingIfNeeded: owner),
       thread: 0, replyQueue: UInt16(truncatingIfNeeded: Processor.currentIndex), tag: 0)
@@ -173,8 +187,13 @@ enum OtherInstance {
     let label = DTU.connectLabel(
       instance: UInt64(FunctionShipping.lwkInstanceID), pid: UInt64(request.context.process))
     let credits = Int(min(request.arguments[1], 1 << 20))
+    let replyRing = request.arguments[2]
+    let reply =
+      replyRing == 0
+      ? nil : (ring: replyRing, channel: Int(truncatingIfNeeded: min(request.arguments[3], 255)))
     let connected = KernelLock.held {
-      DTU.connectFromOtherInstance(name: request.arguments[0], credits: credits, label: label)
+      DTU.connectFromOtherInstance(
+        name: request.arguments[0], credits: credits, label: label, reply: reply)
     }
     switch connected {
     case .success(let (ring, channel)): return (0, ring, UInt64(channel))

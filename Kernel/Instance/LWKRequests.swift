@@ -35,10 +35,15 @@ enum LWKRequests {
       triage()
       return .reply(.ok, tag: request.tag)
     case .dtuConnect:
+      // Word 3: the reply ring | channel << 1 | 1, or 0 (OtherInstance).
+      let replyWord = request.words.3
+      let reply =
+        replyWord & 1 == 0
+        ? nil : (ring: replyWord & ~0xFFF, channel: Int(replyWord >> 1 & 0x7FF))
       let connected = KernelLock.held {
         DTU.connectFromOtherInstance(
           name: request.words.0, credits: Int(min(request.words.1, 1 << 20)),
-          label: request.words.2)
+          label: request.words.2, reply: reply)
       }
       switch connected {
       case .success(let (ring, channel)):

@@ -180,7 +180,12 @@ enum DTUCalls {
         guard case .receiveEndpoint(let endpoint) = try receiveEndpoint(f.pointee.rdi, in: space)
         else { return SystemCallError.invalidObject.rawValue }
         let channel = Int(truncatingIfNeeded: min(f.pointee.rsi, 1 << 20))
-        return DTU.wakeReplyReceiver(endpoint, channel: channel)?.rawValue ?? 0
+        switch DTU.wakeReplyReceiver(endpoint, channel: channel) {
+        case .success(let ring):
+          remoteRing = ring ?? 0
+          return 0
+        case .failure(let error): return error.rawValue
+        }
       }
       if case .remoteSendEndpoint(let remote) = KernelObjects.object(capability.object) {
         remoteRing = remote.ring
@@ -243,21 +248,39 @@ enum DTUCalls {
         ) { DTU.destroy(endpoint) }
       }
     }
-    // The other instance's: its kernel binds the channel and names the ring.
-    let (ring, channel): (UInt64, Int)
-    switch OtherInstance.connect(name: name, credits: credits, label: label) {
-    case .success(let bound): (ring, channel) = bound
-    case .failure(let error): return error.rawValue
-    }
-    // Asked only now, so that a name that is nowhere says so.
+    // The other instance's: a reply channel here first (for its kernel to
+    // map into the receiver), then its kernel binds the channel and names
+    // the ring.
+    var reply: SendEndpoint? = nil
     if replySlot != 0 {
-      OtherInstance.release(ring: ring, channel: channel, owner: pid)
-      return SystemCallError.replyAcrossInstances.rawValue
+      let bound = CapabilityCalls.withSpace { space throws(CapabilityError) in
+        guard let endpoint = try replyEndpoint(replySlot, in: space) else {
+          return SystemCallError.invalidObject.rawValue
+        }
+        switch DTU.bindReplyChannel(endpoint, label: label, credits: Int(credits), owner: pid) {
+        case .success(let channel):
+          reply = channel
+          return 0
+        case .failure(let error): return error.rawValue
+        }
+      }
+      guard bound == 0 else { return bound }
+    }
+    let (ring, channel): (UInt64, Int)
+    switch OtherInstance.connect(
+      name: name, credits: credits, label: label,
+      reply: reply.map { (ring: $0.target.physical, channel: $0.channel) })
+    {
+    case .success(let bound): (ring, channel) = bound
+    case .failure(let error):
+      if let reply { KernelLock.held { DTU.destroy(reply) } }
+      return error.rawValue
     }
     let installed = CapabilityCalls.withSpace { space throws(CapabilityError) in
       guard let endpoint = RemoteSendEndpoint(ring: ring, channel: channel, owner: pid) else {
         return SystemCallError.invalidObject.rawValue
       }
+      endpoint.reply = reply
       // Refused: the release below gives the channel back.
       return try install(
         .remoteSendEndpoint(endpoint), type: .sendEndpoint, bytes: 64,
@@ -265,8 +288,11 @@ enum DTUCalls {
       ) {}
     }
     if installed != 0 {
-      // Nothing here maps it: its kernel may take the channel back at once.
-      OtherInstance.release(ring: ring, channel: channel, owner: pid)
+      // Nothing here maps it; its kernel takes the channel back (and, after
+      // its answer, the reply channel goes).
+      OtherInstance.finish([
+        OtherInstance.Release(ring: ring, channel: channel, owner: pid, reply: reply)
+      ])
     }
     return installed
   }

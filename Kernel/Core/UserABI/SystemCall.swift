@@ -292,9 +292,6 @@ public enum SystemCallError: Int64, CaseIterable, Error {
   case outOfWindow = -37
   /// No receive endpoint is published under that name (or it is taken).
   case noSuchName = -38
-  /// A reply endpoint was named for a ring of the other kernel instance:
-  /// replies do not cross instances (a program connects back instead).
-  case replyAcrossInstances = -39
 
   public var name: String {
     switch self {
@@ -335,7 +332,6 @@ public enum SystemCallError: Int64, CaseIterable, Error {
     case .endpointRevoked: "endpoint revoked"
     case .outOfWindow: "outside the window"
     case .noSuchName: "no endpoint published under that name"
-    case .replyAcrossInstances: "replies do not cross kernel instances"
     case .writeAndExecute: "write and execute"
     }
   }
