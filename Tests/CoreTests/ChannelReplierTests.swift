@@ -43,6 +43,15 @@ private final class ReplyRig: @unchecked Sendable {
       channel, label: label, firstSlot: channel * 32, slotCount: 16, replyChannel: replyChannel)
   }
 
+  /// Request channel 0 bound (label 1, replies on `replyChannel` of its
+  /// reply ring): its sender, the receiver and the replier.
+  func started(replyChannel: Int? = 0) throws -> (
+    ChannelSender, ChannelReceiver, ChannelReplier
+  ) {
+    try bind(0, label: 1, replyChannel: replyChannel)
+    return (try requests.sender(0), requests.receiver(), replier())
+  }
+
   func replier() -> ChannelReplier {
     ChannelReplier(config: requests.config, replyWindows: windows.base, stride: stride)
   }
@@ -98,10 +107,7 @@ extension ChannelReplier {
 
   @Test func aSenderWithoutReplyEndpointGetsNoReply() throws {
     let rig = ReplyRig()
-    try rig.bind(0, label: 1, replyChannel: nil)
-    var client = try rig.requests.sender(0)
-    var server = rig.requests.receiver()
-    var replier = rig.replier()
+    var (client, server, replier) = try rig.started(replyChannel: nil)
     _ = client.send([1])
     _ = client.send([2])
     for _ in 0..<2 {
@@ -111,10 +117,7 @@ extension ChannelReplier {
 
   @Test func aMessageOfARevokedOrReplacedSenderIsNotAnswered() throws {
     let rig = ReplyRig()
-    try rig.bind(0, label: 1, replyChannel: 0)
-    var client = try rig.requests.sender(0)
-    var server = rig.requests.receiver()
-    var replier = rig.replier()
+    var (client, server, replier) = try rig.started()
     _ = client.send([1])
     _ = client.send([2])
     let firstFetched = server.fetch()
@@ -146,10 +149,7 @@ extension ChannelReplier {
 
   @Test func replyCreditsRunOutUntilTheSenderReadsItsReplies() throws {
     let rig = ReplyRig()
-    try rig.bind(0, label: 1, replyChannel: 0)
-    var client = try rig.requests.sender(0)
-    var server = rig.requests.receiver()
-    var replier = rig.replier()
+    var (client, server, replier) = try rig.started()
     var inbox = rig.replyReceiver(0)
     for number in 0..<17 {
       #expect(client.send([UInt8(number)]) == .sent(wakeReceiver: false))
@@ -173,10 +173,7 @@ extension ChannelReplier {
 
   @Test func aSleepingSenderIsToldToBeWoken() throws {
     let rig = ReplyRig()
-    try rig.bind(0, label: 1, replyChannel: 0)
-    var client = try rig.requests.sender(0)
-    var server = rig.requests.receiver()
-    var replier = rig.replier()
+    var (client, server, replier) = try rig.started()
     var inbox = rig.replyReceiver(0)
     _ = client.send([1])
     let sleeps = inbox.prepareToSleep()
@@ -187,10 +184,7 @@ extension ChannelReplier {
 
   @Test func tooLargeRepliesWriteNothing() throws {
     let rig = ReplyRig()
-    try rig.bind(0, label: 1, replyChannel: 0)
-    var client = try rig.requests.sender(0)
-    var server = rig.requests.receiver()
-    var replier = rig.replier()
+    var (client, server, replier) = try rig.started()
     _ = client.send([1])
     let messageFetched = server.fetch()
     let message = try #require(messageFetched)

@@ -252,13 +252,7 @@ enum Program {
   static func wordInPlace(_ rounds: Int, _ overhead: UInt64, _ next: inout UInt64)
     -> (UInt64, UInt64)?
   {
-    let (receiveSlot, sendSlot) = (next, next + 1)
-    next += 2
-    guard Endpoints.createReceive(receiveSlot, slotsLog2: 6, slotSizeLog2: 6) == 0,
-      Endpoints.mintSend(receiveSlot, label: 7, credits: 64, into: sendSlot) == 0,
-      case .success(var receiver) = Endpoints.receiver(receiveSlot),
-      case .success(var sender) = Endpoints.sender(sendSlot)
-    else { return nil }
+    guard var (receiver, sender) = endpointPair(&next) else { return nil }
     var sends = [UInt64](repeating: 0, count: rounds)
     var receives = [UInt64](repeating: 0, count: rounds)
     var wrong = 0
@@ -289,6 +283,19 @@ enum Program {
 
   static let batchSize = 32
 
+  /// A fresh receive endpoint of 64 slots of 64 bytes and a send endpoint
+  /// to it (label 7, 64 credits), both activated, in the next two slots.
+  static func endpointPair(_ next: inout UInt64) -> (ChannelReceiver, ChannelSender)? {
+    let (receiveSlot, sendSlot) = (next, next + 1)
+    next += 2
+    guard Endpoints.createReceive(receiveSlot, slotsLog2: 6, slotSizeLog2: 6) == 0,
+      Endpoints.mintSend(receiveSlot, label: 7, credits: 64, into: sendSlot) == 0,
+      case .success(let receiver) = Endpoints.receiver(receiveSlot),
+      case .success(let sender) = Endpoints.sender(sendSlot)
+    else { return nil }
+    return (receiver, sender)
+  }
+
   /// The same calls as the 8-byte `oneWay` figures (a copied payload;
   /// `receive` reading length, label and reply label), timed over a batch
   /// of `batchSize` sends and then as many receives, or one `drain` of
@@ -298,13 +305,7 @@ enum Program {
   static func batch(_ rounds: Int, _ overhead: UInt64, _ next: inout UInt64) -> (
     UInt64, UInt64, UInt64
   )? {
-    let (receiveSlot, sendSlot) = (next, next + 1)
-    next += 2
-    guard Endpoints.createReceive(receiveSlot, slotsLog2: 6, slotSizeLog2: 6) == 0,
-      Endpoints.mintSend(receiveSlot, label: 7, credits: 64, into: sendSlot) == 0,
-      case .success(var receiver) = Endpoints.receiver(receiveSlot),
-      case .success(var sender) = Endpoints.sender(sendSlot)
-    else { return nil }
+    guard var (receiver, sender) = endpointPair(&next) else { return nil }
     var word: UInt64 = 0
     var sends = [UInt64](repeating: 0, count: rounds)
     var receives = [UInt64](repeating: 0, count: rounds / 2)
