@@ -8,7 +8,15 @@ import UserSystem
 /// waiting: a reply without credits, to a revoked sender, or to a sender
 /// without reply endpoint is counted and the request dropped. A request of
 /// `report` is answered with those counts (and resets them); `quit` ends
-/// it. It must survive everything the client does.
+/// it. It must survive everything the client does. With "attack" it
+/// instead writes into the reply ring's config page through the reply
+/// window of the first request: the page is read-only, so it faults and
+/// is removed.
+///
+/// `dtureply probe NAME`: connects with a reply endpoint, sends one
+/// request, waits a while for a reply that an attacking server never
+/// sends, and checks that its reply endpoint is intact (its config page
+/// reads, and a message through it arrives).
 ///
 /// `dtureply client NAME`: connects with a reply endpoint of its own and
 ///   1. checks 100 round trips (value, kind, reply label, and the label its
@@ -34,22 +42,25 @@ enum Program {
 
   static func main(argument: String) -> Int64 {
     let words = argument.split(separator: " ")
-    guard words.count == 2, let name = UInt64(words[1]) else {
-      print("usage: dtureply serve NAME | dtureply client NAME")
+    let usage = "usage: dtureply serve NAME [attack] | dtureply client NAME | dtureply probe NAME"
+    guard words.count >= 2, let name = UInt64(words[1]) else {
+      print(usage)
       return 2
     }
-    switch words[0] {
-    case "serve": return serve(name)
-    case "client": return client(name)
+    switch (words[0], words.count) {
+    case ("serve", 2): return serve(name, attack: false)
+    case ("serve", 3) where words[2] == "attack": return serve(name, attack: true)
+    case ("client", 2): return client(name)
+    case ("probe", 2): return probe(name)
     default:
-      print("usage: dtureply serve NAME | dtureply client NAME")
+      print(usage)
       return 2
     }
   }
 
   // MARK: the server
 
-  static func serve(_ name: UInt64) -> Int64 {
+  static func serve(_ name: UInt64, attack: Bool) -> Int64 {
     // 512 slots of 64 bytes: 8 channels of 64.
     guard Endpoints.createReceive(requests, slotsLog2: 9, slotSizeLog2: 6) == 0,
       Endpoints.publish(requests, name: name) == 0,
@@ -59,6 +70,21 @@ enum Program {
       return 1
     }
     print("dtureply: serving \(name)")
+    if attack {
+      // The receiver's activation is the first window (no other endpoint
+      // of this program is mapped).
+      var message: ReceivedMessage? = nil
+      while message == nil { message = receiver.fetch() }
+      guard
+        let window = EndpointWindows.replyWindow(
+          receiveWindow: EndpointWindows.base, channel: message!.channel),
+        let config = UnsafeMutablePointer<UInt64>(bitPattern: UInt(window))
+      else { return 1 }
+      print("dtureply: writing into the reply ring's config page")
+      config.pointee = 0xBAD
+      print("dtureply: the write went through")
+      return 1
+    }
     var counts: (answered: UInt64, inactive: UInt64, noCredits: UInt64, noReply: UInt64) = (
       0, 0, 0, 0
     )
@@ -189,6 +215,45 @@ enum Program {
     return failures == 0 ? 0 : 1
   }
 
+  static func probe(_ name: UInt64) -> Int64 {
+    // Two channels of 64: one for the server's replies, one for the check.
+    guard Endpoints.createReceive(replies, slotsLog2: 7, slotSizeLog2: 6) == 0,
+      Endpoints.connect(name: name, credits: 64, into: requests, replyTo: replies) == 0,
+      case .success(var sender) = Endpoints.sender(requests),
+      case .success(var inbox) = Endpoints.receiver(replies)
+    else {
+      print("dtureply: cannot connect to \(name) with a reply endpoint")
+      return 1
+    }
+    send(&sender, requests, 1)
+    // Long enough for the server to fetch, write and be removed.
+    let end = user_rdtsc() + 200_000_000
+    var replied = false
+    while user_rdtsc() < end {
+      if inbox.fetch() != nil { replied = true }
+      System.call(.yield)
+    }
+    // The reply endpoint still works: a message to it from here arrives.
+    guard Endpoints.mintSend(replies, label: 9, credits: 64, into: bare) == 0,
+      case .success(var own) = Endpoints.sender(bare)
+    else {
+      print("dtureply: my reply endpoint is damaged")
+      return 1
+    }
+    send(&own, bare, 42)
+    var arrived = false
+    for _ in 0..<1000 where !arrived {
+      if let message = inbox.fetch() {
+        arrived = message.label == 9 && message.payload.loadUnaligned(as: UInt64.self) == 42
+        _ = try? inbox.ack(message)
+      }
+    }
+    print(
+      "dtureply: \(replied ? "a reply" : "no reply") from a server that wrote into my reply ring's config page; my reply endpoint is \(arrived ? "intact" : "damaged")"
+    )
+    return !replied && arrived ? 0 : 1
+  }
+
   /// Sends one word, waiting for a credit; wakes the server when asked.
   static func send(_ sender: inout ChannelSender, _ slot: UInt64, _ word: UInt64) {
     while true {
@@ -265,7 +330,11 @@ enum Program {
         sent += 1
         if wake { Endpoints.wake(slot) }
       case .noCredits: System.call(.yield)
-      default: return sent
+      default:
+        if round < 500 || deleting != slot {
+          print("dtureply: the send endpoint stopped at attempt \(round), before it was deleted")
+        }
+        return sent
       }
     }
     return sent
