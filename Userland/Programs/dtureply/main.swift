@@ -308,10 +308,13 @@ enum Program {
     }
   }
 
-  /// Connects `slot` with reply endpoint `replySlot`, makes 2,000 attempts
-  /// to send a request (one finding no credits yields and counts as not
-  /// sent) without reading a reply, and deletes `deleting` after the first
-  /// 500. Returns how many were sent before the send endpoint stopped.
+  /// Connects `slot` with reply endpoint `replySlot` and sends 600
+  /// requests without reading a reply (waiting for credits, which come back
+  /// as the server takes them), deleting `deleting` after the first 300.
+  /// Returns how many were sent before the send endpoint stopped. Deleting
+  /// the reply endpoint leaves the sender sending: the server has taken at
+  /// least 300 - 64 of the later requests when this returns, and was
+  /// refused each reply to them.
   static func flood(_ name: UInt64, _ slot: UInt64, _ replySlot: UInt64, deleting: UInt64)
     -> UInt64
   {
@@ -320,10 +323,15 @@ enum Program {
       case .success(var sender) = Endpoints.sender(slot)
     else { return 0 }
     var sent: UInt64 = 0
-    for round in 0..<UInt64(2000) {
-      if round == 500 { _ = Capabilities.delete(deleting) }
-      let result = sender.send(kind: .message, replyLabel: round, length: 8) { payload in
-        payload.storeBytes(of: round, as: UInt64.self)
+    var deleted = false
+    while sent < 600 {
+      if sent == 300 && !deleted {
+        _ = Capabilities.delete(deleting)
+        deleted = true
+      }
+      let number = sent
+      let result = sender.send(kind: .message, replyLabel: number, length: 8) { payload in
+        payload.storeBytes(of: number, as: UInt64.self)
       }
       switch result {
       case .sent(let wake):
@@ -331,8 +339,8 @@ enum Program {
         if wake { Endpoints.wake(slot) }
       case .noCredits: System.call(.yield)
       default:
-        if round < 500 || deleting != slot {
-          print("dtureply: the send endpoint stopped at attempt \(round), before it was deleted")
+        if sent < 300 || deleting != slot {
+          print("dtureply: the send endpoint stopped after \(sent), before it was deleted")
         }
         return sent
       }
