@@ -42,9 +42,10 @@ enum FunctionShipping {
   /// Not a system call: "process arguments[0] is a child of the sender's
   /// process", sent by spawn before the child starts.
   static let adoptNumber: UInt64 = 0xC0FF_EE01
-  /// Not system calls, and not answered: "wake the receiver of the ring at
-  /// arguments[0]" and "release channel arguments[1] of the ring at
-  /// arguments[0]", from the LWK's DTU (`OtherInstance`).
+  /// Not system calls: "wake the receiver of the ring at arguments[0]" (not
+  /// answered) and "release channel arguments[1] of the ring at
+  /// arguments[0]" (answered with the unread count when shipped, not when
+  /// posted with tag 0), from the LWK's DTU (`OtherInstance`).
   static let wakeNumber: UInt64 = 0xC0FF_EE02
   static let releaseNumber: UInt64 = 0xC0FF_EE03
 

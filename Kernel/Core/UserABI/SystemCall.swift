@@ -164,7 +164,8 @@ public enum SystemCallNumber: UInt64, CaseIterable {
   /// dtuConnect(name, credits, slot, reply): a send endpoint to the
   /// receive endpoint published as `name`, in this instance or in the
   /// other; its receiver sees the label instance << 32 | the connecting
-  /// process's pid. `reply` as for dtuSendMint (this instance only).
+  /// process's pid. `reply` as for dtuSendMint (the reply endpoint is the
+  /// caller's, in this instance, also when the receiver is in the other).
   case dtuConnect = 37
 
   public var name: String {
