@@ -492,6 +492,57 @@ enum DTU {
     }
   }
 
+  // MARK: taking back a receive endpoint's senders (dtuRevokeSenders)
+
+  /// The first phase, under KernelLock: every capability to this
+  /// instance's senders goes, wherever it was copied (so they are destroyed:
+  /// unmapped to the sink, channels revoked); each sender of the other
+  /// instance has its channel revoked here (nothing it publishes from now
+  /// on is accepted) and its reply windows sent to the sink, and is handed
+  /// back for its kernel to deactivate. How many of this instance's.
+  static func revokeSenders(of endpoint: ReceiveEndpoint) -> (local: Int, remote: [SendEndpoint]) {
+    var local = 0
+    for case let send? in endpoint.channels
+    where !send.isReplyChannel && !endpoint.remoteSenders.contains(where: { $0 === send }) {
+      guard let object = send.object else { continue }
+      ProcessCapabilities.system.removeAll(of: object, into: &KernelObjects.scratch)
+      local += 1
+    }
+    _ = KernelObjects.applyScratch()
+    for send in endpoint.remoteSenders {
+      unreadAtRevoke &+= (try? endpoint.control.revokeChannel(send.channel)) ?? 0
+      if let remote = send.remoteReply { unmap(&remote.mappings, through: nil, sink: true) }
+    }
+    return (local, endpoint.remoteSenders)
+  }
+
+  /// The last phase, under KernelLock: the other kernel has deactivated
+  /// `send`, so its channel can go (unless its release came first).
+  static func finishRevoking(_ send: SendEndpoint, of endpoint: ReceiveEndpoint) {
+    guard let index = endpoint.remoteSenders.firstIndex(where: { $0 === send }) else { return }
+    endpoint.remoteSenders.remove(at: index)
+    destroy(send)
+    freeRingIfUnused(endpoint)
+  }
+
+  /// The other kernel's ring owner takes back its sender on `channel` of
+  /// the ring at `ring`: every capability to it here goes, wherever it was
+  /// copied, and with the last one its mappings (to the sink) and its reply
+  /// channel; nothing is released back.
+  static func deactivateForOtherInstance(ring: UInt64, channel: Int) {
+    var found: [RemoteSendEndpoint] = []
+    for case .remoteSendEndpoint(let remote) in KernelObjects.table
+    where remote.ring == ring && remote.channel == channel && !remote.revokedByRing {
+      found.append(remote)
+    }
+    for remote in found {
+      remote.revokedByRing = true
+      guard let object = remote.object else { continue }
+      ProcessCapabilities.system.removeAll(of: object, into: &KernelObjects.scratch)
+      _ = KernelObjects.applyScratch()
+    }
+  }
+
   // MARK: memory endpoints
 
   /// Bytes one command-path call copies at most.
@@ -714,9 +765,17 @@ enum DTU {
   /// A remote send endpoint's last capability went: first phase here
   /// (every mapping to the sink, shot down on every CPU), then the ring's
   /// kernel revokes the channel (`OtherInstance.release`), and after its
-  /// answer the reply channel goes here.
+  /// answer the reply channel goes here. When the ring's owner took it back,
+  /// its kernel did all of that already, before it asked.
   static func destroy(_ endpoint: RemoteSendEndpoint) {
     unmap(&endpoint.mappings, through: nil, sink: true)
+    if endpoint.revokedByRing {
+      if let reply = endpoint.reply {
+        endpoint.reply = nil
+        destroy(reply)
+      }
+      return
+    }
     OtherInstance.release(
       ring: endpoint.ring, channel: endpoint.channel, owner: endpoint.owner,
       reply: endpoint.reply)

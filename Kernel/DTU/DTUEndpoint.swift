@@ -38,6 +38,10 @@ final class ReceiveEndpoint {
   }
   /// The name `dtuPublish` gave it (0: none).
   var name: UInt64 = 0
+  /// A dtuRevokeSenders is running (another one joins it), and how many
+  /// senders the last one took back.
+  var revokingSenders = false
+  var sendersRevoked = 0
 
   init(
     node: Int, id: EndpointAddress, physical: UInt64, pages: Int, control: ReceiveEndpointControl
@@ -79,6 +83,9 @@ final class SendEndpoint {
   /// For a reply channel of this instance's sender: the send endpoint whose
   /// messages it answers.
   unowned(unsafe) var answers: SendEndpoint? = nil
+  /// The kernel object its capabilities name (nil for a channel bound for
+  /// the other instance or for replies: no capability here names it).
+  var object: ObjectID? = nil
   /// Messages still unread when it was revoked (for `dtu stats`).
   var unreadAtRevoke: UInt64 = 0
 
@@ -154,6 +161,11 @@ final class RemoteSendEndpoint {
   /// receiver's replies: revoked once the other kernel has released the
   /// send channel (and with it its mappings of this one).
   var reply: SendEndpoint? = nil
+  /// The kernel object its capabilities name.
+  var object: ObjectID? = nil
+  /// The ring's owner revoked it (dtuRevokeSenders): its kernel revoked the
+  /// channel and unmapped the reply windows, so nothing is released back.
+  var revokedByRing = false
 
   /// nil when the ring and channel are not a live channel of a ring inside
   /// a ring region (the other kernel's word is checked, not trusted).

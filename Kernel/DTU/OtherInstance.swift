@@ -158,6 +158,27 @@ enum OtherInstance {
     }
   }
 
+  /// Asks the other kernel to take back its sender on channel `channel` of
+  /// our ring at `ring` (every capability to it, its mappings, its reply
+  /// channel) and waits for the answer, not under KernelLock. False when
+  /// none came.
+  static func deactivate(ring: UInt64, channel: Int) -> Bool {
+    if KernelInstance.kind == .service {
+      if case .success(let reply) = LWKControl.call(.dtuDeactivate, (ring, UInt64(channel), 0, 0)),
+        reply.status == .ok
+      {
+        return true
+      }
+      return false
+    }
+    var arguments = ShippedArguments()
+    _ = arguments.append(ring)
+    _ = arguments.append(UInt64(channel))
+    return FunctionShipping.ship(
+      .dtuRevokeSenders, arguments: arguments, data: ByteView(base: nil, count: 0),
+      number: FunctionShipping.deactivateNumber) == 0
+  }
+
   /// Posts a request that gets no answer, waiting (bounded, 100 ms) while
   /// this CPU's shipping channel is full.
   private static func post(

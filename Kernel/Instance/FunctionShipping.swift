@@ -48,6 +48,9 @@ enum FunctionShipping {
   /// posted with tag 0), from the LWK's DTU (`OtherInstance`).
   static let wakeNumber: UInt64 = 0xC0FF_EE02
   static let releaseNumber: UInt64 = 0xC0FF_EE03
+  /// "Take back the service sender on channel arguments[1] of the LWK ring
+  /// at arguments[0]" (dtuRevokeSenders on the LWK), answered when done.
+  static let deactivateNumber: UInt64 = 0xC0FF_EE04
 
   /// The second half of the staging area: module images shipped to spawn.
   static var spawnStagingArea: UnsafeMutableRawPointer? {
@@ -349,6 +352,16 @@ enum FunctionShipping {
       print(
         "shipping: refusing a request from channel \(hex(label)) that names CPU \(request.context.replyQueue)"
       )
+      return
+    }
+    if request.context.instance == lwkInstanceID && request.number == deactivateNumber {
+      served &+= 1
+      KernelLock.held {
+        DTU.deactivateForOtherInstance(
+          ring: request.arguments[0],
+          channel: Int(truncatingIfNeeded: min(request.arguments[1], 255)))
+      }
+      answer(request, result: 0)
       return
     }
     if request.context.instance == lwkInstanceID && request.number == releaseNumber {

@@ -60,6 +60,12 @@ enum LWKRequests {
     case .dtuWake:
       KernelLock.held { DTU.wakeFromOtherInstance(ring: request.words.0) }
       return .reply(.ok, tag: request.tag)
+    case .dtuDeactivate:
+      KernelLock.held {
+        DTU.deactivateForOtherInstance(
+          ring: request.words.0, channel: Int(truncatingIfNeeded: min(request.words.1, 255)))
+      }
+      return .reply(.ok, tag: request.tag)
     case .endpoints:
       if request.words.1 == 1 {
         DTUCommands.dtu([], prefix: "lwk: ")

@@ -297,6 +297,55 @@ enum DTUCalls {
     return installed
   }
 
+  /// dtuRevokeSenders(receive): the first phase under the lock (this
+  /// instance's senders gone, the other's channels revoked), then the other
+  /// kernel deactivates each of its senders and answers, then the channels
+  /// go. A call that finds one running for the same endpoint joins it: it
+  /// returns when that one has, with the same count and RDI = 1.
+  static func revokeSenders(_ f: UnsafeMutablePointer<InterruptFrame>) -> Int64 {
+    var target: ReceiveEndpoint? = nil
+    var joined = false
+    var local = 0
+    var remote: [SendEndpoint] = []
+    let looked = CapabilityCalls.withSpace { space throws(CapabilityError) in
+      guard
+        case .receiveEndpoint(let endpoint) = try receiveEndpoint(f.pointee.rdi, in: space, .write)
+      else { return SystemCallError.invalidObject.rawValue }
+      target = endpoint
+      if endpoint.revokingSenders {
+        joined = true
+        return 0
+      }
+      endpoint.revokingSenders = true
+      (local, remote) = DTU.revokeSenders(of: endpoint)
+      return 0
+    }
+    guard looked == 0, let endpoint = target else { return looked }
+    if joined {
+      while KernelLock.held({ endpoint.revokingSenders }) {
+        x86_cli()
+        Scheduler.here?.reschedule()
+        x86_sti()
+      }
+      f.pointee.rdi = 1
+      return Int64(KernelLock.held { endpoint.sendersRevoked })
+    }
+    // Not under the lock: the other kernel's answer may need this one.
+    var deactivated: [SendEndpoint] = []
+    for send in remote
+    where OtherInstance.deactivate(ring: endpoint.physical, channel: send.channel) {
+      deactivated.append(send)
+    }
+    let count = local + deactivated.count
+    KernelLock.held {
+      for send in deactivated { DTU.finishRevoking(send, of: endpoint) }
+      endpoint.sendersRevoked = count
+      endpoint.revokingSenders = false
+    }
+    f.pointee.rdi = 0
+    return Int64(count)
+  }
+
   /// dtuWait(receive): blocks while the receiver's flag says it sleeps and
   /// nothing is pending; the test and the block are one step under
   /// KernelLock, which dtuWake also takes, so a wake cannot slip between.
@@ -339,6 +388,13 @@ enum DTUCalls {
     do throws(CapabilityError) {
       let created = try ProcessCapabilities.system.createObject(type, bytes: bytes, at: destination)
       KernelObjects.set(created.object, object)
+      // Send endpoints remember it: their ring's owner may take back every
+      // capability to them (dtuRevokeSenders).
+      switch object {
+      case .sendEndpoint(let send): send.object = created.object
+      case .remoteSendEndpoint(let remote): remote.object = created.object
+      default: break
+      }
     } catch {
       undo()
       throw error

@@ -82,6 +82,7 @@ func systemCall(_ number: SystemCallNumber?, _ f: UnsafeMutablePointer<Interrupt
   case .dtuMemoryWrite: return DTUCalls.copyMemory(f, write: true)
   case .dtuPublish: return DTUCalls.publish(f)
   case .dtuConnect: return DTUCalls.connect(f)
+  case .dtuRevokeSenders: return DTUCalls.revokeSenders(f)
   case .send, .call, .receive, .reply, .replyReceive:
     return SystemCallError.unknownSystemCall.rawValue
   case nil: return SystemCallError.unknownSystemCall.rawValue

@@ -123,6 +123,27 @@ private func failure<T>(_ body: () throws -> T) -> CapabilityError? {
     #expect(f.violation() == nil)
   }
 
+  @Test func removeAllTakesEveryCapabilityOfAnObjectWhereverItWent() throws {
+    var f = Fixture()
+    let other = f.space()
+    let third = f.space()
+    let endpoint = f.object(.sendEndpoint, at: 1)
+    let unrelated = f.object(.sendEndpoint, at: 2)
+    try f.system.copy(f.at(1), to: f.at(3, other))
+    try f.system.copy(f.at(3, other), to: f.at(4, third))
+    // The original goes first; the copies stay, re-parented, until now.
+    _ = try f.system.delete(f.at(1))
+    #expect(Set(f.system.addresses(of: endpoint.object)) == [f.at(3, other), f.at(4, third)])
+    var removal = CapabilityRemoval()
+    f.system.removeAll(of: endpoint.object, into: &removal)
+    #expect(removal.removed.count == 2)
+    #expect(removal.destroyed.map(\.object) == [endpoint.object])
+    #expect(f.system.capabilityCount(of: endpoint.object) == nil)
+    #expect(f.system.addresses(of: endpoint.object).isEmpty)
+    #expect(f.system.capabilityCount(of: unrelated.object) == 1)
+    #expect(f.violation() == nil)
+  }
+
   @Test func creationErrors() {
     var f = Fixture()
     f.object(.thread, at: 1)

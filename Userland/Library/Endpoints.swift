@@ -150,6 +150,14 @@ enum Endpoints {
     System.raw(SystemCallNumber.dtuConnect.rawValue, [name, credits, slot, replyTo])
   }
 
+  /// Takes back every send endpoint bound to the receive endpoint in
+  /// `slot`, here and in the other instance: how many (or an error), and
+  /// whether this call joined one already running.
+  static func revokeSenders(_ slot: UInt64) -> (Int64, joined: Bool) {
+    let (result, out) = System.callWithResults(.dtuRevokeSenders, slot)
+    return (result, out.0 == 1)
+  }
+
   /// The NUMA node of `cpu`, and whether this kernel instance runs it.
   static func node(ofCPU cpu: UInt64) -> (node: Int64, ours: Bool) {
     let (result, out) = System.callWithResults(.cpuNode, cpu)

@@ -384,6 +384,26 @@ public struct CapabilitySystem {
     removeCapability(node, into: &removal)
   }
 
+  /// Where every capability that names `object` is, in every space.
+  public func addresses(of object: ObjectID) -> [CapabilityAddress] {
+    var found: [CapabilityAddress] = []
+    for index in tree.nodes.indices
+    where tree.nodes[index].inUse && tree.nodes[index].entry.capability.object == object {
+      found.append(address(ofNode: UInt32(index)))
+    }
+    return found
+  }
+
+  /// Removes every capability that names `object`, in every space, wherever
+  /// it was copied to (what was derived from them as other objects stays,
+  /// under their parents, like `delete`): the object goes. For a kernel
+  /// that must take back what it handed out, whoever holds it now.
+  public mutating func removeAll(of object: ObjectID, into removal: inout CapabilityRemoval) {
+    for address in addresses(of: object) {
+      try? delete(address, into: &removal)
+    }
+  }
+
   /// Removes every capability derived from the one in `address`,
   /// transitively, in every space, and keeps that one. Iterative: descend to
   /// a leaf, remove it, go back to its parent; linear in the number removed.

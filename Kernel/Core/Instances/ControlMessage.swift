@@ -48,8 +48,9 @@ public struct ControlMessage: Equatable, Sendable {
     case endpoints = 11
     /// A service program connects to the receive endpoint an LWK program
     /// published as words[0]: bind a channel of words[1] credits that the
-    /// receiver sees with label words[2]. Reply: ok with (ring physical
-    /// address, channel), or refused with a SystemCallError code.
+    /// receiver sees with label words[2]; words[3], when not 0, names its
+    /// reply channel (ring | channel << 1 | 1). Reply: ok with (ring
+    /// physical address, channel), or refused with a SystemCallError code.
     case dtuConnect = 12
     /// The service sender of channel words[1] of the LWK ring at words[0]
     /// is deactivated (unmapped on every service CPU): revoke the channel.
@@ -58,6 +59,10 @@ public struct ControlMessage: Equatable, Sendable {
     case dtuRelease = 13
     /// The receiver of the LWK ring at words[0] said it sleeps: wake it.
     case dtuWake = 14
+    /// The owner of the service ring at words[0] revokes its senders: take
+    /// back every capability of the LWK sender on channel words[1] and
+    /// unmap it on every LWK CPU. Reply: ok once that is done.
+    case dtuDeactivate = 15
   }
 
   /// How a request went.

@@ -85,6 +85,7 @@ public enum SystemCallTriage {
     case .dtuMemoryWrite: TriageDecision(.local, "copies through an LWK memory endpoint")
     case .dtuPublish: TriageDecision(.local, "names an LWK receive endpoint")
     case .dtuConnect: TriageDecision(.local, "binds a channel of an LWK receive endpoint")
+    case .dtuRevokeSenders: TriageDecision(.local, "revokes the senders of an LWK receive endpoint")
     }
   }
 

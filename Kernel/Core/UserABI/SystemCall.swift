@@ -167,6 +167,13 @@ public enum SystemCallNumber: UInt64, CaseIterable {
   /// process's pid. `reply` as for dtuSendMint (the reply endpoint is the
   /// caller's, in this instance, also when the receiver is in the other).
   case dtuConnect = 37
+  /// dtuRevokeSenders(receive): takes back every send endpoint bound to the
+  /// receive endpoint (needs `write`), with every capability to it wherever
+  /// it was copied, in this instance and in the other: two-phase there
+  /// (this kernel revokes the channel, the other deactivates its side and
+  /// answers). Returns when all are gone: RAX = how many, RDI = 1 when it
+  /// joined a revocation of the same endpoint already running.
+  case dtuRevokeSenders = 38
 
   public var name: String {
     switch self {
@@ -208,6 +215,7 @@ public enum SystemCallNumber: UInt64, CaseIterable {
     case .dtuMemoryWrite: "dtuMemoryWrite"
     case .dtuPublish: "dtuPublish"
     case .dtuConnect: "dtuConnect"
+    case .dtuRevokeSenders: "dtuRevokeSenders"
     }
   }
 }

@@ -14,6 +14,11 @@ import UserSystem
 /// answers every number with the next one until ping says it is done.
 /// Both directions cross: one instance connects to the other's endpoint
 /// each way.
+/// "gate NAME N" publishes NAME, takes messages until N senders have sent,
+/// then takes every sender back (dtuRevokeSenders) from two threads at once,
+/// on two CPUs: the second call joins the first when it finds it running;
+/// after it nothing more is accepted. A sender ("send NAME COUNT") whose
+/// capability was taken back stops and says so.
 /// "hold NAME" publishes NAME and never reads (blocks until killed);
 /// "drop NAME COUNT" connects to NAME, sends COUNT messages and deletes its
 /// send capability: the delete returns when the ring's kernel has revoked
@@ -37,6 +42,9 @@ enum Program {
       return sendAll(name, count)
     }
     if words[0] == "hold" { return hold(name) }
+    if words[0] == "gate", words.count == 3, let count = Int(words[2]), count >= 1, count <= 8 {
+      return gate(name, count)
+    }
     if words[0] == "drop", words.count >= 3, words.count <= 4, let count = UInt64(words[2]),
       count <= 64, words.count == 3 || words[3] == "keep"
     {
@@ -52,7 +60,7 @@ enum Program {
   }
 
   static let usage =
-    "usage: dtucross serve NAME | send NAME COUNT | pong NAME | ping NAME REPLY ROUNDS (1-100000) | hold NAME | drop NAME COUNT (0-64) [keep]"
+    "usage: dtucross serve NAME | send NAME COUNT | pong NAME | ping NAME REPLY ROUNDS (1-100000) | hold NAME | drop NAME COUNT (0-64) [keep] | gate NAME SENDERS (1-8)"
 
   /// Creates the receive endpoint, publishes it as `name` and activates it.
   static func publishReceiver(_ name: UInt64) -> ChannelReceiver? {
@@ -215,6 +223,18 @@ enum Program {
     var wakes = 0
     for value in 1...count + 1 {
       guard send(&sender, value > count ? done : value, wakes: &wakes) else {
+        // Taken back by the ring's owner: the channel is revoked first,
+        // then its kernel takes the capability too.
+        let end = user_rdtsc() + 5_000_000_000
+        while user_rdtsc() < end {
+          if case .failure(.emptySlot) = Capabilities.inspect(send) {
+            print(
+              "dtucross: the send endpoint to \(name) was taken back after \(value - 1) messages; its capability is gone"
+            )
+            return 0
+          }
+          System.call(.yield)
+        }
         print("dtucross: send failed")
         return 1
       }
@@ -252,6 +272,74 @@ enum Program {
       "dtucross: sent \(count) messages to \(name), send capability deleted (\(deleted) object destroyed)"
     )
     return deleted == 1 ? 0 : 1
+  }
+
+  nonisolated(unsafe) static var revokerReady = false
+  nonisolated(unsafe) static var go = false
+  nonisolated(unsafe) static var revokerResult: (Int64, joined: Bool)? = nil
+
+  /// The second revoker: waits for the go, then takes the senders back.
+  static let revoker: @convention(c) (UInt64) -> Void = { _ in
+    revokerReady = true
+    // The calls keep the compiler from reading the flag only once.
+    while !go { System.call(.yield) }
+    revokerResult = Endpoints.revokeSenders(receive)
+  }
+
+  static func gate(_ name: UInt64, _ count: Int) -> Int64 {
+    guard var receiver = publishReceiver(name) else { return 1 }
+    print("dtucross: gate \(name) published, waiting for \(count) senders")
+    var labels: [UInt64] = []
+    while labels.count < count {
+      guard let message = receiver.fetch() else { continue }
+      if !labels.contains(message.label) { labels.append(message.label) }
+      _ = try? receiver.ack(message)
+    }
+    guard let other = otherCPU(),
+      Threads.start(slot: 31, cpu: other, priority: 1, revoker) > 0
+    else {
+      print("dtucross: no second CPU for the second revoker")
+      return 1
+    }
+    while !revokerReady { System.call(.yield) }
+    go = true
+    let mine = Endpoints.revokeSenders(receive)
+    while revokerResult == nil { System.call(.yield) }
+    guard let theirs = revokerResult else { return 1 }
+    // What was accepted before the revoke is still there; then nothing.
+    var kept = 0
+    while let message = receiver.fetch() {
+      _ = try? receiver.ack(message)
+      kept += 1
+    }
+    let end = user_rdtsc() + 100_000_000
+    var late = 0
+    while user_rdtsc() < end {
+      if let message = receiver.fetch() {
+        _ = try? receiver.ack(message)
+        late += 1
+      }
+    }
+    // Joined: both return the count. One after the other: the second
+    // finds none left.
+    let joins = (mine.joined ? 1 : 0) + (theirs.joined ? 1 : 0)
+    let total = max(mine.0, theirs.0)
+    let consistent = joins == 1 ? mine.0 == theirs.0 : joins == 0 && min(mine.0, theirs.0) == 0
+    print(
+      "dtucross: took back \(total) senders of \(name); the second call \(joins == 1 ? "joined the first" : "came after it and found none"), \(kept) messages accepted before, \(late) after"
+    )
+    return total == Int64(count) && consistent && late == 0 ? 0 : 1
+  }
+
+  /// A CPU of this kernel instance other than this thread's.
+  static func otherCPU() -> UInt64? {
+    guard case .success(let info) = Threads.info(InitialSlot.thread) else { return nil }
+    for cpu in 0..<UInt64(256) {
+      let (node, ours) = Endpoints.node(ofCPU: cpu)
+      if node < 0 { break }
+      if ours && cpu != info.cpu { return cpu }
+    }
+    return nil
   }
 
   static func hex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }
