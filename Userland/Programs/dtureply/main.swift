@@ -133,16 +133,25 @@ enum Program {
 
   // MARK: the client
 
-  static func client(_ name: UInt64) -> Int64 {
-    // Reply endpoints of 64 slots of 64 bytes: one channel of 64 credits.
-    guard Endpoints.createReceive(replies, slotsLog2: 6, slotSizeLog2: 6) == 0,
+  /// A reply endpoint of 2^slotsLog2 slots of 64 bytes (channels of 64),
+  /// and a send endpoint to `name` that names it, both activated.
+  static func connectWithReplies(_ name: UInt64, slotsLog2: UInt64) -> (
+    ChannelSender, ChannelReceiver
+  )? {
+    guard Endpoints.createReceive(replies, slotsLog2: slotsLog2, slotSizeLog2: 6) == 0,
       Endpoints.connect(name: name, credits: 64, into: requests, replyTo: replies) == 0,
-      case .success(var sender) = Endpoints.sender(requests),
-      case .success(var inbox) = Endpoints.receiver(replies)
+      case .success(let sender) = Endpoints.sender(requests),
+      case .success(let inbox) = Endpoints.receiver(replies)
     else {
       print("dtureply: cannot connect to \(name) with a reply endpoint")
-      return 1
+      return nil
     }
+    return (sender, inbox)
+  }
+
+  static func client(_ name: UInt64) -> Int64 {
+    // One channel of 64 reply credits.
+    guard var (sender, inbox) = connectWithReplies(name, slotsLog2: 6) else { return 1 }
     let pid = UInt64(System.pid)
     var failures = 0
 
@@ -217,14 +226,7 @@ enum Program {
 
   static func probe(_ name: UInt64) -> Int64 {
     // Two channels of 64: one for the server's replies, one for the check.
-    guard Endpoints.createReceive(replies, slotsLog2: 7, slotSizeLog2: 6) == 0,
-      Endpoints.connect(name: name, credits: 64, into: requests, replyTo: replies) == 0,
-      case .success(var sender) = Endpoints.sender(requests),
-      case .success(var inbox) = Endpoints.receiver(replies)
-    else {
-      print("dtureply: cannot connect to \(name) with a reply endpoint")
-      return 1
-    }
+    guard var (sender, inbox) = connectWithReplies(name, slotsLog2: 7) else { return 1 }
     send(&sender, requests, 1)
     // Long enough for the server to fetch, write and be removed.
     let end = user_rdtsc() + 200_000_000
