@@ -113,7 +113,6 @@ enum DTU {
       return .failure(error)
     }
     send.reply = reply
-    reply?.answers = send
     send.remoteReply = remoteReply
     if reply != nil || remoteReply != nil {
       for activation in target.mappings {
@@ -431,7 +430,6 @@ enum DTU {
       endpoint.remoteReply = nil
       unmap(&remote.mappings, through: nil, sink: true)
     }
-    endpoint.answers = nil
     freeRingIfUnused(target)
   }
 

@@ -80,9 +80,6 @@ final class SendEndpoint {
   var remoteReply: RemoteSendEndpoint? = nil
   /// A channel bound for a receiver's replies (see above).
   var isReplyChannel = false
-  /// For a reply channel of this instance's sender: the send endpoint whose
-  /// messages it answers.
-  unowned(unsafe) var answers: SendEndpoint? = nil
   /// The kernel object its capabilities name (nil for a channel bound for
   /// the other instance or for replies: no capability here names it).
   var object: ObjectID? = nil

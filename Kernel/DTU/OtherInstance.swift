@@ -34,10 +34,7 @@ enum OtherInstance {
     name: UInt64, credits: UInt64, label: UInt64, reply: (ring: UInt64, channel: Int)? = nil
   ) -> Result<(ring: UInt64, channel: Int), SystemCallError> {
     if KernelInstance.kind == .service {
-      // The reply ring is page-aligned: its channel and a "given" bit fit
-      // below the address.
-      let replyWord = reply.map { $0.ring | UInt64($0.channel) << 1 | 1 } ?? 0
-      switch LWKControl.call(.dtuConnect, (name, credits, label, replyWord)) {
+      switch LWKControl.call(.dtuConnect, (name, credits, label, replyWord(reply))) {
       case .success(let reply) where reply.status == .ok:
         return .success((reply.words.0, Int(truncatingIfNeeded: reply.words.1)))
       case .success(let reply):
@@ -155,6 +152,24 @@ enum OtherInstance {
       print(
         "dtu: this CPU's channel to the service stayed full; channel \(channel) of ring \(hex(ring)) stays bound there"
       )
+    }
+  }
+
+  /// A reply channel in one control word: the ring is page-aligned, so its
+  /// channel and a "given" bit fit below the address (0: none).
+  static func replyWord(_ reply: (ring: UInt64, channel: Int)?) -> UInt64 {
+    reply.map { $0.ring | UInt64($0.channel) << 1 | 1 } ?? 0
+  }
+
+  static func reply(fromWord word: UInt64) -> (ring: UInt64, channel: Int)? {
+    word & 1 == 0 ? nil : (ring: word & ~0xFFF, channel: Int(word >> 1 & 0x7FF))
+  }
+
+  /// Serving the other kernel's dtuRevokeSenders (both directions).
+  static func serveDeactivate(ring: UInt64, channel: UInt64) {
+    KernelLock.held {
+      DTU.deactivateForOtherInstance(
+        ring: ring, channel: Int(truncatingIfNeeded: min(channel, 255)))
     }
   }
 

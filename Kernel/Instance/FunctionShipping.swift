@@ -356,11 +356,7 @@ enum FunctionShipping {
     }
     if request.context.instance == lwkInstanceID && request.number == deactivateNumber {
       served &+= 1
-      KernelLock.held {
-        DTU.deactivateForOtherInstance(
-          ring: request.arguments[0],
-          channel: Int(truncatingIfNeeded: min(request.arguments[1], 255)))
-      }
+      OtherInstance.serveDeactivate(ring: request.arguments[0], channel: request.arguments[1])
       answer(request, result: 0)
       return
     }

@@ -35,11 +35,7 @@ enum LWKRequests {
       triage()
       return .reply(.ok, tag: request.tag)
     case .dtuConnect:
-      // Word 3: the reply ring | channel << 1 | 1, or 0 (OtherInstance).
-      let replyWord = request.words.3
-      let reply =
-        replyWord & 1 == 0
-        ? nil : (ring: replyWord & ~0xFFF, channel: Int(replyWord >> 1 & 0x7FF))
+      let reply = OtherInstance.reply(fromWord: request.words.3)
       let connected = KernelLock.held {
         DTU.connectFromOtherInstance(
           name: request.words.0, credits: Int(min(request.words.1, 1 << 20)),
@@ -61,10 +57,7 @@ enum LWKRequests {
       KernelLock.held { DTU.wakeFromOtherInstance(ring: request.words.0) }
       return .reply(.ok, tag: request.tag)
     case .dtuDeactivate:
-      KernelLock.held {
-        DTU.deactivateForOtherInstance(
-          ring: request.words.0, channel: Int(truncatingIfNeeded: min(request.words.1, 255)))
-      }
+      OtherInstance.serveDeactivate(ring: request.words.0, channel: request.words.1)
       return .reply(.ok, tag: request.tag)
     case .endpoints:
       if request.words.1 == 1 {

@@ -263,6 +263,13 @@ enum Scheduler {
     }
   }
 
+  /// Lets another ready thread of this CPU run first (interrupts end up on).
+  static func yield() {
+    x86_cli()
+    here?.reschedule()
+    x86_sti()
+  }
+
   /// Ends the calling thread for good.
   static func exitCurrent() -> Never {
     x86_cli()

@@ -322,11 +322,7 @@ enum DTUCalls {
     }
     guard looked == 0, let endpoint = target else { return looked }
     if joined {
-      while KernelLock.held({ endpoint.revokingSenders }) {
-        x86_cli()
-        Scheduler.here?.reschedule()
-        x86_sti()
-      }
+      while KernelLock.held({ endpoint.revokingSenders }) { Scheduler.yield() }
       f.pointee.rdi = 1
       return Int64(KernelLock.held { endpoint.sendersRevoked })
     }

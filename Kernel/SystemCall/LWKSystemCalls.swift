@@ -128,9 +128,7 @@ enum LWKSystemCalls {
       expected: false, desired: true, ordering: .acquiring
     ).exchanged {
       if me.killRequested { return SystemCallError.shippingFailed.rawValue }
-      x86_cli()
-      Scheduler.here?.reschedule()
-      x86_sti()
+      Scheduler.yield()
     }
     defer { FunctionShipping.spawnStaging.store(false, ordering: .releasing) }
     let staged = Array(request.name.utf8).withUnsafeBytes {

@@ -75,9 +75,7 @@ enum ProcessCalls {
     child.parentPID = nil
     var rounds = 0
     while !ProcessRunner.isFinished(child) && rounds < 100_000 {
-      x86_cli()
-      Scheduler.here?.reschedule()
-      x86_sti()
+      Scheduler.yield()
       rounds += 1
     }
     ProcessRunner.reap()

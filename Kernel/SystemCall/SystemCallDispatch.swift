@@ -48,9 +48,7 @@ func systemCall(_ number: SystemCallNumber?, _ f: UnsafeMutablePointer<Interrupt
   case .exit: ProcessRunner.exitProcess(code: Int64(bitPattern: f.pointee.rdi))
   case .consoleWrite: return SystemCalls.consoleWrite(address: f.pointee.rdi, length: f.pointee.rsi)
   case .yield:
-    x86_cli()
-    Scheduler.here?.reschedule()
-    x86_sti()
+    Scheduler.yield()
     return 0
   case .setThreadPointer: return SystemCalls.setThreadPointer(f.pointee.rdi)
   case .capabilityCopy: return CapabilityCalls.copy(f)

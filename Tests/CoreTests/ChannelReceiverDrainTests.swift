@@ -8,6 +8,17 @@ import Testing
 
 @testable import TesseraCore
 
+/// One channel of 64 slots with `sending` 8-byte messages numbered from 0.
+private func oneChannel(sending count: Int) throws -> (TestEndpoint, ChannelSender) {
+  let endpoint = TestEndpoint(slotCountLog2: 6, slotSizeLog2: 6, channelCount: 1)
+  endpoint.bindAll([64])
+  var sender = try endpoint.sender(0)
+  for number in 0..<count {
+    _ = sender.send(ringPayload(channel: 0, number: UInt64(number), length: 8))
+  }
+  return (endpoint, sender)
+}
+
 @Suite struct ChannelReceiverDrainTests {
   @Test func drainTakesRunsOfOneChannelInOrderAndFreesThem() throws {
     let endpoint = TestEndpoint(slotCountLog2: 7, slotSizeLog2: 6, channelCount: 2)
@@ -30,12 +41,7 @@ import Testing
   }
 
   @Test func drainStopsAtMax() throws {
-    let endpoint = TestEndpoint(slotCountLog2: 6, slotSizeLog2: 6, channelCount: 1)
-    endpoint.bindAll([64])
-    var sender = try endpoint.sender(0)
-    for number in 0..<10 {
-      _ = sender.send(ringPayload(channel: 0, number: UInt64(number), length: 8))
-    }
+    let (endpoint, sender) = try oneChannel(sending: 10)
     var receiver = endpoint.receiver()
     var numbers: [UInt8] = []
     #expect(receiver.drain(max: 4) { numbers.append($0.bytes[0]) } == 4)
@@ -46,12 +52,7 @@ import Testing
   }
 
   @Test func aMalformedHeadIsSkippedAndTheRestDelivered() throws {
-    let endpoint = TestEndpoint(slotCountLog2: 6, slotSizeLog2: 6, channelCount: 1)
-    endpoint.bindAll([64])
-    var sender = try endpoint.sender(0)
-    for number in 0..<4 {
-      _ = sender.send(ringPayload(channel: 0, number: UInt64(number), length: 8))
-    }
+    let (endpoint, sender) = try oneChannel(sending: 4)
     // Position 2 gets an unknown kind.
     let word0 = endpoint.word0Pointer(0, position: 2)
     word0.pointee = word0.pointee & ~(0xFF << 48) | 9 << 48
@@ -64,12 +65,7 @@ import Testing
   }
 
   @Test func aRevokedChannelIsDrainedUpToItsLimitOnly() throws {
-    let endpoint = TestEndpoint(slotCountLog2: 6, slotSizeLog2: 6, channelCount: 1)
-    endpoint.bindAll([64])
-    var sender = try endpoint.sender(0)
-    for number in 0..<3 {
-      _ = sender.send(ringPayload(channel: 0, number: UInt64(number), length: 8))
-    }
+    let (endpoint, _) = try oneChannel(sending: 3)
     #expect(try endpoint.control.revokeChannel(0) == 3)
     // Published after the revocation (a sender bypassing its library).
     endpoint.publishRaw(0, position: 4, length: 8)
