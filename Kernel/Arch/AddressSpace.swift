@@ -3,8 +3,12 @@ import X86
 /// An address space for user programs: its own page tables whose kernel slots
 /// (PML4 entries of the kernel image and of the direct map) are shared with
 /// the kernel's, so the kernel stays mapped after a switch. Tables it creates
-/// come from the service partition's frames and go back when it is destroyed.
-/// Unmapping invalidates the page on every running service CPU (remote calls)
+/// come from the service partition's frames and go back when its process is
+/// destroyed (`release`), not when the last reference goes: a kernel record
+/// that still names the space (a DTU mapping of a channel that outlives its
+/// process) must not hold its frames, or `mem since` would count them as
+/// leaked until that record goes. A released space maps nothing and
+/// unmapping from it does nothing. Unmapping invalidates the page on every running service CPU (remote calls)
 /// before it returns.
 final class AddressSpace {
   /// PML4 slots user mappings may use: 1-127 (0 holds the kernel image, 128
@@ -13,6 +17,8 @@ final class AddressSpace {
 
   let table: PageTable<DirectMapTableMemory>
   private let tracker: TableFrameTracker
+  /// Its tables went back to the allocator (`release`).
+  private(set) var released = false
 
   init?() {
     guard let kernel = KernelAddressSpace.table else { return nil }
@@ -26,14 +32,22 @@ final class AddressSpace {
     self.tracker = tracker
   }
 
-  deinit {
+  deinit { release() }
+
+  /// Gives its page tables back. Only once no CPU runs on them: its
+  /// process's threads are all switched away from, and a switch to a kernel
+  /// thread loads the kernel's tables.
+  func release() {
+    guard !released else { return }
     if isActive { KernelAddressSpace.activate() }
+    released = true
     tracker.releaseAll()
   }
 
   /// The user memory mapped, by page size, NUMA node and physically
   /// contiguous runs ("2.0 MiB: 12 x 4 KiB, 1 x 2 MiB; node 1; 2 runs").
   var pageSummary: String {
+    guard !released else { return "released" }
     let counts = table.leafCounts(slots: Self.userSlots)
     let bytes = UInt64(counts.small) * 4096 + UInt64(counts.large) << 21 + UInt64(counts.huge) << 30
     var text = formatSize(bytes) + ": \(counts.small) x 4 KiB"
@@ -51,7 +65,7 @@ final class AddressSpace {
     return text + "; \(runs) " + (runs == 1 ? "run" : "runs")
   }
 
-  var isActive: Bool { x86_read_cr3() & 0x000F_FFFF_FFFF_F000 == table.root }
+  var isActive: Bool { !released && x86_read_cr3() & 0x000F_FFFF_FFFF_F000 == table.root }
 
   static func isUserAddress(_ virtual: UInt64) -> Bool {
     userSlots.contains(virtual >> 39)
@@ -60,13 +74,15 @@ final class AddressSpace {
   func map(_ virtual: UInt64, to physical: UInt64, size: PageSize, flags: PageFlags) -> Result<
     Void, PageTableError
   > {
-    guard Self.isUserAddress(virtual), Self.isUserAddress(virtual + size.bytes - 1) else {
+    guard !released, Self.isUserAddress(virtual), Self.isUserAddress(virtual + size.bytes - 1)
+    else {
       return .failure(.outsideRange(virtual))
     }
     return table.map(virtual, to: physical, size: size, flags: flags)
   }
 
   func unmap(_ virtual: UInt64) -> Result<Translation, PageTableError> {
+    guard !released else { return .failure(.notMapped(virtual)) }
     guard Self.isUserAddress(virtual) else { return .failure(.outsideRange(virtual)) }
     let result = table.unmap(virtual)
     // One invlpg drops the whole TLB entry, large pages included; every
@@ -75,9 +91,14 @@ final class AddressSpace {
     return result
   }
 
-  func translate(_ virtual: UInt64) -> Translation? { table.translate(virtual) }
+  func translate(_ virtual: UInt64) -> Translation? {
+    released ? nil : table.translate(virtual)
+  }
 
-  func activate() { x86_write_cr3(table.root) }
+  func activate() {
+    guard !released else { return }
+    x86_write_cr3(table.root)
+  }
 }
 
 /// The page-table frames one address space allocated, to give back.
@@ -106,6 +127,7 @@ extension AddressSpace {
   /// Unmaps `pages` pages from `address` and drops them from every service
   /// CPU's TLB in one shootdown.
   func unmapRange(_ address: UInt64, pages: UInt64) {
+    guard !released else { return }
     var page: UInt64 = 0
     while page < pages {
       _ = table.unmap(address + page * 4096)

@@ -128,7 +128,7 @@ final class Process {
 
   func destroy() {
     ProcessCapabilities.release(self)
-    if space.isActive { KernelAddressSpace.activate() }
+    space.release()
     for frame in frames { Frames.free(frame) }
     frames.removeAll()
     for thread in threads where thread.kernelStackTop != 0 {
