@@ -20,6 +20,7 @@ enum DTU {
   static func start() {
     tables = NodeRings.regions.map { EndpointTable(board: board, node: UInt16($0.node)) }
     if !NodeRings.regions.isEmpty { sinkFrame = NodeRings.regions[0].pages.allocate(pages: 1) }
+    EndpointDelegation.start()
   }
 
   static func tableIndex(node: Int) -> Int? {
@@ -431,6 +432,7 @@ enum DTU {
       unmap(&remote.mappings, through: nil, sink: true)
     }
     freeRingIfUnused(target)
+    if let record = endpoint.record { EndpointDelegation.endpointGone(record, unread: unread) }
   }
 
   /// A receive endpoint's last capability went: every sender's channel is
@@ -767,6 +769,11 @@ enum DTU {
   /// its kernel did all of that already, before it asked.
   static func destroy(_ endpoint: RemoteSendEndpoint) {
     unmap(&endpoint.mappings, through: nil, sink: true)
+    if let record = endpoint.record {
+      // Imported: its revocation's acknowledgement takes the channel back.
+      EndpointDelegation.endpointGone(record, unread: 0)
+      return
+    }
     if endpoint.revokedByRing {
       if let reply = endpoint.reply {
         endpoint.reply = nil

@@ -83,6 +83,9 @@ final class SendEndpoint {
   /// The kernel object its capabilities name (nil for a channel bound for
   /// the other instance or for replies: no capability here names it).
   var object: ObjectID? = nil
+  /// Its record in the capability directory (`EndpointDelegation`): set
+  /// when it was exported or imported; its destruction revokes the record.
+  var record: EndpointCapabilityID? = nil
   /// Messages still unread when it was revoked (for `dtu stats`).
   var unreadAtRevoke: UInt64 = 0
 
@@ -160,6 +163,10 @@ final class RemoteSendEndpoint {
   var reply: SendEndpoint? = nil
   /// The kernel object its capabilities name.
   var object: ObjectID? = nil
+  /// Its record in the capability directory, for one imported from the
+  /// other instance: the ring's kernel revokes the channel when the
+  /// record's revocation is acknowledged, so no release is sent.
+  var record: EndpointCapabilityID? = nil
   /// The ring's owner revoked it (dtuRevokeSenders): its kernel revoked the
   /// channel and unmapped the reply windows, so nothing is released back.
   var revokedByRing = false

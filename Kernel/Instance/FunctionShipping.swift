@@ -51,6 +51,9 @@ enum FunctionShipping {
   /// "Take back the service sender on channel arguments[1] of the LWK ring
   /// at arguments[0]" (dtuRevokeSenders on the LWK), answered when done.
   static let deactivateNumber: UInt64 = 0xC0FF_EE04
+  /// "An EndpointCapabilityBundle is in the data" (the LWK's half of
+  /// `EndpointDelegation`'s exchange), answered with the service's bundle.
+  static let capabilitiesNumber: UInt64 = 0xC0FF_EE05
 
   /// The second half of the staging area: module images shipped to spawn.
   static var spawnStagingArea: UnsafeMutableRawPointer? {
@@ -358,6 +361,12 @@ enum FunctionShipping {
       served &+= 1
       OtherInstance.serveDeactivate(ring: request.arguments[0], channel: request.arguments[1])
       answer(request, result: 0)
+      return
+    }
+    if request.context.instance == lwkInstanceID && request.number == capabilitiesNumber {
+      served &+= 1
+      let bundle = EndpointDelegation.serve(request.data)
+      bundle.withUnsafeBytes { answer(request, result: 0, data: ByteView($0)) }
       return
     }
     if request.context.instance == lwkInstanceID && request.number == releaseNumber {

@@ -11,7 +11,8 @@ import X86
 /// thread on its boot CPU, which blocks while there is nothing to do, so
 /// LWK programs may share that CPU.
 enum LWKControl {
-  static let slotSize = 64
+  /// A control message and, for `capabilityBundle`, a capability bundle after it.
+  static let slotSize = 512
   static let capacity = 64
   /// How long the service waits for an answer. Loading a program on the
   /// LWK took over 2 s of wall time when QEMU's eight vCPUs shared two busy
@@ -91,11 +92,13 @@ enum LWKControl {
 
   /// Service side: sends one request and waits, bounded, for its reply.
   /// Replies to earlier requests that timed out are skipped by their tag.
-  static func call(_ kind: ControlMessage.Kind, _ words: (UInt64, UInt64, UInt64, UInt64))
-    -> Result<
-      ControlMessage, Failure
-    >
-  {
+  /// `payload` travels after the request's control message, and `received`
+  /// is given what travels after the reply's.
+  static func call(
+    _ kind: ControlMessage.Kind, _ words: (UInt64, UInt64, UInt64, UInt64),
+    payload: ByteView = ByteView(base: nil, count: 0), received: (ByteView) -> Void = { _ in }
+  ) -> Result<ControlMessage, Failure> {
+    guard payload.count <= slotSize - ControlMessage.byteCount else { return .failure(.full) }
     guard SharedRegion.lwkState == .up, let requests, let replies, let server else {
       return .failure(
         .noInstance(LWKLoader.absence ?? "its state is \(SharedRegion.lwkState.description)"))
@@ -106,10 +109,15 @@ enum LWKControl {
     defer { calling.store(false, ordering: .releasing) }
     let tag = nextTag
     nextTag &+= 1
-    var bytes = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0))
-    let sent = withUnsafeMutableBytes(of: &bytes) { buffer in
+    var bytes = [UInt8](repeating: 0, count: slotSize)
+    let sent = bytes.withUnsafeMutableBytes { buffer in
       _ = ControlMessage.request(kind, tag: tag, words).encode(into: buffer)
-      return requests.enqueue(UnsafeRawBufferPointer(buffer))
+      if let source = payload.base, payload.count > 0 {
+        (buffer.baseAddress! + ControlMessage.byteCount).copyMemory(
+          from: source, byteCount: payload.count)
+      }
+      return requests.enqueue(
+        UnsafeRawBufferPointer(rebasing: buffer[0..<ControlMessage.byteCount + payload.count]))
     }
     switch sent {
     case .enqueued(let raiseIPI):
@@ -122,15 +130,21 @@ enum LWKControl {
     let deadline = x86_rdtsc() + Clock.cycles(microseconds: timeoutMicroseconds)
     while x86_rdtsc() < deadline {
       var answer: Result<ControlMessage, ControlMessageError>? = nil
-      withUnsafeMutableBytes(of: &bytes) { buffer in
+      var rest = 0
+      bytes.withUnsafeMutableBytes { buffer in
         if case .message(let length) = replies.dequeue(into: buffer) {
           _ = replies.markConsumed()
-          answer = ControlMessage.decode(
-            ByteView(base: UnsafeRawPointer(buffer.baseAddress), count: length))
+          let (message, after) = split(UnsafeRawBufferPointer(buffer), length: length)
+          answer = ControlMessage.decode(message)
+          rest = after.count
         }
       }
       switch answer {
-      case .success(let reply) where reply.tag == tag: return .success(reply)
+      case .success(let reply) where reply.tag == tag:
+        bytes.withUnsafeBytes { buffer in
+          received(ByteView(base: buffer.baseAddress! + ControlMessage.byteCount, count: rest))
+        }
+        return .success(reply)
       case .success: continue  // a late answer to a request that timed out
       case .failure(let error): return .failure(.malformedReply(error.description))
       case nil: x86_pause()
@@ -139,13 +153,24 @@ enum LWKControl {
     return .failure(.timedOut)
   }
 
+  /// A queue message: its control message, and what follows it (a
+  /// message shorter than a control message is left whole, to fail decoding).
+  static func split(_ buffer: UnsafeRawBufferPointer, length: Int) -> (ByteView, ByteView) {
+    let base = UnsafeRawPointer(buffer.baseAddress)
+    guard length > ControlMessage.byteCount, let base else {
+      return (ByteView(base: base, count: length), ByteView(base: nil, count: 0))
+    }
+    return (
+      ByteView(base: base, count: ControlMessage.byteCount),
+      ByteView(base: base + ControlMessage.byteCount, count: length - ControlMessage.byteCount)
+    )
+  }
+
   /// LWK side, in the serving thread: drain the control queue per
   /// doorbell, block when it is empty. Never returns.
   static func serve() -> Never {
     serverThread = Scheduler.here?.current
-    var buffer = (
-      UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0)
-    )
+    var buffer = [UInt8](repeating: 0, count: slotSize)
     while true {
       x86_cli()
       guard let requests, requests.pending > 0 else {
@@ -155,7 +180,7 @@ enum LWKControl {
         continue
       }
       x86_sti()
-      let report = withUnsafeMutableBytes(of: &buffer) { bytes in
+      let report = buffer.withUnsafeMutableBytes { bytes in
         requests.drain(into: bytes, spinLimit: 100_000, pause: { x86_pause() }) { view in
           answer(view)
         }
@@ -169,23 +194,36 @@ enum LWKControl {
   /// Serves one request on the LWK and queues the reply.
   static func answer(_ view: ByteView) {
     let reply: ControlMessage
-    switch ControlMessage.decode(view) {
+    var payload: [UInt8] = []
+    let message =
+      view.count > ControlMessage.byteCount
+      ? ByteView(base: view.base, count: ControlMessage.byteCount) : view
+    switch ControlMessage.decode(message) {
     case .failure(let error):
       print("lwk: refusing a control request: \(error.description)")
       return  // no trustworthy tag to answer
     case .success(let request):
       if let kind = SharedRegion.controlWord(1) { x86_store_release(kind, UInt64(request.code)) }
-      reply = LWKRequests.handle(request)
+      if request.kind == .capabilityBundle, let base = view.base {
+        // A capability bundle follows the control message.
+        let bundle = ByteView(
+          base: base + message.count, count: view.count - message.count)
+        payload = EndpointDelegation.serve(bundle)
+        reply = .reply(.ok, tag: request.tag)
+      } else {
+        reply = LWKRequests.handle(request)
+      }
       if let kind = SharedRegion.controlWord(1) { x86_store_release(kind, 0) }
       if let served = SharedRegion.controlWord(0) {
         x86_store_release(served, x86_load_relaxed(served) &+ 1)
       }
     }
-    var bytes = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0))
-    withUnsafeMutableBytes(of: &bytes) { buffer in
-      _ = reply.encode(into: buffer)
+    var bytes = [UInt8](repeating: 0, count: ControlMessage.byteCount)
+    _ = bytes.withUnsafeMutableBytes { reply.encode(into: $0) }
+    bytes += payload.prefix(slotSize - ControlMessage.byteCount)
+    bytes.withUnsafeBytes { buffer in
       // The service polls for replies: no doorbell, whatever the queue says.
-      if replies?.enqueue(UnsafeRawBufferPointer(buffer)) == .full {
+      if replies?.enqueue(buffer) == .full {
         print("lwk: reply queue full; a reply to tag \(reply.tag) is lost")
       }
     }

@@ -67,6 +67,9 @@ enum LWKRequests {
         DTUCommands.eps(node, prefix: "lwk: ")
       }
       return .reply(.ok, tag: request.tag)
+    case .capabilityBundle:
+      // Served with its bundle by LWKControl.answer; without one it is garbage.
+      return .reply(.refused, tag: request.tag)
     case nil:
       print("lwk: unknown control request \(request.code); refused")
       return .reply(.refused, tag: request.tag)

@@ -320,6 +320,7 @@ enum ProcessRunner {
     OtherInstance.deferredReleases = nil
     KernelLock.release(interrupts)
     if !releases.isEmpty { OtherInstance.finish(releases) }
+    EndpointDelegation.pumpIfQueued()
   }
 
   /// Asks a process to end: at once if it is waiting, at its next entry to

@@ -72,6 +72,7 @@ enum DTUCommands {
         prefix
           + "dtu: \(DTU.wakes) wakes of sleeping receivers, \(DTU.sleeps) sleeps in dtuWait, \(DTU.unreadAtRevoke) messages unread at revocation"
       )
+      if let summary = EndpointDelegation.summary { print(prefix + "dtu: " + summary) }
     }
   }
 }

@@ -24,6 +24,7 @@ enum CapabilityCalls {
       }
     }
     if !releases.isEmpty { OtherInstance.finish(releases) }
+    EndpointDelegation.pumpIfQueued()
     return result
   }
 

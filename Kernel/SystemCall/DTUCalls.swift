@@ -338,8 +338,83 @@ enum DTUCalls {
       endpoint.sendersRevoked = count
       endpoint.revokingSenders = false
     }
+    // Imported copies the other kernel took back acknowledge through it.
+    EndpointDelegation.pump(poll: !remote.isEmpty)
     f.pointee.rdi = 0
     return Int64(count)
+  }
+
+  /// dtuExport(send): RAX = the ID of a delegable child of the send
+  /// endpoint's directory record (needs `grant`: it hands the right on).
+  static func export(_ f: UnsafeMutablePointer<InterruptFrame>) -> Int64 {
+    let owner = UInt64(ProcessRunner.current?.pid ?? 0)
+    return CapabilityCalls.withSpace { space throws(CapabilityError) in
+      let (_, capability) = try ProcessCapabilities.lookup(
+        CapabilityAddress(space: space, slot: f.pointee.rdi), type: .sendEndpoint,
+        requiring: .grant)
+      switch EndpointDelegation.export(KernelObjects.object(capability.object), owner: owner) {
+      case .success(let id): return Int64(bitPattern: id.rawValue)
+      case .failure(let error): return error.rawValue
+      }
+    }
+  }
+
+  /// dtuImport(id, credits, slot): the request under the lock, then the
+  /// exchange with the other instance without it, then the outcome the
+  /// grant or refusal left. An import that got no answer in time is
+  /// abandoned: a grant that still comes is revoked at once.
+  static func importCapability(_ f: UnsafeMutablePointer<InterruptFrame>) -> Int64 {
+    guard let parent = EndpointCapabilityID(rawValue: f.pointee.rdi) else {
+      return SystemCallError.noSuchCapability.rawValue
+    }
+    let credits = f.pointee.rsi
+    guard credits <= 1 << 20 else { return SystemCallError.badGeometry.rawValue }
+    let pid = UInt64(ProcessRunner.current?.pid ?? 0)
+    var child: EndpointCapabilityID? = nil
+    let requested = CapabilityCalls.withSpace { space throws(CapabilityError) in
+      let destination = CapabilityAddress(space: space, slot: f.pointee.rdx)
+      if let slotError = CapabilityCalls.probeEmpty(destination) { return slotError.rawValue }
+      switch EndpointDelegation.requestImport(
+        parent, credits: Int(credits), destination: destination, pid: pid)
+      {
+      case .success(let pending):
+        child = pending
+        return 0
+      case .failure(let error): return error.rawValue
+      }
+    }
+    guard requested == 0, let child else { return requested }
+    _ = EndpointDelegation.await {
+      EndpointDelegation.imports.first { $0.child == child }?.outcome != nil
+    }
+    return KernelLock.held {
+      if let outcome = EndpointDelegation.importOutcome(child) { return outcome }
+      EndpointDelegation.abandonImport(child)
+      return SystemCallError.shippingFailed.rawValue
+    }
+  }
+
+  /// dtuRevokeExport(id): RAX = unread messages, RDI = 1 when it joined.
+  static func revokeExport(_ f: UnsafeMutablePointer<InterruptFrame>) -> Int64 {
+    guard let id = EndpointCapabilityID(rawValue: f.pointee.rdi) else {
+      return SystemCallError.noSuchCapability.rawValue
+    }
+    let owner = UInt64(ProcessRunner.current?.pid ?? 0)
+    var joined = false
+    let started = CapabilityCalls.withSpace { _ throws(CapabilityError) in
+      switch EndpointDelegation.revoke(id, by: owner) {
+      case .success(let didJoin):
+        joined = didJoin
+        return 0
+      case .failure(let error): return error.rawValue
+      }
+    }
+    guard started == 0 else { return started }
+    guard EndpointDelegation.await({ EndpointDelegation.completion(id) != nil }) else {
+      return SystemCallError.shippingFailed.rawValue
+    }
+    f.pointee.rdi = joined ? 1 : 0
+    return Int64(bitPattern: KernelLock.held { EndpointDelegation.completion(id) ?? 0 })
   }
 
   /// dtuWait(receive): blocks while the receiver's flag says it sleeps and

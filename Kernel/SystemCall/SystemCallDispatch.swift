@@ -81,6 +81,9 @@ func systemCall(_ number: SystemCallNumber?, _ f: UnsafeMutablePointer<Interrupt
   case .dtuPublish: return DTUCalls.publish(f)
   case .dtuConnect: return DTUCalls.connect(f)
   case .dtuRevokeSenders: return DTUCalls.revokeSenders(f)
+  case .dtuExport: return DTUCalls.export(f)
+  case .dtuImport: return DTUCalls.importCapability(f)
+  case .dtuRevokeExport: return DTUCalls.revokeExport(f)
   case .send, .call, .receive, .reply, .replyReceive:
     return SystemCallError.unknownSystemCall.rawValue
   case nil: return SystemCallError.unknownSystemCall.rawValue

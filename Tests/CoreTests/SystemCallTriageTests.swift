@@ -35,7 +35,8 @@ struct SystemCallTriageTests {
       .capabilityMint, .capabilityMove, .capabilityDelete, .capabilityRevoke, .capabilityInspect,
       .endpointCreate, .send, .receive, .call, .reply, .replyReceive, .dtuReceiveCreate,
       .dtuSendMint, .dtuActivate, .dtuWake, .dtuWait, .cpuNode, .dtuMemoryCreate, .dtuMemoryRead,
-      .dtuMemoryWrite, .dtuPublish, .dtuConnect, .dtuRevokeSenders,
+      .dtuMemoryWrite, .dtuPublish, .dtuConnect, .dtuRevokeSenders, .dtuExport, .dtuImport,
+      .dtuRevokeExport,
     ]
     for call in local { #expect(SystemCallTriage.route(of: call) == .local, "\(call.name)") }
     #expect(local.count + Self.shipped.count == SystemCallNumber.allCases.count)

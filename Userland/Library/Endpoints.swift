@@ -158,6 +158,24 @@ enum Endpoints {
     return (result, out.0 == 1)
   }
 
+  /// A copy of the send endpoint in `slot` that a process of the other
+  /// kernel instance can import: its capability ID, or an error.
+  static func export(_ slot: UInt64) -> Int64 { System.call(.dtuExport, slot) }
+
+  /// Imports capability `id` (held by the other instance) into `slot` as a
+  /// send endpoint with `credits`: 0, or why not.
+  static func importCapability(_ id: UInt64, credits: UInt64, into slot: UInt64) -> Int64 {
+    System.call(.dtuImport, id, credits, slot)
+  }
+
+  /// Revokes this program's export `id` and everything imported from it,
+  /// on both instances: the messages they left unread (or an error), and
+  /// whether this call joined a revocation already running.
+  static func revokeExport(_ id: UInt64) -> (Int64, joined: Bool) {
+    let (result, out) = System.callWithResults(.dtuRevokeExport, id)
+    return (result, out.0 == 1)
+  }
+
   /// The NUMA node of `cpu`, and whether this kernel instance runs it.
   static func node(ofCPU cpu: UInt64) -> (node: Int64, ours: Bool) {
     let (result, out) = System.callWithResults(.cpuNode, cpu)

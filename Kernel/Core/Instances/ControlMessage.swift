@@ -63,6 +63,10 @@ public struct ControlMessage: Equatable, Sendable {
     /// back every capability of the LWK sender on channel words[1] and
     /// unmap it on every LWK CPU. Reply: ok once that is done.
     case dtuDeactivate = 15
+    /// An EndpointCapabilityBundle follows the message (the delegation and
+    /// revocation of endpoint capabilities between the instances); the
+    /// reply is ok with the LWK's bundle after it.
+    case capabilityBundle = 16
   }
 
   /// How a request went.

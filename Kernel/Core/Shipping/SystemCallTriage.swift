@@ -86,6 +86,9 @@ public enum SystemCallTriage {
     case .dtuPublish: TriageDecision(.local, "names an LWK receive endpoint")
     case .dtuConnect: TriageDecision(.local, "binds a channel of an LWK receive endpoint")
     case .dtuRevokeSenders: TriageDecision(.local, "revokes the senders of an LWK receive endpoint")
+    case .dtuExport: TriageDecision(.local, "records a delegable capability in the LWK's directory")
+    case .dtuImport: TriageDecision(.local, "the LWK's kernel asks the service's for the copy")
+    case .dtuRevokeExport: TriageDecision(.local, "revokes through the LWK's directory")
     }
   }
 

@@ -174,6 +174,24 @@ public enum SystemCallNumber: UInt64, CaseIterable {
   /// answers). Returns when all are gone: RAX = how many, RDI = 1 when it
   /// joined a revocation of the same endpoint already running.
   case dtuRevokeSenders = 38
+  /// dtuExport(send): makes the send endpoint in `send` (one minted or
+  /// connected here, or one imported) delegable to a process of the other
+  /// kernel instance: RAX = a 64-bit capability ID (kernel << 48 |
+  /// generation << 16 | record) naming a new child of it, for `dtuImport`
+  /// there. It dies with the send endpoint, or with `dtuRevokeExport`.
+  case dtuExport = 39
+  /// dtuImport(id, credits, slot): asks the other kernel instance, which
+  /// holds capability `id`, for a copy (its kernel-to-kernel delegation);
+  /// installs it in `slot` as a send endpoint with `credits` and the label
+  /// the capability carries. Revoking `id` or an ancestor, on either
+  /// instance, takes it back.
+  case dtuImport = 40
+  /// dtuRevokeExport(id): revokes the exported capability `id` (the
+  /// caller's) and everything imported from it, on both instances, in the
+  /// two-phase protocol. Returns when all of them are deactivated: RAX =
+  /// the messages they left unread, RDI = 1 when it joined a revocation of
+  /// it that was already running.
+  case dtuRevokeExport = 41
 
   public var name: String {
     switch self {
@@ -216,6 +234,9 @@ public enum SystemCallNumber: UInt64, CaseIterable {
     case .dtuPublish: "dtuPublish"
     case .dtuConnect: "dtuConnect"
     case .dtuRevokeSenders: "dtuRevokeSenders"
+    case .dtuExport: "dtuExport"
+    case .dtuImport: "dtuImport"
+    case .dtuRevokeExport: "dtuRevokeExport"
     }
   }
 }
@@ -301,6 +322,9 @@ public enum SystemCallError: Int64, CaseIterable, Error {
   case outOfWindow = -37
   /// No receive endpoint is published under that name (or it is taken).
   case noSuchName = -38
+  /// The capability ID names no capability (never made, or revoked), or
+  /// one that is not the caller's to revoke.
+  case noSuchCapability = -39
 
   public var name: String {
     switch self {
@@ -341,6 +365,7 @@ public enum SystemCallError: Int64, CaseIterable, Error {
     case .endpointRevoked: "endpoint revoked"
     case .outOfWindow: "outside the window"
     case .noSuchName: "no endpoint published under that name"
+    case .noSuchCapability: "no such capability"
     case .writeAndExecute: "write and execute"
     }
   }
