@@ -23,6 +23,24 @@ enum Threads {
 }
 
 extension Threads {
+  /// A CPU of this kernel instance other than the calling thread's.
+  static func otherCPU() -> UInt64? {
+    guard case .success(let info) = info(InitialSlot.thread) else { return nil }
+    for cpu in 0..<UInt64(256) {
+      let (node, ours) = Endpoints.node(ofCPU: cpu)
+      if node < 0 { break }
+      if ours && cpu != info.cpu { return cpu }
+    }
+    return nil
+  }
+
+  /// Starts `body` on another CPU of this instance (for two calls that
+  /// must really run at once); false when there is none or it failed.
+  static func startElsewhere(slot: UInt64, _ body: @convention(c) (UInt64) -> Void) -> Bool {
+    guard let cpu = otherCPU() else { return false }
+    return start(slot: slot, cpu: cpu, priority: 1, body) > 0
+  }
+
   struct Info {
     var tid: Int64
     var state: ThreadStateCode?

@@ -274,18 +274,6 @@ enum Program {
     return deleted == 1 ? 0 : 1
   }
 
-  nonisolated(unsafe) static var revokerReady = false
-  nonisolated(unsafe) static var go = false
-  nonisolated(unsafe) static var revokerResult: (Int64, joined: Bool)? = nil
-
-  /// The second revoker: waits for the go, then takes the senders back.
-  static let revoker: @convention(c) (UInt64) -> Void = { _ in
-    revokerReady = true
-    // The calls keep the compiler from reading the flag only once.
-    while !go { System.call(.yield) }
-    revokerResult = Endpoints.revokeSenders(receive)
-  }
-
   static func gate(_ name: UInt64, _ count: Int) -> Int64 {
     guard var receiver = publishReceiver(name) else { return 1 }
     print("dtucross: gate \(name) published, waiting for \(count) senders")
@@ -295,31 +283,18 @@ enum Program {
       if !labels.contains(message.label) { labels.append(message.label) }
       _ = try? receiver.ack(message)
     }
-    guard let other = otherCPU(),
-      Threads.start(slot: 31, cpu: other, priority: 1, revoker) > 0
+    guard let (mine, theirs) = SimultaneousCalls.twice(.dtuRevokeSenders, receive, slot: 31)
     else {
       print("dtucross: no second CPU for the second revoker")
       return 1
     }
-    while !revokerReady { System.call(.yield) }
-    go = true
-    let mine = Endpoints.revokeSenders(receive)
-    while revokerResult == nil { System.call(.yield) }
-    guard let theirs = revokerResult else { return 1 }
     // What was accepted before the revoke is still there; then nothing.
     var kept = 0
     while let message = receiver.fetch() {
       _ = try? receiver.ack(message)
       kept += 1
     }
-    let end = user_rdtsc() + 100_000_000
-    var late = 0
-    while user_rdtsc() < end {
-      if let message = receiver.fetch() {
-        _ = try? receiver.ack(message)
-        late += 1
-      }
-    }
+    let late = receiver.arrivals(within: 100_000_000)
     // Joined: both return the count. One after the other: the second
     // finds none left.
     let joins = (mine.joined ? 1 : 0) + (theirs.joined ? 1 : 0)
@@ -329,17 +304,6 @@ enum Program {
       "dtucross: took back \(total) senders of \(name); the second call \(joins == 1 ? "joined the first" : "came after it and found none"), \(kept) messages accepted before, \(late) after"
     )
     return total == Int64(count) && consistent && late == 0 ? 0 : 1
-  }
-
-  /// A CPU of this kernel instance other than this thread's.
-  static func otherCPU() -> UInt64? {
-    guard case .success(let info) = Threads.info(InitialSlot.thread) else { return nil }
-    for cpu in 0..<UInt64(256) {
-      let (node, ours) = Endpoints.node(ofCPU: cpu)
-      if node < 0 { break }
-      if ours && cpu != info.cpu { return cpu }
-    }
-    return nil
   }
 
   static func hex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }

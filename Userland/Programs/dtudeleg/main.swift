@@ -58,18 +58,6 @@ enum Program {
 
   // MARK: the exporter
 
-  nonisolated(unsafe) static var exportID: UInt64 = 0
-  nonisolated(unsafe) static var revokerReady = false
-  nonisolated(unsafe) static var go = false
-  nonisolated(unsafe) static var revokerResult: (Int64, joined: Bool)? = nil
-
-  static let revoker: @convention(c) (UInt64) -> Void = { _ in
-    revokerReady = true
-    // The calls keep the compiler from reading the flag only once.
-    while !go { System.call(.yield) }
-    revokerResult = Endpoints.revokeExport(exportID)
-  }
-
   static func serve(tags: Int, count: UInt64) -> Int64 {
     guard Endpoints.createReceive(receive, slotsLog2: 8, slotSizeLog2: 6) == 0,
       Endpoints.mintSend(receive, label: label, credits: 64, into: own) == 0,
@@ -83,7 +71,7 @@ enum Program {
       print("dtudeleg: export refused: \(errorName(exported))")
       return 1
     }
-    exportID = UInt64(exported)
+    let exportID = UInt64(exported)
     print("dtudeleg: exported the send endpoint as \(hex(exportID))")
     var next = [UInt64](repeating: 0, count: tags + 1)
     var wrong = 0
@@ -107,39 +95,27 @@ enum Program {
     print(
       "dtudeleg: \(count) messages from each of \(tags) importers, label \(hex(label)), \(wrong == 0 ? "all in order" : "\(wrong) wrong")"
     )
-    guard let other = otherCPU(), Threads.start(slot: 31, cpu: other, priority: 1, revoker) > 0
+    guard let (mine, theirs) = SimultaneousCalls.twice(.dtuRevokeExport, exportID, slot: 31)
     else {
       print("dtudeleg: no second CPU for the second revoker")
       return 1
     }
-    while !revokerReady { System.call(.yield) }
-    go = true
-    let mine = Endpoints.revokeExport(exportID)
-    while revokerResult == nil { System.call(.yield) }
-    guard let theirs = revokerResult else { return 1 }
     var kept = 0
     while let message = receiver.fetch() {
       take(message)
       _ = try? receiver.ack(message)
       kept += 1
     }
-    var late = 0
-    let end = user_rdtsc() + 100_000_000
-    while user_rdtsc() < end {
-      if let message = receiver.fetch() {
-        _ = try? receiver.ack(message)
-        late += 1
-      }
-    }
+    let late = receiver.arrivals(within: 100_000_000)
     // Joined: both have the count. One after the other: the second finds
     // the export gone.
     let joins = (mine.joined ? 1 : 0) + (theirs.joined ? 1 : 0)
-    let unread = max(mine.0, theirs.0)
+    let unread = max(mine.result, theirs.result)
     let consistent =
       joins == 1
-      ? mine.0 == theirs.0
+      ? mine.result == theirs.result
       : joins == 0
-        && min(mine.0, theirs.0) == SystemCallError.noSuchCapability.rawValue
+        && min(mine.result, theirs.result) == SystemCallError.noSuchCapability.rawValue
     print(
       "dtudeleg: revoked the export: the second call \(joins == 1 ? "joined the first" : "came after it and found it gone"); \(unread) unread = \(kept) still readable, \(late) accepted after"
     )
@@ -163,17 +139,6 @@ enum Program {
       return nil
     }
     return sender
-  }
-
-  /// A CPU of this kernel instance other than this thread's.
-  static func otherCPU() -> UInt64? {
-    guard case .success(let info) = Threads.info(InitialSlot.thread) else { return nil }
-    for cpu in 0..<UInt64(256) {
-      let (node, ours) = Endpoints.node(ofCPU: cpu)
-      if node < 0 { break }
-      if ours && cpu != info.cpu { return cpu }
-    }
-    return nil
   }
 
   // MARK: an importer
