@@ -11,9 +11,13 @@ import X86
 ///
 /// - `dtuExport` of a send endpoint makes a directory record for it (a root
 ///   for one minted or connected here; the imported record for an imported
-///   one) and returns the ID of a new child of it: the delegable copy.
+///   one) and returns the ID of a new child of it: the delegable copy, for
+///   one process of the other instance (or any, with pid 0). An ID is a
+///   name, not a secret: the pid is what keeps a process that guesses it
+///   from importing.
 /// - `dtuImport(id)` in the other instance asks the ID's kernel for a
-///   child. That kernel registers the child before it grants, and binds the
+///   child, naming the importing process. That kernel checks it is the
+///   export's recipient, registers the child before it grants, and binds the
 ///   importer's channel when the ring is its own; when the ring is the
 ///   importer's own (a copy coming back), the importer binds it itself. The
 ///   grant says which, in its extra words.
@@ -70,6 +74,10 @@ enum EndpointDelegation {
   nonisolated(unsafe) static var directory: EndpointCapabilityDirectory? = nil
   nonisolated(unsafe) static var outgoing: [EndpointCapabilityEnvelope] = []
   nonisolated(unsafe) static var places: [(id: EndpointCapabilityID, place: Place)] = []
+  /// The process of the other instance each export is for (0: any).
+  nonisolated(unsafe) static var recipients: [(id: EndpointCapabilityID, pid: UInt64)] = []
+  /// Import requests refused because they came from another process.
+  nonisolated(unsafe) static var wrongImporters: UInt64 = 0
   nonisolated(unsafe) static var activated: [(id: EndpointCapabilityID, holder: Holder)] = []
   /// Channels of this instance's rings bound for the other's importers.
   nonisolated(unsafe) static var bindings: [(child: EndpointCapabilityID, send: SendEndpoint)] =
@@ -101,7 +109,7 @@ enum EndpointDelegation {
     guard let directory else { return nil }
     let counters = directory.counters
     return
-      "capability directory k\(kernel): \(directory.count) of \(directory.capacity) records, \(counters.delegationsGranted) delegations granted, \(counters.delegationsRefused) refused, \(counters.revocationsStarted) revocations (\(counters.localJoins + counters.remoteJoins) joined), \(exchanges) exchanges, \(counters.staleMessages) stale and \(counters.rejectedMessages + Int(malformed)) rejected messages"
+      "capability directory k\(kernel): \(directory.count) of \(directory.capacity) records, \(counters.delegationsGranted) delegations granted, \(counters.delegationsRefused + Int(wrongImporters)) refused (\(wrongImporters) to the wrong process), \(counters.revocationsStarted) revocations (\(counters.localJoins + counters.remoteJoins) joined), \(exchanges) exchanges, \(counters.staleMessages) stale and \(counters.rejectedMessages + Int(malformed)) rejected messages"
   }
 
   /// The directory's messages go to `outgoing`, its effects to `effects`.
@@ -129,7 +137,7 @@ enum EndpointDelegation {
   // MARK: system calls (under KernelLock)
 
   /// dtuExport: a new delegable child of the send endpoint's record.
-  static func export(_ object: KernelObject, owner: UInt64) -> Result<
+  static func export(_ object: KernelObject, owner: UInt64, recipient: UInt64) -> Result<
     EndpointCapabilityID, SystemCallError
   > {
     var source: EndpointCapabilityID
@@ -161,6 +169,7 @@ enum EndpointDelegation {
       let copy = withDirectory({ directory, _ in try? directory.copy(source, owner: owner) }) ?? nil
     else { return .failure(.kernelTableFull) }
     places.append((copy, place))
+    recipients.append((copy, recipient))
     return .success(copy)
   }
 
@@ -173,9 +182,11 @@ enum EndpointDelegation {
       try? directory.requestDelegation(of: parent, owner: pid, outbox: &outbox)
     }
     guard let child = requested ?? nil else { return .failure(.kernelTableFull) }
-    // The credits travel with the request, for the kernel that binds.
+    // The credits travel with the request, for the kernel that binds, and
+    // the importer's pid, for the check against the export's recipient.
     if let index = outgoing.lastIndex(where: { $0.message.child == child }) {
       outgoing[index].extra0 = UInt64(credits)
+      outgoing[index].extra1 = pid
     }
     imports.append(Import(child: child, pid: pid, destination: destination, credits: credits))
     return .success(child)
@@ -256,7 +267,7 @@ enum EndpointDelegation {
     case .revocationCompleted(let id, _, let unread):
       completions.append((id, unread))
       if completions.count > 32 { completions.removeFirst() }
-      places.removeAll { directory?.record($0.id) == nil }
+      forgetFreedRecords()
     }
   }
 
@@ -274,7 +285,13 @@ enum EndpointDelegation {
       if record.state == .live { _ = try? directory.revoke(id, outbox: &outbox) }
       try? directory.deactivated(id, unread: unread, outbox: &outbox)
     }
+    forgetFreedRecords()
+  }
+
+  /// Records that completed take their place and recipient with them.
+  private static func forgetFreedRecords() {
     places.removeAll { directory?.record($0.id) == nil }
+    recipients.removeAll { directory?.record($0.id) == nil }
   }
 
   private static func finishImport(_ child: EndpointCapabilityID, _ outcome: Int64) {
@@ -360,7 +377,7 @@ enum EndpointDelegation {
     var message = envelope.message
     switch message {
     case .delegateRequest(let parent, let child):
-      grant(parent, child, credits: envelope.extra0)
+      grant(parent, child, credits: envelope.extra0, requester: envelope.extra1)
       return
     case .delegateGranted(_, let child, _):
       grants.append((child, envelope.extra0, envelope.extra1))
@@ -380,8 +397,19 @@ enum EndpointDelegation {
   /// is bound first (so a grant always names a channel that exists); the
   /// directory then grants or refuses, and a refusal unbinds it again.
   private static func grant(
-    _ parent: EndpointCapabilityID, _ child: EndpointCapabilityID, credits: UInt64
+    _ parent: EndpointCapabilityID, _ child: EndpointCapabilityID, credits: UInt64,
+    requester: UInt64
   ) {
+    if let recipient = recipients.first(where: { $0.id == parent })?.pid, recipient != 0,
+      recipient != requester
+    {
+      // Refused as if it did not exist: the ID is no secret.
+      wrongImporters &+= 1
+      outgoing.append(
+        EndpointCapabilityEnvelope(
+          .delegateRefused(parent: parent, child: child, reason: .noSuchCapability)))
+      return
+    }
     let place = places.first(where: { $0.id == parent })?.place
     var channel: SendEndpoint? = nil
     if case .here(let target)? = place, let record = directory?.record(parent),

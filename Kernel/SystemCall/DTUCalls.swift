@@ -344,15 +344,18 @@ enum DTUCalls {
     return Int64(count)
   }
 
-  /// dtuExport(send): RAX = the ID of a delegable child of the send
-  /// endpoint's directory record (needs `grant`: it hands the right on).
+  /// dtuExport(send, pid): RAX = the ID of a delegable child of the send
+  /// endpoint's directory record, for process `pid` of the other instance
+  /// (0: any); needs `grant`, since it hands the right on.
   static func export(_ f: UnsafeMutablePointer<InterruptFrame>) -> Int64 {
     let owner = UInt64(ProcessRunner.current?.pid ?? 0)
     return CapabilityCalls.withSpace { space throws(CapabilityError) in
       let (_, capability) = try ProcessCapabilities.lookup(
         CapabilityAddress(space: space, slot: f.pointee.rdi), type: .sendEndpoint,
         requiring: .grant)
-      switch EndpointDelegation.export(KernelObjects.object(capability.object), owner: owner) {
+      switch EndpointDelegation.export(
+        KernelObjects.object(capability.object), owner: owner, recipient: f.pointee.rsi)
+      {
       case .success(let id): return Int64(bitPattern: id.rawValue)
       case .failure(let error): return error.rawValue
       }

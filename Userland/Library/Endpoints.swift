@@ -158,9 +158,11 @@ enum Endpoints {
     return (result, out.0 == 1)
   }
 
-  /// A copy of the send endpoint in `slot` that a process of the other
-  /// kernel instance can import: its capability ID, or an error.
-  static func export(_ slot: UInt64) -> Int64 { System.call(.dtuExport, slot) }
+  /// A copy of the send endpoint in `slot` that process `pid` of the other
+  /// kernel instance (0: any) can import: its capability ID, or an error.
+  static func export(_ slot: UInt64, for pid: UInt64) -> Int64 {
+    System.call(.dtuExport, slot, pid)
+  }
 
   /// Imports capability `id` (held by the other instance) into `slot` as a
   /// send endpoint with `credits`: 0, or why not.

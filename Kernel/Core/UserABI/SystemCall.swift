@@ -174,11 +174,12 @@ public enum SystemCallNumber: UInt64, CaseIterable {
   /// answers). Returns when all are gone: RAX = how many, RDI = 1 when it
   /// joined a revocation of the same endpoint already running.
   case dtuRevokeSenders = 38
-  /// dtuExport(send): makes the send endpoint in `send` (one minted or
-  /// connected here, or one imported) delegable to a process of the other
-  /// kernel instance: RAX = a 64-bit capability ID (kernel << 48 |
-  /// generation << 16 | record) naming a new child of it, for `dtuImport`
-  /// there. It dies with the send endpoint, or with `dtuRevokeExport`.
+  /// dtuExport(send, pid): makes the send endpoint in `send` (one minted
+  /// or connected here, or one imported) delegable to process `pid` of the
+  /// other kernel instance (0: any of its processes): RAX = a 64-bit
+  /// capability ID (kernel << 48 | generation << 16 | record) naming a new
+  /// child of it, for `dtuImport` there. It dies with the send endpoint, or
+  /// with `dtuRevokeExport`.
   case dtuExport = 39
   /// dtuImport(id, credits, slot): asks the other kernel instance, which
   /// holds capability `id`, for a copy (its kernel-to-kernel delegation);

@@ -3,8 +3,9 @@ import UserSystem
 /// Send capabilities handed from one kernel instance to the other, and
 /// taken back across both (`dtuExport`, `dtuImport`, `dtuRevokeExport`).
 ///
-/// "serve TAGS COUNT": a receive endpoint on this CPU's node and a send
-/// endpoint to it with label 0x5ec0, exported; prints the ID. It takes
+/// "serve TAGS COUNT PID": a receive endpoint on this CPU's node and a send
+/// endpoint to it with label 0x5ec0, exported for process PID of the other
+/// instance; prints the ID. It takes
 /// messages until each importer 1...TAGS has sent COUNT (each carries its
 /// tag and a sequence number, checked in order, with the label the
 /// capability carries), then revokes the export from two threads at once
@@ -12,9 +13,9 @@ import UserSystem
 /// the importers had in flight stays readable and equals what the revoke
 /// reported unread; nothing arrives after. The exporter's own send endpoint
 /// still works.
-/// "import ID TAG [reexport]": imports ID, optionally exports the copy
-/// again (for a process of the first instance: a derived tree across both
-/// kernels), and sends TAG << 32 | n for n = 0, 1, ... until its send
+/// "import ID TAG [reexport PID]": imports ID, optionally exports the copy
+/// again (for process PID of the first instance: a derived tree across
+/// both kernels), and sends TAG << 32 | n for n = 0, 1, ... until its send
 /// endpoint is revoked, then checks that its capability is gone.
 /// "bad OTHER": bad IDs and slots, each refused with its reason; OTHER is
 /// the other instance's kernel number (0 service, 1 LWK).
@@ -26,15 +27,18 @@ enum Program {
 
   static func main(argument: String) -> Int64 {
     let words = argument.split(separator: " ")
-    if words.count == 3, words[0] == "serve", let tags = Int(words[1]), tags >= 1, tags <= 4,
-      let count = UInt64(words[2]), count >= 1, count <= 100_000
+    if words.count == 4, words[0] == "serve", let tags = Int(words[1]), tags >= 1, tags <= 4,
+      let count = UInt64(words[2]), count >= 1, count <= 100_000, let pid = UInt64(words[3])
     {
-      return serve(tags: tags, count: count)
+      return serve(tags: tags, count: count, for: pid)
     }
-    if words.count >= 3, words.count <= 4, words[0] == "import", let id = number(words[1]),
-      let tag = UInt64(words[2]), tag >= 1, tag <= 4, words.count == 3 || words[3] == "reexport"
+    if words.count == 3 || words.count == 5, words[0] == "import", let id = number(words[1]),
+      let tag = UInt64(words[2]), tag >= 1, tag <= 4
     {
-      return importer(id, tag: tag, reexport: words.count == 4)
+      if words.count == 3 { return importer(id, tag: tag, reexportFor: nil) }
+      if words[3] == "reexport", let pid = UInt64(words[4]) {
+        return importer(id, tag: tag, reexportFor: pid)
+      }
     }
     if words.count == 2, words[0] == "bad", let other = UInt64(words[1]), other <= 1 {
       return bad(other: other)
@@ -44,7 +48,7 @@ enum Program {
   }
 
   static let usage =
-    "usage: dtudeleg serve TAGS (1-4) COUNT (1-100000) | import ID TAG (1-4) [reexport] | bad OTHER (0-1)"
+    "usage: dtudeleg serve TAGS (1-4) COUNT (1-100000) PID | import ID TAG (1-4) [reexport PID] | bad OTHER (0-1)"
 
   static func number(_ text: Substring) -> UInt64? {
     text.hasPrefix("0x") ? UInt64(text.dropFirst(2), radix: 16) : UInt64(text)
@@ -58,7 +62,7 @@ enum Program {
 
   // MARK: the exporter
 
-  static func serve(tags: Int, count: UInt64) -> Int64 {
+  static func serve(tags: Int, count: UInt64, for pid: UInt64) -> Int64 {
     guard Endpoints.createReceive(receive, slotsLog2: 8, slotSizeLog2: 6) == 0,
       Endpoints.mintSend(receive, label: label, credits: 64, into: own) == 0,
       case .success(var receiver) = Endpoints.receiver(receive)
@@ -66,7 +70,7 @@ enum Program {
       print("dtudeleg: cannot make the endpoints")
       return 1
     }
-    let exported = Endpoints.export(own)
+    let exported = Endpoints.export(own, for: pid)
     guard exported > 0 else {
       print("dtudeleg: export refused: \(errorName(exported))")
       return 1
@@ -143,7 +147,7 @@ enum Program {
 
   // MARK: an importer
 
-  static func importer(_ id: UInt64, tag: UInt64, reexport: Bool) -> Int64 {
+  static func importer(_ id: UInt64, tag: UInt64, reexportFor pid: UInt64?) -> Int64 {
     let result = Endpoints.importCapability(id, credits: 64, into: imported)
     guard result == 0 else {
       print("dtudeleg: import of \(hex(id)) refused: \(errorName(result))")
@@ -151,8 +155,8 @@ enum Program {
     }
     guard var sender = activatedSender(imported) else { return 1 }
     print("dtudeleg: imported \(hex(id)) as tag \(tag), activated")
-    if reexport {
-      let copy = Endpoints.export(imported)
+    if let pid {
+      let copy = Endpoints.export(imported, for: pid)
       guard copy > 0 else {
         print("dtudeleg: re-export refused: \(errorName(copy))")
         return 1
@@ -207,7 +211,7 @@ enum Program {
         "import into slot 0",
         { Endpoints.importCapability(other << 48 | 1 << 16, credits: 64, into: 0) }
       ),
-      ("export of an empty slot", { Endpoints.export(own) }),
+      ("export of an empty slot", { Endpoints.export(own, for: 0) }),
       ("revoke of an export never made", { Endpoints.revokeExport(mine << 48 | 3 << 16).0 }),
     ]
     var unexpected = 0
