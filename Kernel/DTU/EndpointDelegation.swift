@@ -92,6 +92,9 @@ enum EndpointDelegation {
   nonisolated(unsafe) static var effects: [EndpointCapabilityEffect] = []
   nonisolated(unsafe) static var gone: [(id: EndpointCapabilityID, unread: UInt64)] = []
   nonisolated(unsafe) static var settling = false
+  /// The last exchange failed (its failure was reported; the next is not,
+  /// until one succeeds).
+  nonisolated(unsafe) static var stalled = false
   /// Exchanges made, and bundles from the other instance refused as malformed.
   nonisolated(unsafe) static var exchanges: UInt64 = 0
   nonisolated(unsafe) static var malformed: UInt64 = 0
@@ -177,7 +180,9 @@ enum EndpointDelegation {
   static func requestImport(
     _ parent: EndpointCapabilityID, credits: Int, destination: CapabilityAddress, pid: UInt64
   ) -> Result<EndpointCapabilityID, SystemCallError> {
-    guard parent.kernel == other else { return .failure(.noSuchCapability) }
+    // Without an LWK instance there is no kernel to hold `parent`.
+    guard parent.kernel == other, KernelInstance.kind == .lwk || SharedRegion.lwkState == .up
+    else { return .failure(.noSuchCapability) }
     let requested = withDirectory { directory, outbox in
       try? directory.requestDelegation(of: parent, owner: pid, outbox: &outbox)
     }
@@ -526,9 +531,13 @@ enum EndpointDelegation {
             outgoing.insert(contentsOf: sent.entries, at: 0)
           }
         }
-        print("dtu: the other instance did not take a capability bundle; it stays queued")
+        if !stalled {
+          print("dtu: the other instance did not take a capability bundle; it stays queued")
+        }
+        stalled = true
         return
       }
+      stalled = false
       more = KernelLock.held {
         exchanges &+= 1
         return answer.withUnsafeBytes { deliverBundle(ByteView($0)) }
