@@ -11,7 +11,8 @@
 #     trips, FWQ noise on an LWK CPU and on a service CPU
 #   - DTU endpoints: user-level instructions per message on each side for
 #     8/56/248 bytes, the cross-node round trip polling and sleeping, the
-#     round trip across the kernel instances both ways
+#     round trip across the kernel instances both ways, and a send
+#     capability imported across them and revoked (plain TCG)
 #   - the hosted allocator benchmark (release build)
 set -euo pipefail
 runner=$1 kernel=$2
@@ -40,7 +41,7 @@ for name in lwk-icount lwk-cycles; do
 done
 for name in dtu-icount dtu-cycles; do
   echo "DTU endpoints: user-level cost per message, cross-node round trips, kernel IPC beside them ($name):"
-  grep -a -E '^dtubench:|^ipcbench: IPC call\+reply, two CPUs|round trips to' "build/scenarios/$name.log" |
+  grep -a -E '^dtubench:|^ipcbench: IPC call\+reply, two CPUs|round trips to|dtudeleg: (imported|revoked)' "build/scenarios/$name.log" |
     tr -d '\r' | sed 's/^/  /'
 done
 # The plot of cost against payload size, from the -icount figures.

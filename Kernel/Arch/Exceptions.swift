@@ -40,7 +40,13 @@ func interruptDispatch(_ rawFrame: UnsafeMutableRawPointer) {
     // User faults end the process; kernel faults stop the CPU, unless they
     // hit one of the probing accesses (Boot/probe.S), which report them.
     if frame.pointee.cs & 3 == 3 {
-      if vector == 14 && ProcessRunner.isStalePageFault(frame.pointee) { return }
+      // The check takes KernelLock, whose holder may be shooting down this
+      // very page and waiting for this CPU's answer: wait with interrupts
+      // on, as a system call would (the fault came from user mode).
+      x86_sti()
+      let stale = vector == 14 && ProcessRunner.isStalePageFault(frame.pointee)
+      x86_cli()
+      if stale { return }
       ProcessRunner.userFault(frame.pointee)
     }
     if Probe.recover(frame) { return }

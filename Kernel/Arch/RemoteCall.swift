@@ -7,9 +7,13 @@ typealias RemoteFunction = @convention(c) (UInt64) -> UInt64
 
 /// One request slot per CPU. A caller owns it while `busy`; it publishes the
 /// request by bumping `requested` and sends the remote-call IPI; the target's
-/// handler runs the function and publishes `completed`.
+/// handler runs the function and publishes `completed`. A caller that gave
+/// up waiting leaves the slot busy and `abandoned`: the next caller takes
+/// it over once the late answer is in, not before (it must not meet a new
+/// request), so one slow answer does not disable the CPU's mailbox for good.
 final class RemoteCallMailbox {
   let busy = Atomic<Bool>(false)
+  let abandoned = Atomic<Bool>(false)
   let requested = Atomic<UInt64>(0)
   let completed = Atomic<UInt64>(0)
   nonisolated(unsafe) var function: RemoteFunction? = nil
@@ -64,6 +68,12 @@ enum RemoteCall {
     let deadline = x86_rdtsc() + Clock.cycles(microseconds: timeoutMicroseconds)
     while !box.busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged
     {
+      if box.completed.load(ordering: .acquiring) == box.requested.load(ordering: .acquiring),
+        box.abandoned.compareExchange(expected: true, desired: false, ordering: .acquiring)
+          .exchanged
+      {
+        break  // the late answer came: the slot is this caller's now
+      }
       if x86_rdtsc() > deadline { return .failure(.busy(cpu)) }
       x86_pause()
     }
@@ -78,6 +88,7 @@ enum RemoteCall {
     while box.completed.load(ordering: .acquiring) != sequence {
       if x86_rdtsc() > deadline {
         // The slot stays busy: a late answer must not meet a new request.
+        box.abandoned.store(true, ordering: .releasing)
         return .failure(.timedOut(cpu))
       }
       x86_pause()

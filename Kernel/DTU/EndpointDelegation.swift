@@ -573,14 +573,21 @@ enum EndpointDelegation {
     return sent
   }
 
-  /// Waits (bounded, 2 s) until `done` holds, pumping meanwhile: the other
-  /// instance's part may arrive through any exchange.
+  /// Waits (bounded, 2 s) until `done` holds, pumping what is queued
+  /// meanwhile: the other instance's part may arrive through any exchange.
+  /// An empty exchange, to fetch what the other side holds, goes at most
+  /// once a millisecond: a waiter that joined another's revoke must not
+  /// flood the other kernel with polls while that one's exchanges run.
   static func await(_ done: () -> Bool) -> Bool {
     let deadline = x86_rdtsc() + Clock.cycles(microseconds: 2_000_000)
+    let interval = Clock.cycles(microseconds: 1000)
+    var nextPoll = x86_rdtsc()
     while true {
       if KernelLock.held(done) { return true }
-      if x86_rdtsc() > deadline { return false }
-      pump(poll: true)
+      let now = x86_rdtsc()
+      if now > deadline { return false }
+      pump(poll: now >= nextPoll)
+      if now >= nextPoll { nextPoll = now + interval }
       if KernelLock.held(done) { return true }
       Scheduler.yield()
     }

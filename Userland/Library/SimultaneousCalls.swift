@@ -4,9 +4,9 @@ import UserSystem
 /// for the tests of revocations that must join one already running
 /// (`dtuRevokeSenders`, `dtuRevokeExport`): the second thread waits,
 /// spinning, for the go, so both enter the kernel together. Each result is
-/// RAX and whether RDI said "joined".
+/// RAX, whether RDI said "joined", and how long the call took (rdtsc ticks).
 enum SimultaneousCalls {
-  typealias Outcome = (result: Int64, joined: Bool)
+  typealias Outcome = (result: Int64, joined: Bool, ticks: UInt64)
 
   nonisolated(unsafe) static var number = SystemCallNumber.yield
   nonisolated(unsafe) static var argument: UInt64 = 0
@@ -15,8 +15,9 @@ enum SimultaneousCalls {
   nonisolated(unsafe) static var second: Outcome? = nil
 
   static func call() -> Outcome {
+    let start = user_rdtsc()
     let (result, out) = System.callWithResults(number, argument)
-    return (result, out.0 == 1)
+    return (result, out.0 == 1, user_rdtsc() - start)
   }
 
   static let secondThread: @convention(c) (UInt64) -> Void = { _ in

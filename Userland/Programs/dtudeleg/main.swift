@@ -121,7 +121,7 @@ enum Program {
       : joins == 0
         && min(mine.result, theirs.result) == SystemCallError.noSuchCapability.rawValue
     print(
-      "dtudeleg: revoked the export: the second call \(joins == 1 ? "joined the first" : "came after it and found it gone"); \(unread) unread = \(kept) still readable, \(late) accepted after"
+      "dtudeleg: revoked the export: the second call \(joins == 1 ? "joined the first" : "came after it and found it gone"); \(unread) unread = \(kept) still readable, \(late) accepted after; the first call took \(mine.ticks) ticks"
     )
     guard var sender = activatedSender(own) else { return 1 }
     var word: UInt64 = 0xABC
@@ -148,13 +148,15 @@ enum Program {
   // MARK: an importer
 
   static func importer(_ id: UInt64, tag: UInt64, reexportFor pid: UInt64?) -> Int64 {
+    let start = user_rdtsc()
     let result = Endpoints.importCapability(id, credits: 64, into: imported)
+    let took = user_rdtsc() - start
     guard result == 0 else {
       print("dtudeleg: import of \(hex(id)) refused: \(errorName(result))")
       return 1
     }
     guard var sender = activatedSender(imported) else { return 1 }
-    print("dtudeleg: imported \(hex(id)) as tag \(tag), activated")
+    print("dtudeleg: imported \(hex(id)) as tag \(tag), activated; the import took \(took) ticks")
     if let pid {
       let copy = Endpoints.export(imported, for: pid)
       guard copy > 0 else {
