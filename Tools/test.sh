@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# make test: the hosted unit tests of Kernel/Core, then the QEMU boot
-# scenarios. The runner prints the one closing line for both together:
-# "N passed, N failed".
+# make test: the hosted unit tests of Kernel/Core, the Promela models of
+# the cross-kernel protocols (Tools/models.sh), then the QEMU boot
+# scenarios. The runner prints the one closing line for all of them
+# together: "N passed, N failed".
 set -uo pipefail
 runner=$1 kernel=$2
 shift 2
@@ -20,4 +21,14 @@ if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
   failed=1
 fi
 echo "hosted tests: $passed passed, $failed failed"
+models=$(Tools/models.sh | tee build/models.log | tail -n 1)
+cat build/models.log
+models_passed=$(echo "$models" | sed -nE 's/^models: ([0-9]+) passed, ([0-9]+) failed$/\1/p')
+models_failed=$(echo "$models" | sed -nE 's/^models: ([0-9]+) passed, ([0-9]+) failed$/\2/p')
+if [ -z "$models_passed" ]; then
+  echo "test.sh: Tools/models.sh did not finish" >&2
+  models_passed=0 models_failed=1
+fi
+passed=$((passed + models_passed))
+failed=$((failed + models_failed))
 exec "$runner" run --kernel "$kernel" --hosted-passed "$passed" --hosted-failed "$failed" "$@"

@@ -400,8 +400,12 @@ enum FunctionShipping {
     }
     if request.number == cancelNumber {
       let before = pendingReads.count
+      // Tags are unique per CPU only: the CPU the cancel came from must
+      // match too, or a process's cancel on one CPU could drop its read
+      // on another (found by Tests/Models/shipping-queue.pml).
       pendingReads.removeAll {
         $0.context.tag == request.arguments[0] && $0.context.process == request.context.process
+          && $0.context.replyQueue == request.context.replyQueue
       }
       if pendingReads.count < before { cancelledReads &+= 1 }
       return

@@ -4,6 +4,8 @@
 // its local descendants first, send one revoke request per remote child,
 // and complete when every answer is in; a revoke that finds a revocation of
 // the same capability running subscribes to it instead of repeating it.
+// The Promela model Tests/Models/revoke.pml follows this protocol and
+// must change with it.
 //
 // The protocol, per record of a revoked subtree:
 //

@@ -107,6 +107,8 @@
 // empty. A record that keeps changing while it is read (a kernel rewriting
 // it on another CPU) is skipped by `fetch` for this call and counts as
 // pending for `prepareToSleep`, so the program looks again.
+//
+// Tests/Models/dtu-ring.pml models this state machine: change them together.
 
 import Synchronization
 

@@ -60,6 +60,8 @@
 // One sender per channel. `send` is `mutating` and must not run on two
 // CPUs at once for the same channel (the channel is single-producer; two
 // threads sharing a send endpoint must serialise around it).
+//
+// Tests/Models/dtu-ring.pml models this state machine: change them together.
 
 import Synchronization
 

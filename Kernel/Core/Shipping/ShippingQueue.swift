@@ -93,6 +93,9 @@
 //
 // Capacity 1 is refused: with one slot a published sequence (P+1) equals the
 // next enqueue position and would read as free.
+//
+// The Promela model Tests/Models/shipping-queue.pml follows this state
+// machine and must change with it.
 
 import Synchronization
 
