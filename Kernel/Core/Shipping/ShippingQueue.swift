@@ -44,10 +44,13 @@
 // pending and nobody about to wake it. Conversely, an IPI is raised only by
 // an increment from 0, that is after the consumer decided to sleep (or
 // before it ever woke), and the counter then stays above 0 until the
-// consumer consumes something: one IPI per sleep at most, and a woken
-// consumer never finds the counter at 0. (The IPI may arrive while the
-// consumer is still on its way to sleep; the kernel's sleep must not lose
-// an interrupt that came in between, as with `sti; hlt`.)
+// consumer consumes something: one IPI per sleep at most. A woken consumer
+// may still find the counter at 0: its last look before sleeping can take
+// the request whose IPI is on its way (the model, shipping-queue.pml, shows
+// it), so a wake-up with nothing to do must be harmless. (The IPI may also
+// arrive while the consumer is still on its way to sleep; the kernel's
+// sleep must not lose an interrupt that came in between, as with
+// `sti; hlt`.)
 //
 // One consequence the caller has to handle: while the counter is above 0,
 // the slot at the head can be claimed but not yet published (a producer on
