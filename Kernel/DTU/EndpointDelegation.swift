@@ -33,7 +33,8 @@ import X86
 /// instance wait in `outgoing` until an exchange carries them: the thread
 /// that caused them pumps after it drops the lock, and every exchange
 /// carries what is queued either way, so no kernel waits for the other
-/// under its lock. Imports do not take a reply endpoint yet.
+/// under its lock. Imports do not take a reply endpoint yet. The Promela
+/// model Tests/Models/revoke.pml follows this wiring with the directory.
 enum EndpointDelegation {
   /// Where the ring of a record's capability is, seen from this instance.
   enum Place {

@@ -4,7 +4,9 @@
 // DTU holds its receive endpoint, where its original is created. Copies are
 // derived locally or delegated to another kernel; either way the copy is a
 // child of what it was derived from, so revoking a capability reaches every
-// copy made from it, on every kernel.
+// copy made from it, on every kernel. The Promela model
+// Tests/Models/revoke.pml follows this state machine (with
+// EndpointRevocation.swift) and must change with it.
 //
 // Records, in one preallocated array, linked by index (parent, first child,
 // siblings) as in DerivationTree:
