@@ -11,6 +11,9 @@
 // send (or from QEMU's start, before any send) until the next send or the end
 // of the scenario. It is checked whenever a later step waits (so a panic fails
 // the scenario at once instead of after a timeout) and when its window closes.
+//
+// A kernel panic fails every scenario, from QEMU's start to the end, unless
+// one of its expects looks for "PANIC" (the scenarios that provoke one).
 import Foundation
 
 struct ScenarioResult: Sendable {
@@ -53,7 +56,24 @@ struct ScenarioExecution {
     var from: Int
     var stepNumber: Int
     var step: Step
+    /// For the whole scenario, not one send window (the panic watch).
+    var always = false
   }
+
+  /// The panic watch, unless the scenario expects a panic.
+  private var panicWatch: [Forbidden] {
+    let expectsPanic = scenario.steps.contains { step in
+      if case .expect = step.action { return step.source.contains("PANIC") }
+      return false
+    }
+    guard !expectsPanic else { return [] }
+    let step = Step(
+      line: 0, source: "(every scenario) no kernel panic", action: .expectNot(Self.panicText))
+    return [Forbidden(bytes: Self.panicText, from: 0, stepNumber: 0, step: step, always: true)]
+  }
+
+  /// What Kernel/Arch/Panic.swift prints first, on either kernel instance.
+  static let panicText = Array("KERNEL PANIC".utf8)
 
   func run() -> ScenarioResult {
     let clock = ContinuousClock()
@@ -130,7 +150,7 @@ struct ScenarioExecution {
     }
 
     var sendMark = 0  // where the current send window began
-    var forbidden: [Forbidden] = []
+    var forbidden: [Forbidden] = panicWatch
 
     for (index, step) in scenario.steps.enumerated() {
       let number = index + 1
@@ -139,7 +159,7 @@ struct ScenarioExecution {
       switch step.action {
       case .send(let bytes):
         try checkClosing(forbidden, in: session.normalizedOutput)
-        forbidden.removeAll()
+        forbidden.removeAll { !$0.always }
         if let exit = session.exitStatus {
           throw failure(
             location, expected: nil, happened: "\(exit) before this input could be typed")
