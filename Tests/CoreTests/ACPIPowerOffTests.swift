@@ -491,26 +491,66 @@ private func sleepTypes(aml: [UInt8]) -> Result<[UInt64], ACPIError> {
     let amlByte = zip(Gen.uint8(), Gen.int(in: 0...(2 * opcodes.count))).map { byte, pick in
       pick < opcodes.count ? opcodes[pick] : byte
     }
-    await propertyCheck(count: 300, input: amlByte.array(of: 0...80), Gen.bool()) {
-      tail, rootPrefix in
-      let aml = [0x08] + (rootPrefix ? [0x5C] : []) + Array("_S5_".utf8) + tail
-      switch sleepTypes(aml: aml) {
-      case .success(let types): #expect(types.count == 2)
-      case .failure(let error): #expect(!error.description.isEmpty)
+    await propertyCheck(
+      count: 300, input: amlByte.array(of: 0...80), Gen.bool(),
+      zip(Gen.bool(), Gen.uint8(), Gen.uint8())
+    ) { tail, rootPrefix, known in
+      // Sometimes a well-formed package with known values comes first.
+      let (wellFormed, a, b) = known
+      let package = wellFormed ? [0x12, 6, 2] + bytePrefix(a) + bytePrefix(b) : []
+      let name = [0x08] + (rootPrefix ? [0x5C] : []) + Array("_S5_".utf8)
+      let aml = name + package + tail
+      // Where the package of this, the table's first \_S5_ definition, starts.
+      let table = dsdt(aml: aml)
+      let packageOffset =
+        table.indices.first { Array(table[$0...].prefix(4)) == Array("_S5_".utf8) }! + 4
+      let result = sleepTypes(aml: aml)
+      switch result {
+      case .success(let types):
+        #expect(types.count == 2)
+        if wellFormed { #expect(types == [UInt64(a), UInt64(b)]) }
+      case .failure(let error):
+        // The first definition is ours, so the error can only be that its
+        // package is malformed, named at the right offset.
+        #expect(!wellFormed)
+        #expect(error == .malformedS5(offset: packageOffset), "\(error.description)")
       }
+      #expect(sleepTypes(aml: aml) == result, "scanning is deterministic")
     }
   }
 
   @Test func randomRSDPBytesYieldAValueOrAnError() async {
-    await propertyCheck(count: 300, input: Gen.uint8().array(of: 0...64), Gen.bool()) {
-      bytes, withSignature in
+    await propertyCheck(count: 300, input: Gen.uint8().array(of: 0...64), Gen.bool(), Gen.bool()) {
+      bytes, withSignature, sealed in
       var candidate = bytes
       if withSignature && candidate.count >= 8 {
         candidate.replaceSubrange(0..<8, with: Array("RSD PTR ".utf8))
       }
+      // Sometimes a right 20-byte checksum, to get past it.
+      if sealed && candidate.count >= 20 { fixChecksum(&candidate, at: 8, over: 20) }
+      let signed = candidate.starts(with: Array("RSD PTR ".utf8))
+      let headSumsToZero = candidate.prefix(20).reduce(UInt8(0), &+) == 0
       switch candidate.withUnsafeBytes({ RSDP.parse(ByteView($0)) }) {
-      case .success(let rsdp): #expect(rsdp.length <= candidate.count)
-      case .failure(let error): #expect(!error.description.isEmpty)
+      case .success(let rsdp):
+        // Only a signed, summing RSDP passes, with its fields from the bytes.
+        #expect(rsdp.length <= candidate.count && signed && headSumsToZero)
+        #expect(rsdp.revision == candidate[15])
+        #expect(UInt64(rsdp.rsdtAddress) == le(candidate, at: 16, width: 4))
+        #expect(rsdp.revision >= 2 || (rsdp.length == 20 && rsdp.xsdtAddress == nil))
+      // Each error is the one the bytes call for, in the order of the checks.
+      case .failure(.rsdpTooShort(let count)):
+        #expect(count == candidate.count && count < 20)
+      case .failure(.badRSDPSignature):
+        #expect(candidate.count >= 20 && !signed)
+      case .failure(.badRSDPChecksum):
+        #expect(candidate.count >= 20 && signed && !headSumsToZero)
+      case .failure(.badRSDPLength(let length, let available)):
+        #expect(signed && headSumsToZero && candidate[15] >= 2 && available == candidate.count)
+        #expect(length < 36 || Int(length) > available)
+      case .failure(.badRSDPExtendedChecksum):
+        #expect(signed && headSumsToZero && candidate[15] >= 2)
+      case .failure(let error):
+        Issue.record("RSDP.parse cannot fail with \(error)")
       }
     }
   }
@@ -527,7 +567,15 @@ private func sleepTypes(aml: [UInt8]) -> Result<[UInt64], ACPIError> {
       machine.memory[Address.rsdt] = image("RSDT", rsdt)
       machine.memory[Address.fadt] = image("FACP", fadtBytes)
       machine.memory[Address.dsdt] = image("DSDT", dsdtBytes)
-      checkPlan(machine)
+      checkPlan(machine, touched: [0, 1, 2])
+      // A raw RSDT (no valid header) fails the walk at the RSDT; a wrapped
+      // one listing no FADT fails to find it.
+      let listed = (0..<rsdt.0.count / 4).map { le(rsdt.0, at: 4 * $0, width: 4) }
+      if !rsdt.1 && !rsdt.0.starts(with: Array("RSDT".utf8)) {
+        #expect(suspects(machine.failure()) == [0])
+      } else if rsdt.1 && !listed.contains(Address.fadt) {
+        #expect(machine.failure() == .tableNotFound(.fadt))
+      }
     }
   }
 
@@ -536,7 +584,8 @@ private func sleepTypes(aml: [UInt8]) -> Result<[UInt64], ACPIError> {
     let mutation = zip(Gen.int(in: 0...2), Gen.int(in: 0...200), Gen.uint8())
     await propertyCheck(count: 300, input: mutation.array(of: 1...4), Gen.int(in: 0...200)) {
       mutations, cut in
-      var machine = FakeMachine()
+      let fixture = FakeMachine()
+      var machine = fixture
       for (table, position, value) in mutations {
         guard var bytes = machine.memory[addresses[table]], position < bytes.count else { continue }
         bytes[position] = value
@@ -546,17 +595,68 @@ private func sleepTypes(aml: [UInt8]) -> Result<[UInt64], ACPIError> {
       if let dsdt = machine.memory[Address.dsdt] {
         machine.memory[Address.dsdt] = Array(dsdt.prefix(max(cut, 36)))
       }
-      checkPlan(machine)
+      // The tables (0 RSDT, 1 FADT, 2 DSDT) whose bytes now differ.
+      let touched = Set(
+        addresses.indices.filter { machine.memory[addresses[$0]] != fixture.memory[addresses[$0]] })
+      checkPlan(machine, touched: touched)
     }
   }
 }
 
-private func checkPlan(_ machine: FakeMachine) {
-  switch machine.plan() {
+/// Little-endian bytes of `bytes` at `offset`.
+private func le(_ bytes: [UInt8], at offset: Int, width: Int) -> UInt64 {
+  (0..<width).reduce(UInt64(0)) { $0 | UInt64(bytes[offset + $1]) << UInt64(8 * $1) }
+}
+
+/// The tables (0 RSDT, 1 FADT, 2 DSDT) that can be to blame for `error` on
+/// a machine whose RSDP is intact: the table an address-naming error is at
+/// (or, at an address no table is at, the one that pointed there), the FADT
+/// for its fields, the DSDT for the \_S5 object.
+private func suspects(_ error: ACPIError?) -> Set<Int> {
+  func at(_ address: UInt64, pointedToBy table: Int) -> Set<Int> {
+    switch address {
+    case Address.rsdt: [0]
+    case Address.fadt: [1]
+    case Address.dsdt: [2]
+    default: [table]
+    }
+  }
+  switch error {
+  case .tableUnreadable(let signature, let address), .badTableLength(let signature, let address, _),
+    .badTableChecksum(let signature, let address):
+    return at(address, pointedToBy: signature == .dsdt ? 1 : 0)
+  case .unexpectedSignature(let expected, _, let address):
+    // The DSDT's own signature, or a DSDT pointer gone astray.
+    return expected == .dsdt ? (address == Address.dsdt ? [2] : [1]) : at(address, pointedToBy: 0)
+  case .tableNotFound(.fadt): return [0, 1]
+  case .noDSDT, .noPM1aControlPort, .controlPortOutOfRange: return [1]
+  case .noS5, .malformedS5, .sleepTypeOutOfRange: return [2]
+  default: return []
+  }
+}
+
+/// What the plan of a machine whose `touched` tables were changed must be:
+/// the same twice; on failure, blamed on a changed table (a malformed \_S5
+/// inside the DSDT); on success, with PM1 ports and sleep types read from
+/// the FADT and DSDT, and equal to the fixture's for untouched tables.
+private func checkPlan(_ machine: FakeMachine, touched: Set<Int>) {
+  let plan = machine.plan()
+  #expect(machine.plan() == plan, "planning is deterministic")
+  switch plan {
   case .success(let plan):
     #expect(plan.pm1aControlPort != 0 && plan.slpTypA <= 7 && plan.slpTypB <= 7)
+    if !touched.contains(1) {
+      #expect(plan.pm1aControlPort == 0x604 && plan.pm1bControlPort == nil)
+      #expect(plan.smiCommandPort == 0xB2 && plan.acpiEnableValue == 0xF1)
+      if !touched.contains(2) { #expect(plan.slpTypA == 5 && plan.slpTypB == 5) }
+    }
   case .failure(let error):
     #expect(!error.description.isEmpty)
+    #expect(
+      !suspects(error).isDisjoint(with: touched), "\(error.description) blames an intact table")
+    if case .malformedS5(let offset) = error {
+      #expect(offset < machine.memory[Address.dsdt]?.count ?? 0)
+    }
   }
   if case .success(let directory) = machine.directory() {
     let fake = FakePhysicalMemory(machine.memory)

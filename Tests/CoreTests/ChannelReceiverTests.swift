@@ -128,6 +128,15 @@ import Testing
       .outOfOrder(channel: 0, position: 2, expected: 1), .notFetched(channel: 0, position: 1),
     ]
     #expect(errors.allSatisfy { !$0.description.isEmpty })
+    // Each message names its channel and tells the cases apart.
+    #expect(
+      errors.allSatisfy {
+        $0.description.contains("channel " + ($0 == .noSuchChannel(1) ? "1" : "0"))
+      })
+    #expect(Set(errors.map(\.description)).count == errors.count)
+    #expect(
+      ChannelAckError.outOfOrder(channel: 3, position: 9, expected: 7).description
+        == "channel 3 message 9 acked before 7")
   }
 
   @Test func aMalformedMessageIsSkippedCountedAndFreedInOrder() throws {

@@ -92,6 +92,53 @@ private func expectSound(
       sourceLocation: sourceLocation)
   case .failure(let error):
     #expect(!error.description.isEmpty, sourceLocation: sourceLocation)
+    #expect(
+      claimHolds(error, bytes), "\(error.description)", sourceLocation: sourceLocation)
+  }
+}
+
+/// Whether what `error` says about `bytes` is true of them: the values it
+/// quotes are the ones at their fields, the sizes it names are the file's,
+/// and the program header it names exists.
+private func claimHolds(_ error: ELFError, _ bytes: [UInt8]) -> Bool {
+  func le(_ offset: Int, _ width: Int) -> UInt64 {
+    (0..<width).reduce(UInt64(0)) { $0 | UInt64(bytes[offset + $1]) << UInt64(8 * $1) }
+  }
+  // Past the 64-byte header checks every field of it is readable.
+  let count = bytes.count >= 64 ? Int(le(56, 2)) : 0
+  switch error {
+  case .empty: return bytes.isEmpty
+  case .notELF:
+    return !bytes.isEmpty
+      && !Array(bytes.prefix(4)).elementsEqual([0x7F, 0x45, 0x4C, 0x46].prefix(bytes.count))
+  case .truncated(_, let needed, let have): return have == UInt64(bytes.count) && needed > have
+  case .rangeOverflows(_, let offset, let size):
+    return offset.addingReportingOverflow(size).overflow
+  case .wrongClass(let value): return value == bytes[4] && value != 2
+  case .wrongByteOrder(let value): return value == bytes[5] && value != 1
+  case .wrongVersion(let value): return (value == bytes[6] || value == le(20, 4)) && value != 1
+  case .unsupportedABI(let value): return value == bytes[7] && ![0, 3, 255].contains(value)
+  case .positionIndependent: return le(16, 2) == 3
+  case .notExecutable(let type): return type == le(16, 2) && type != 2 && type != 3
+  case .wrongMachine(let machine): return machine == le(18, 2) && machine != 62
+  case .wrongHeaderSize(let size): return size == le(52, 2) && size != 64
+  case .wrongProgramHeaderSize(let size): return size == le(54, 2) && size != 56
+  case .noProgramHeaders: return count == 0
+  case .tooManyProgramHeaders(let found): return Int(found) == count && count > 64
+  case .entryNotInCode(let entry): return entry == le(24, 8)
+  case .segmentsOverlap(let first, let second):
+    return 0 <= first && first < second && second < count
+  case .fileSizeExceedsMemorySize(let index, let fileSize, let memorySize):
+    // p_filesz and p_memsz of that program header.
+    let header = Int(le(32, 8)) + 56 * index
+    return index < count && fileSize == le(header + 32, 8) && memorySize == le(header + 40, 8)
+      && fileSize > memorySize
+  case .needsInterpreter(let index), .dynamicallyLinked(let index), .executableStack(let index),
+    .emptySegment(let index), .badAlignment(let index, _),
+    .segmentAddressOverflows(let index, _, _), .segmentOutsideUserSpace(let index, _, _),
+    .writableAndExecutable(let index):
+    return 0 <= index && index < count
+  case .noLoadableSegments: return count > 0
   }
 }
 
@@ -440,6 +487,8 @@ private func expectSound(
     for error in all {
       #expect(!error.description.isEmpty && !error.description.contains("\n"))
     }
+    // No two cases read alike: the shell line tells them apart.
+    #expect(Set(all.map(\.description)).count == all.count)
   }
 
   // MARK: truncation

@@ -433,6 +433,27 @@ struct HandoffBlockTests {
           continue
         }
         #expect(!error.description.isEmpty)
+        // The first broken rule is the flipped field's: magic, version or
+        // length in their own words, anything else as a checksum mismatch
+        // quoting the stored checksum.
+        let stored = bytes.withUnsafeBytes { ByteView($0).u64(16) }
+        switch position {
+        case 0..<8:
+          #expect(
+            error == .badMagic(offset: 0, found: bytes.withUnsafeBytes { ByteView($0).u64(0) }!))
+        case 8..<12:
+          #expect(
+            error
+              == .unsupportedVersion(
+                offset: 8, found: HandoffBlock.version ^ (1 << (8 * (position - 8) + bit))))
+        case 12..<16:
+          if case .checksumMismatch = error {} else { #expect(error.offset == 12) }
+        default:
+          guard case .checksumMismatch(16, stored, _) = error else {
+            Issue.record("byte \(position) bit \(bit): \(error)")
+            continue
+          }
+        }
       }
     }
   }
@@ -478,25 +499,64 @@ struct HandoffBlockTests {
       let length = 112 + 16 * Int(cpus) + 24 * Int(entries)
       var bytes = Array((noise + [UInt8](repeating: 0, count: length)).prefix(length))
       put(&bytes, 0, HandoffBlock.magic)
-      put32(&bytes, 8, 1)
+      put32(&bytes, 8, HandoffBlock.version)
       put32(&bytes, 12, UInt32(length))
       put32(&bytes, 56, cpus)
       put32(&bytes, 60, entries)
       let realistic = encoded(Self.realistic)
       bytes.replaceSubrange(24..<56, with: realistic[24..<56])
       bytes.replaceSubrange(64..<112, with: realistic[64..<112])
-      check(resealed(bytes))
+      check(resealed(bytes), headerIsSound: true)
     }
   }
 
-  func check(_ bytes: [UInt8]) {
-    switch decode(bytes) {
+  /// Whatever decodes encodes back to the same bytes; a refusal names an
+  /// offset inside the block (the end of the buffer only for a truncated
+  /// header, inside the stated length once the length passed), and a value
+  /// it quotes is the one at that offset. Decoding twice gives the same.
+  func check(_ bytes: [UInt8], headerIsSound: Bool = false) {
+    let result = decode(bytes)
+    #expect(decode(bytes) == result, "decoding is deterministic")
+    switch result {
     case .success(let block):
       let length = block.encodedByteCount
       #expect(encoded(block) == Array(bytes.prefix(length)))
     case .failure(let error):
       #expect(error.offset >= 0 && error.offset <= bytes.count, "\(error.description)")
       #expect(!error.description.isEmpty)
+      let view = { (width: Int) -> UInt64? in
+        bytes.withUnsafeBytes { buffer in
+          let view = ByteView(buffer)
+          return width == 8 ? view.u64(error.offset) : view.u32(error.offset).map(UInt64.init)
+        }
+      }
+      let stated = bytes.count >= 16 ? Int(view4(bytes, 12)) : 0
+      switch error {
+      case .truncated(let offset): #expect(offset == bytes.count && bytes.count < 112)
+      case .badMagic(_, let found): #expect(view(8) == found)
+      case .unsupportedVersion(_, let found): #expect(view(4) == UInt64(found))
+      case .lengthBelowHeader(_, let length): #expect(view(4) == UInt64(length) && length < 112)
+      case .lengthBeyondBuffer(_, let length, let available):
+        #expect(view(4) == UInt64(length) && available == bytes.count && Int(length) > available)
+      case .checksumMismatch(_, let stored, _): #expect(view(8) == stored)
+      case .tooManyCPUs(_, let count), .tooManyMapEntries(_, let count):
+        #expect(view(4) == UInt64(count))
+      default: #expect(error.offset < stated, "\(error.description) lies past the stated length")
+      }
+      // With magic, version, length and checksum right, no header rule fails.
+      if headerIsSound {
+        switch error {
+        case .truncated, .badMagic, .unsupportedVersion, .lengthBelowHeader, .lengthBeyondBuffer,
+          .checksumMismatch:
+          Issue.record("sound header refused: \(error.description)")
+        default: break
+        }
+      }
     }
   }
+}
+
+/// The little-endian u32 at `offset` of `bytes`.
+private func view4(_ bytes: [UInt8], _ offset: Int) -> UInt32 {
+  bytes.withUnsafeBytes { ByteView($0).u32(offset) } ?? 0
 }

@@ -265,13 +265,14 @@ private enum Entry {
           offset += length
         }
       }
-      let result = try madt(madtImage(entries: [entries]))
-      switch result {
-      case .success(let parsed):
+      let image = madtImage(entries: [entries])
+      let result = try madt(image)
+      if case .success(let parsed) = result {
         #expect(parsed.processors.count <= entries.count / 8)
-      case .failure(let error):
-        #expect(!error.description.isEmpty)
       }
+      // Success or failure, the result is what the bytes say.
+      expectMADTMatchesBytes(result, table: image)
+      #expect(try madt(image) == result, "parsing is deterministic")
     }
   }
 
@@ -283,9 +284,13 @@ private enum Entry {
       image += bytes
       Tables.fixChecksum(&image)
       Tables.read(image) { table in
-        if case .success(let table) = table, case .failure(let error) = MADT.parse(table) {
-          #expect(!error.description.isEmpty)
+        // Length and checksum are right, so the table always validates, and
+        // whatever it parses to must be what its bytes say.
+        guard case .success(let table) = table else {
+          Issue.record("a consistent table did not validate: \(table)")
+          return
         }
+        expectMADTMatchesBytes(MADT.parse(table), table: image)
       }
     }
   }
@@ -296,18 +301,108 @@ private enum Entry {
     await propertyCheck(
       count: 500, input: Gen.int(in: 0...3), mutation.array(of: 1...6), Gen.bool()
     ) { which, mutations, keepChecksum in
-      var bytes = tables[which].bytes
+      let original = tables[which].bytes
+      var bytes = original
       for (position, value) in mutations where position < bytes.count { bytes[position] = value }
       if keepChecksum { Tables.fixChecksum(&bytes) }
       Tables.read(bytes, at: tables[which].address) { table in
-        switch table.map(MADT.parse) {
-        case .success(.success(let parsed)):
-          // Every processor entry takes at least 8 bytes after the fixed part.
-          #expect(parsed.processors.count <= (bytes.count - MADT.entriesOffset) / 8)
-        case .success(.failure(let error)): #expect(!error.description.isEmpty)
-        case .failure(let error): #expect(!error.description.isEmpty)
+        switch table {
+        case .success(let table):
+          let result = MADT.parse(table)
+          if case .success(let parsed) = result {
+            // Every processor entry takes at least 8 bytes after the fixed part.
+            #expect(parsed.processors.count <= (bytes.count - MADT.entriesOffset) / 8)
+            // Mutations confined to the header's text fields change nothing parsed.
+            if mutations.allSatisfy({ (10..<36).contains($0.0) || $0.0 >= bytes.count }) {
+              #expect(result == (try? tables[which].parse(MADT.parse)))
+            }
+          }
+          expectMADTMatchesBytes(result, table: table.view.bytes)
+        case .failure(let error):
+          expectTableErrorFitsMutation(
+            error, bytes: bytes, original: original, checksumFixed: keepChecksum,
+            address: tables[which].address)
         }
       }
     }
+  }
+}
+
+/// The fields each MADT entry type needs (ACPI 6.5, 5.2.12), kept apart from
+/// the parser's own table so a wrong minimum there shows.
+private let madtMinimumLengths: [UInt8: Int] = [0: 8, 1: 12, 2: 10, 4: 6, 5: 12, 9: 16, 0xA: 12]
+
+/// Checks a parse of `table` (its exact bytes) against an independent reading:
+/// a success lists exactly the entries the bytes hold, with the fields where
+/// the bytes have them; a failure names the entry the walk breaks at (the
+/// first bogus length, else the first entry too short for its type).
+private func expectMADTMatchesBytes(
+  _ result: Result<MADT, MADTError>, table: [UInt8],
+  sourceLocation: SourceLocation = #_sourceLocation
+) {
+  let walk = RawEntryWalk(table, from: MADT.entriesOffset)
+  switch result {
+  case .success(let parsed):
+    #expect(
+      walk.broken == nil && walk.firstTooShort(madtMinimumLengths) == nil,
+      sourceLocation: sourceLocation)
+    #expect(
+      parsed.localAPICAddress32 == UInt32(table.littleEndian(at: 36, width: 4)),
+      sourceLocation: sourceLocation)
+    #expect(
+      parsed.flags == UInt32(table.littleEndian(at: 40, width: 4)), sourceLocation: sourceLocation)
+    let processors = walk.entries.filter { $0.type == 0 || $0.type == 9 }.map { entry in
+      entry.type == 0
+        ? MADTProcessor(
+          apicID: UInt32(table[entry.offset + 3]),
+          acpiProcessorUID: UInt32(table[entry.offset + 2]),
+          flags: UInt32(table.littleEndian(at: entry.offset + 4, width: 4)), isX2APIC: false)
+        : MADTProcessor(
+          apicID: UInt32(table.littleEndian(at: entry.offset + 4, width: 4)),
+          acpiProcessorUID: UInt32(table.littleEndian(at: entry.offset + 12, width: 4)),
+          flags: UInt32(table.littleEndian(at: entry.offset + 8, width: 4)), isX2APIC: true)
+    }
+    #expect(parsed.processors == processors, sourceLocation: sourceLocation)
+    let ioAPICs = walk.entries.filter { $0.type == 1 }.map {
+      IOAPICDescriptor(
+        id: table[$0.offset + 2], address: table.littleEndian(at: $0.offset + 4, width: 4),
+        interruptBase: UInt32(table.littleEndian(at: $0.offset + 8, width: 4)))
+    }
+    #expect(parsed.ioAPICs == ioAPICs, sourceLocation: sourceLocation)
+    let overrides = walk.entries.filter { $0.type == 2 }.map {
+      InterruptOverride(
+        sourceIRQ: table[$0.offset + 3],
+        globalInterrupt: UInt32(table.littleEndian(at: $0.offset + 4, width: 4)),
+        flags: UInt16(table.littleEndian(at: $0.offset + 8, width: 2)))
+    }
+    #expect(parsed.interruptOverrides == overrides, sourceLocation: sourceLocation)
+    #expect(
+      parsed.nmis.count == walk.entries.filter { $0.type == 4 || $0.type == 0xA }.count,
+      sourceLocation: sourceLocation)
+    let override = walk.entries.first { $0.type == 5 }.map {
+      table.littleEndian(at: $0.offset + 4, width: 8)
+    }
+    #expect(parsed.localAPICAddressOverride == override, sourceLocation: sourceLocation)
+    let skipped = walk.entries.map(\.type).filter { madtMinimumLengths[$0] == nil }
+    #expect(parsed.skippedEntryTypes == skipped, sourceLocation: sourceLocation)
+  case .failure(.tableTooShort(let length)):
+    #expect(length == table.count && length < MADT.entriesOffset, sourceLocation: sourceLocation)
+  case .failure(.wrongSignature(let found)):
+    #expect(
+      found.rawValue == UInt32(table.littleEndian(at: 0, width: 4)) && found != .madt,
+      sourceLocation: sourceLocation)
+  case .failure(.bogusEntryLength(let offset, let length)):
+    #expect(
+      walk.broken?.offset == offset && walk.broken?.length == length, sourceLocation: sourceLocation
+    )
+  case .failure(.entryTooShort(let type, let offset, let length, let minimum)):
+    let short = walk.firstTooShort(madtMinimumLengths)
+    #expect(walk.broken == nil, sourceLocation: sourceLocation)
+    #expect(
+      short?.type == type && short?.offset == offset && short?.length == length
+        && short?.minimum == minimum, sourceLocation: sourceLocation)
+  case .failure(.table(let error)):
+    Issue.record(
+      "parse of a read table failed as a table: \(error)", sourceLocation: sourceLocation)
   }
 }

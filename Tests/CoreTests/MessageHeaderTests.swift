@@ -61,16 +61,32 @@ import Testing
   }
 
   @Test func randomWordsNeverYieldAnOversizedMessage() async {
-    await propertyCheck(count: 500, input: Gen.uint64(), Gen.uint64(), Gen.int(in: 6...12)) {
-      word0, word1, slotSizeLog2 in
+    await propertyCheck(
+      count: 500, input: Gen.uint64(), Gen.uint64(), Gen.int(in: 6...12), Gen.int(in: 0...2)
+    ) { random, word1, slotSizeLog2, shape in
       let capacity = (1 << slotSizeLog2) - 16
+      // Shape 1 makes the kind valid, shape 2 also clears the flags and
+      // shortens the length so every outcome is reached.
+      var word0 = random
+      if shape >= 1 { word0 = word0 & ~(0xFF << 48) | (1 + (word0 & 1)) << 48 }
+      if shape == 2 { word0 = word0 & ~(0xFF << 56) & ~(0xF000 << 32) }
+      let kind = UInt8(word0 >> 48 & 0xFF)
+      let flags = UInt8(word0 >> 56)
+      let length = Int(word0 >> 32 & 0xFFFF)
       switch decode(word0, word1, capacity: capacity) {
       case .success(let header):
         #expect(header.length <= capacity)
         #expect(word0 >> 56 == 0 && (word0 >> 48 & 0xFF == 1 || word0 >> 48 & 0xFF == 2))
         #expect(header.word0 == word0 && header.replyLabel == word1)
-      case .failure(let error):
-        #expect(!error.description.isEmpty)
+      // An error quotes the field that broke the rule, checked in the order
+      // kind, flags, length.
+      case .failure(.unknownKind(let found)):
+        #expect(found == kind && kind != 1 && kind != 2)
+      case .failure(.reservedFlags(let found)):
+        #expect((kind == 1 || kind == 2) && found == flags && flags != 0)
+      case .failure(.lengthTooLarge(let found, let limit)):
+        #expect((kind == 1 || kind == 2) && flags == 0)
+        #expect(found == length && limit == capacity && length > capacity)
       }
     }
   }

@@ -365,5 +365,48 @@ private func checkInvariants(_ bytes: [UInt8]) {
     if let rsdp = info.rsdp { #expect(rsdp.offset + rsdp.length <= info.totalSize) }
   case .failure(let error):
     #expect(!error.description.isEmpty)
+    #expect(claimHolds(error, bytes), "\(error.description)")
+  }
+  #expect(MB.parse(bytes) == MB.parse(bytes), "parsing is deterministic")
+}
+
+/// Whether what `error` says about `bytes` is true: sizes it quotes are the
+/// block's, and a tag offset it names is one the walk from offset 8 (each
+/// tag's start plus its size, rounded up to 8) reaches, with the type and
+/// size quoted from that tag header.
+private func claimHolds(_ error: Multiboot2Error, _ bytes: [UInt8]) -> Bool {
+  func u32(_ offset: Int) -> UInt32 {
+    (0..<4).reduce(UInt32(0)) { $0 | UInt32(bytes[offset + $1]) << UInt32(8 * $1) }
+  }
+  let totalSize = bytes.count >= 8 ? Int(u32(0)) : 0
+  /// The tag starts before `offset` on the walk, then `offset` itself.
+  func onWalk(_ offset: Int) -> Bool {
+    var tag = 8
+    while tag < offset, tag + 8 <= totalSize { tag = (tag + Int(u32(tag + 4)) + 7) & ~7 }
+    return tag == offset
+  }
+  /// A tag header the walk reaches, inside the block, with `type` and `size`.
+  func tag(_ offset: Int, _ type: UInt32, _ size: UInt32) -> Bool {
+    onWalk(offset) && offset + 8 <= totalSize && u32(offset) == type && u32(offset + 4) == size
+  }
+  switch error {
+  case .badMagic: return false  // the loader's register, not the block
+  case .blockTooShort(let count): return count == bytes.count && count < 8
+  case .totalSizeTooSmall(let size): return bytes.count >= 8 && size == u32(0) && size < 8
+  case .totalSizeExceedsView(let size, let viewCount):
+    return viewCount == bytes.count && Int(size) == totalSize && totalSize > viewCount
+  case .tagHeaderTruncated(let offset): return onWalk(offset) && offset + 8 > totalSize
+  case .tagSizeTooSmall(let offset, let type, let size): return tag(offset, type, size) && size < 8
+  case .tagOversized(let offset, let type, let size, let total):
+    return tag(offset, type, size) && total == totalSize && offset + Int(size) > totalSize
+  case .malformedEndTag(let offset, let size): return tag(offset, 0, size) && size != 8
+  case .missingEndTag(let offset): return onWalk(offset) && offset >= totalSize
+  case .tagTooShort(let offset, let type, let size): return tag(offset, type, size)
+  case .unterminatedString(let offset, let type): return tag(offset, type, u32(offset + 4))
+  case .memoryMapEntrySizeTooSmall(let offset, _), .memoryMapEntriesDoNotFit(let offset, _, _):
+    return tag(offset, 6, u32(offset + 4))
+  case .moduleEndBeforeStart(let offset, let start, let end):
+    return tag(offset, 3, u32(offset + 4)) && start == u32(offset + 8) && end == u32(offset + 12)
+      && end < start
   }
 }

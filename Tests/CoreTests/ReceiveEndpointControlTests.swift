@@ -77,6 +77,9 @@ import Testing
     for failure in [error(1, 16, 32), error(2, 64, 16)] {
       #expect(failure?.description.isEmpty == false)
     }
+    // Active channels refuse a second setChannel by their own number and state.
+    #expect(error(1, 16, 32) == .wrongState(channel: 1, found: .active, expected: .inactive))
+    #expect(error(2, 64, 16)?.description == "channel 2 is active, not inactive")
   }
 
   @Test func revokeCountsWhatIsPublishedAndUnfreed() throws {

@@ -97,9 +97,18 @@ import Testing
     #expect(error([64, 64, 16]) == .channelOutsideRing(channel: 2, endSlot: 144, slots: 128))
     #expect(error([16, 20]) == .channelSlotsNotPowerOfTwo(channel: 1, slots: 20))
     #expect(error([16, 8]) == .channelNotWholePages(channel: 1, bytes: 2048))
-    for failure in [error([16, 8]), error([64, 64, 16]), error([16, 16, 16, 16, 16])] {
+    let failures = [error([16, 8]), error([64, 64, 16]), error([16, 16, 16, 16, 16])]
+    for failure in failures {
       #expect(failure?.description.isEmpty == false)
     }
+    // The messages quote the numbers of the error: the channel at fault and
+    // its size or end, or the counts.
+    #expect(
+      failures.map { $0?.description } == [
+        "channel 1: 2048 bytes is not whole 4 KiB pages",
+        "channel 2 ends at slot 144, the ring has 128",
+        "5 channels given, the endpoint has 4",
+      ])
   }
 
   @Test func readsWhatConfigureWrote() throws {

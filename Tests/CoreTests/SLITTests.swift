@@ -110,13 +110,22 @@ private func slit(_ bytes: [UInt8]) throws -> Result<SLIT, SLITError> {
           cells[index * Int(count) + index] = 10
         }
       }
-      switch try slit(slitImage(count: count, matrix: cells)) {
+      let image = slitImage(count: count, matrix: cells)
+      let result = try slit(image)
+      switch result {
       case .success(let parsed):
         #expect(UInt64(parsed.localityCount) == count)
         #expect(parsed.rows.allSatisfy { $0.count == parsed.localityCount })
-      case .failure(let error):
-        #expect(!error.description.isEmpty)
+      // The test knows which rule the input breaks first.
+      case .failure(.badLocalityCount(let found)):
+        #expect(found == count && !(1...256).contains(count))
+      case .failure(.truncatedMatrix(let localities, let available)):
+        #expect(UInt64(localities) == count && available == cells.count)
+        #expect(cells.count < localities * localities)
+      default: break
       }
+      expectSLITMatchesBytes(result, table: image)
+      #expect(try slit(image) == result, "parsing is deterministic")
     }
   }
 
@@ -128,13 +137,76 @@ private func slit(_ bytes: [UInt8]) throws -> Result<SLIT, SLITError> {
       for (position, value) in mutations { bytes[position] = value }
       if keepChecksum { Tables.fixChecksum(&bytes) }
       Tables.read(bytes, at: qemuSLIT.address) { table in
-        switch table.map(SLIT.parse) {
-        case .success(.success(let parsed)):
-          #expect((1...SLIT.maximumLocalities).contains(parsed.localityCount))
-        case .success(.failure(let error)): #expect(!error.description.isEmpty)
-        case .failure(let error): #expect(!error.description.isEmpty)
+        switch table {
+        case .success(let table):
+          let result = SLIT.parse(table)
+          if case .success(let parsed) = result {
+            #expect((1...SLIT.maximumLocalities).contains(parsed.localityCount))
+            // With the count and matrix untouched, the distances are QEMU's.
+            if bytes[36...] == qemuSLIT.bytes[36...] {
+              #expect(parsed == SLIT(localityCount: 2, distances: [10, 21, 21, 10]))
+            }
+          }
+          expectSLITMatchesBytes(result, table: table.view.bytes)
+        case .failure(let error):
+          expectTableErrorFitsMutation(
+            error, bytes: bytes, original: qemuSLIT.bytes, checksumFixed: keepChecksum,
+            address: qemuSLIT.address)
         }
       }
     }
+  }
+}
+
+/// Checks a parse of `table` (its exact bytes) against the bytes: a success
+/// has the count and the n×n matrix the bytes hold, every value at least 10
+/// and 10 on the diagonal; a failure's claims (count, available bytes, the
+/// cell and its value) are true of the bytes, and a cell it names is one that
+/// breaks a rule.
+private func expectSLITMatchesBytes(
+  _ result: Result<SLIT, SLITError>, table: [UInt8],
+  sourceLocation: SourceLocation = #_sourceLocation
+) {
+  let available = max(0, table.count - SLIT.matrixOffset)
+  let count =
+    table.count >= SLIT.matrixOffset ? table.littleEndian(at: SLIT.countOffset, width: 8) : nil
+  func cell(_ from: Int, _ to: Int, in n: Int) -> UInt8? {
+    guard (0..<n).contains(from), (0..<n).contains(to), from * n + to < available else {
+      return nil
+    }
+    return table[SLIT.matrixOffset + from * n + to]
+  }
+  switch result {
+  case .success(let parsed):
+    let n = parsed.localityCount
+    #expect(count == UInt64(n) && n * n <= available, sourceLocation: sourceLocation)
+    #expect(
+      parsed.distances == Array(table[SLIT.matrixOffset..<SLIT.matrixOffset + n * n]),
+      sourceLocation: sourceLocation)
+    #expect(parsed.distances.allSatisfy { $0 >= 10 }, sourceLocation: sourceLocation)
+    #expect(
+      (0..<n).allSatisfy { parsed.distance(from: $0, to: $0) == 10 }, sourceLocation: sourceLocation
+    )
+  case .failure(.tableTooShort(let length)):
+    #expect(count == nil && length == table.count, sourceLocation: sourceLocation)
+  case .failure(.wrongSignature(let found)):
+    #expect(
+      found.rawValue == UInt32(table.littleEndian(at: 0, width: 4)) && found != .slit,
+      sourceLocation: sourceLocation)
+  case .failure(.badLocalityCount(let found)):
+    #expect(count == found && !(1...256).contains(found), sourceLocation: sourceLocation)
+  case .failure(.truncatedMatrix(let localities, let availableBytes)):
+    #expect(
+      count == UInt64(localities) && availableBytes == available, sourceLocation: sourceLocation)
+    #expect(localities * localities > available, sourceLocation: sourceLocation)
+  case .failure(.localDistanceNot10(let locality, let value)):
+    let n = Int(count ?? 0)
+    #expect(cell(locality, locality, in: n) == value && value != 10, sourceLocation: sourceLocation)
+  case .failure(.reservedDistance(let from, let to, let value)):
+    let n = Int(count ?? 0)
+    #expect(cell(from, to, in: n) == value && value < 10, sourceLocation: sourceLocation)
+  case .failure(.table(let error)):
+    Issue.record(
+      "parse of a read table failed as a table: \(error)", sourceLocation: sourceLocation)
   }
 }

@@ -225,13 +225,15 @@ private func qemuProcessors(nodes: UInt32, perNode: UInt32) -> [ProcessorAffinit
           index += 1
         }
       }
-      switch try srat(sratImage(revision: revision, entries: [entries])) {
-      case .success(let parsed):
+      let image = sratImage(revision: revision, entries: [entries])
+      let result = try srat(image)
+      if case .success(let parsed) = result {
         #expect(
           parsed.processorAffinities.count + parsed.memoryAffinities.count <= entries.count / 16)
-      case .failure(let error):
-        #expect(!error.description.isEmpty)
       }
+      // Success or failure, the result is what the bytes say.
+      expectSRATMatchesBytes(result, table: image)
+      #expect(try srat(image) == result, "parsing is deterministic")
     }
   }
 
@@ -241,15 +243,25 @@ private func qemuProcessors(nodes: UInt32, perNode: UInt32) -> [ProcessorAffinit
     await propertyCheck(
       count: 500, input: Gen.int(in: 0...2), mutation.array(of: 1...6), Gen.bool()
     ) { which, mutations, keepChecksum in
-      var bytes = tables[which].bytes
+      let original = tables[which].bytes
+      var bytes = original
       for (position, value) in mutations where position < bytes.count { bytes[position] = value }
       if keepChecksum { Tables.fixChecksum(&bytes) }
       Tables.read(bytes, at: tables[which].address) { table in
-        switch table.map(SRAT.parse) {
-        case .success(.success(let parsed)):
-          #expect(parsed.description.hasPrefix("SRAT: "))
-        case .success(.failure(let error)): #expect(!error.description.isEmpty)
-        case .failure(let error): #expect(!error.description.isEmpty)
+        switch table {
+        case .success(let table):
+          let result = SRAT.parse(table)
+          // Mutations confined to the header's text fields change nothing parsed.
+          if case .success = result,
+            mutations.allSatisfy({ (10..<36).contains($0.0) || $0.0 >= bytes.count })
+          {
+            #expect(result == (try? tables[which].parse(SRAT.parse)))
+          }
+          expectSRATMatchesBytes(result, table: table.view.bytes)
+        case .failure(let error):
+          expectTableErrorFitsMutation(
+            error, bytes: bytes, original: original, checksumFixed: keepChecksum,
+            address: tables[which].address)
         }
       }
     }
@@ -262,5 +274,68 @@ extension Array where Element == UInt8 {
     var copy = self
     copy[1] = length
     return copy
+  }
+}
+
+/// The fields each SRAT entry type needs (ACPI 6.5, 5.2.16), kept apart from
+/// the parser's own table.
+private let sratMinimumLengths: [UInt8: Int] = [0: 16, 1: 40, 2: 24]
+
+/// Checks a parse of `table` (its exact bytes) against an independent reading:
+/// a success holds exactly the affinity entries the bytes do, with IDs,
+/// domains (32-bit from revision 2, else the low byte) and ranges taken from
+/// where the bytes have them; a failure names the entry the walk breaks at.
+private func expectSRATMatchesBytes(
+  _ result: Result<SRAT, SRATError>, table: [UInt8],
+  sourceLocation: SourceLocation = #_sourceLocation
+) {
+  let walk = RawEntryWalk(table, from: SRAT.entriesOffset)
+  func u32(_ offset: Int) -> UInt32 { UInt32(table.littleEndian(at: offset, width: 4)) }
+  switch result {
+  case .success(let parsed):
+    #expect(
+      walk.broken == nil && walk.firstTooShort(sratMinimumLengths) == nil,
+      sourceLocation: sourceLocation)
+    let wide = table[8] >= 2
+    #expect(parsed.revision == table[8], sourceLocation: sourceLocation)
+    let processors = walk.entries.filter { $0.type == 0 || $0.type == 2 }.map { entry in
+      let at = entry.offset
+      if entry.type == 2 {
+        return ProcessorAffinity(
+          apicID: u32(at + 8), proximityDomain: u32(at + 4), flags: u32(at + 12), isX2APIC: true)
+      }
+      let domain = wide ? UInt32(table[at + 2]) | u32(at + 8) & 0xFFFF_FF00 : UInt32(table[at + 2])
+      return ProcessorAffinity(
+        apicID: UInt32(table[at + 3]), proximityDomain: domain, flags: u32(at + 4), isX2APIC: false)
+    }
+    #expect(parsed.processorAffinities == processors, sourceLocation: sourceLocation)
+    let memory = walk.entries.filter { $0.type == 1 }.map { entry in
+      let at = entry.offset
+      return MemoryAffinity(
+        proximityDomain: wide ? u32(at + 2) : UInt32(table[at + 2]),
+        base: table.littleEndian(at: at + 8, width: 8),
+        length: table.littleEndian(at: at + 16, width: 8),
+        flags: u32(at + 28))
+    }
+    #expect(parsed.memoryAffinities == memory, sourceLocation: sourceLocation)
+    let skipped = walk.entries.map(\.type).filter { sratMinimumLengths[$0] == nil }
+    #expect(parsed.skippedEntryTypes == skipped, sourceLocation: sourceLocation)
+  case .failure(.tableTooShort(let length)):
+    #expect(length == table.count && length < SRAT.entriesOffset, sourceLocation: sourceLocation)
+  case .failure(.wrongSignature(let found)):
+    #expect(found.rawValue == u32(0) && found != .srat, sourceLocation: sourceLocation)
+  case .failure(.bogusEntryLength(let offset, let length)):
+    #expect(
+      walk.broken?.offset == offset && walk.broken?.length == length, sourceLocation: sourceLocation
+    )
+  case .failure(.entryTooShort(let type, let offset, let length, let minimum)):
+    let short = walk.firstTooShort(sratMinimumLengths)
+    #expect(walk.broken == nil, sourceLocation: sourceLocation)
+    #expect(
+      short?.type == type && short?.offset == offset && short?.length == length
+        && short?.minimum == minimum, sourceLocation: sourceLocation)
+  case .failure(.table(let error)):
+    Issue.record(
+      "parse of a read table failed as a table: \(error)", sourceLocation: sourceLocation)
   }
 }
