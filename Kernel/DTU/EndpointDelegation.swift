@@ -54,6 +54,13 @@ enum EndpointDelegation {
       case .remote(let remote): remote.object
       }
     }
+
+    var kernelObject: KernelObject {
+      switch self {
+      case .local(let send): .sendEndpoint(send)
+      case .remote(let remote): .remoteSendEndpoint(remote)
+      }
+    }
   }
 
   /// An import waiting for its grant, and then its outcome (0 or an error).
@@ -350,30 +357,25 @@ enum EndpointDelegation {
       try? directory.activate(child, endpoint: capability.endpoint)
     }
     activated.append((child, holder))
-    let object: KernelObject
+    // Linked first, so that taking it apart (below, or later) revokes the
+    // record rather than releasing the channel the connect way.
     switch holder {
-    case .local(let send):
-      send.record = child
-      object = .sendEndpoint(send)
-    case .remote(let remote):
-      remote.record = child
-      object = .remoteSendEndpoint(remote)
+    case .local(let send): send.record = child
+    case .remote(let remote): remote.record = child
     }
     do throws(CapabilityError) {
-      let created = try ProcessCapabilities.system.createObject(
-        .sendEndpoint, bytes: 64, at: waiting.destination)
-      KernelObjects.set(created.object, object)
-      switch holder {
-      case .local(let send): send.object = created.object
-      case .remote(let remote): remote.object = created.object
-      }
-      finishImport(child, 0)
+      finishImport(
+        child,
+        try DTUCalls.install(
+          holder.kernelObject, type: .sendEndpoint, bytes: 64, at: waiting.destination
+        ) {
+          switch holder {
+          case .local(let send): DTU.destroy(send)
+          case .remote(let remote): DTU.destroy(remote)
+          }
+        })
     } catch {
       finishImport(child, SystemCallError(error).rawValue)
-      switch holder {
-      case .local(let send): DTU.destroy(send)
-      case .remote(let remote): DTU.destroy(remote)
-      }
     }
   }
 
@@ -474,15 +476,16 @@ enum EndpointDelegation {
 
   // MARK: the exchange
 
-  /// What is queued for the other instance, as much as one bundle holds.
-  static func takeBundle() -> [UInt8] {
+  /// What is queued for the other instance, as much as one bundle holds:
+  /// the bundle and its encoding.
+  static func takeBundle() -> (bundle: EndpointCapabilityBundle, bytes: [UInt8]) {
     let count = min(outgoing.count, EndpointCapabilityBundle.maximum)
     let bundle = EndpointCapabilityBundle(
       Array(outgoing.prefix(count)), more: outgoing.count > count)
     outgoing.removeFirst(count)
     var bytes = [UInt8](repeating: 0, count: bundle.byteCount)
     _ = bytes.withUnsafeMutableBytes { bundle.encode(into: $0) }
-    return bytes
+    return (bundle, bytes)
   }
 
   /// Delivers a bundle from the other instance; whether it has more.
@@ -503,7 +506,7 @@ enum EndpointDelegation {
     KernelLock.held {
       exchanges &+= 1
       _ = deliverBundle(view)
-      return takeBundle()
+      return takeBundle().bytes
     }
   }
 
@@ -518,20 +521,14 @@ enum EndpointDelegation {
   static func pump(poll: Bool = false) {
     var more = poll
     for _ in 0..<64 {
-      let bundle: [UInt8]? = KernelLock.held {
+      let taken = KernelLock.held {
         outgoing.isEmpty && !more ? nil : takeBundle()
       }
-      guard let bundle else { return }
+      guard let taken else { return }
       var answer: [UInt8] = []
-      guard exchange(bundle, answer: &answer) else {
+      guard exchange(taken.bytes, answer: &answer) else {
         // Kept for the next exchange: the protocol needs every message.
-        KernelLock.held {
-          if let sent = try? EndpointCapabilityBundle.decode(
-            bundle.withUnsafeBytes { ByteView($0) })
-          {
-            outgoing.insert(contentsOf: sent.entries, at: 0)
-          }
-        }
+        KernelLock.held { outgoing.insert(contentsOf: taken.bundle.entries, at: 0) }
         if !stalled {
           print("dtu: the other instance did not take a capability bundle; it stays queued")
         }
@@ -549,7 +546,7 @@ enum EndpointDelegation {
   private static func exchange(_ bundle: [UInt8], answer: inout [UInt8]) -> Bool {
     var received: [UInt8] = []
     let copy = { (view: ByteView) in
-      for index in 0..<view.count { received.append(view.u8(index) ?? 0) }
+      received = Array(UnsafeRawBufferPointer(start: view.base, count: view.count))
     }
     let sent: Bool
     if KernelInstance.kind == .service {

@@ -455,7 +455,8 @@ enum DTUCalls {
 
   /// Gives a new endpoint object its capability in `destination`; when the
   /// capability system refuses (quota, slot), `undo` takes the object apart.
-  private static func install(
+  /// Also installs imported send endpoints (`EndpointDelegation`).
+  static func install(
     _ object: KernelObject, type: ObjectType, bytes: UInt64, at destination: CapabilityAddress,
     undo: () -> Void
   ) throws(CapabilityError) -> Int64 {

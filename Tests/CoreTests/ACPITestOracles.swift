@@ -48,6 +48,26 @@ struct RawEntryWalk {
     }
     return nil
   }
+
+  /// A `bogusEntryLength` error names where this walk broke.
+  func expectBroken(
+    offset: Int, length: UInt8?, sourceLocation: SourceLocation = #_sourceLocation
+  ) {
+    #expect(broken?.offset == offset && broken?.length == length, sourceLocation: sourceLocation)
+  }
+
+  /// An `entryTooShort` error names the first entry below its type's
+  /// minimum, in a walk that did not break.
+  func expectTooShort(
+    type: UInt8, offset: Int, length: Int, minimum: Int, minimums: [UInt8: Int],
+    sourceLocation: SourceLocation = #_sourceLocation
+  ) {
+    let short = firstTooShort(minimums)
+    #expect(broken == nil, sourceLocation: sourceLocation)
+    #expect(
+      short?.type == type && short?.offset == offset && short?.length == length
+        && short?.minimum == minimum, sourceLocation: sourceLocation)
+  }
 }
 
 /// A failure of `ACPITable.read` on a mutated copy of a valid table fits the

@@ -392,15 +392,11 @@ private func expectMADTMatchesBytes(
       found.rawValue == UInt32(table.littleEndian(at: 0, width: 4)) && found != .madt,
       sourceLocation: sourceLocation)
   case .failure(.bogusEntryLength(let offset, let length)):
-    #expect(
-      walk.broken?.offset == offset && walk.broken?.length == length, sourceLocation: sourceLocation
-    )
+    walk.expectBroken(offset: offset, length: length, sourceLocation: sourceLocation)
   case .failure(.entryTooShort(let type, let offset, let length, let minimum)):
-    let short = walk.firstTooShort(madtMinimumLengths)
-    #expect(walk.broken == nil, sourceLocation: sourceLocation)
-    #expect(
-      short?.type == type && short?.offset == offset && short?.length == length
-        && short?.minimum == minimum, sourceLocation: sourceLocation)
+    walk.expectTooShort(
+      type: type, offset: offset, length: length, minimum: minimum, minimums: madtMinimumLengths,
+      sourceLocation: sourceLocation)
   case .failure(.table(let error)):
     Issue.record(
       "parse of a read table failed as a table: \(error)", sourceLocation: sourceLocation)

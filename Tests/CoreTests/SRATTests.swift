@@ -325,15 +325,11 @@ private func expectSRATMatchesBytes(
   case .failure(.wrongSignature(let found)):
     #expect(found.rawValue == u32(0) && found != .srat, sourceLocation: sourceLocation)
   case .failure(.bogusEntryLength(let offset, let length)):
-    #expect(
-      walk.broken?.offset == offset && walk.broken?.length == length, sourceLocation: sourceLocation
-    )
+    walk.expectBroken(offset: offset, length: length, sourceLocation: sourceLocation)
   case .failure(.entryTooShort(let type, let offset, let length, let minimum)):
-    let short = walk.firstTooShort(sratMinimumLengths)
-    #expect(walk.broken == nil, sourceLocation: sourceLocation)
-    #expect(
-      short?.type == type && short?.offset == offset && short?.length == length
-        && short?.minimum == minimum, sourceLocation: sourceLocation)
+    walk.expectTooShort(
+      type: type, offset: offset, length: length, minimum: minimum, minimums: sratMinimumLengths,
+      sourceLocation: sourceLocation)
   case .failure(.table(let error)):
     Issue.record(
       "parse of a read table failed as a table: \(error)", sourceLocation: sourceLocation)
