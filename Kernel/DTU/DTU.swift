@@ -766,7 +766,9 @@ enum DTU {
   /// (every mapping to the sink, shot down on every CPU), then the ring's
   /// kernel revokes the channel (`OtherInstance.release`), and after its
   /// answer the reply channel goes here. When the ring's owner took it back,
-  /// its kernel did all of that already, before it asked.
+  /// its kernel did all of that already, before it asked. An imported one
+  /// sends no release: its record is revoked, and the ring's kernel revokes
+  /// the channel when that revocation is acknowledged (`EndpointDelegation`).
   static func destroy(_ endpoint: RemoteSendEndpoint) {
     unmap(&endpoint.mappings, through: nil, sink: true)
     if let record = endpoint.record {

@@ -143,8 +143,8 @@ final class MemoryEndpoint {
   var isPageExact: Bool { offset & 0xFFF == 0 && configuration.size & 0xFFF == 0 }
 }
 
-/// A send endpoint to a ring of the other kernel instance (today: a service
-/// program's channel to an LWK program's receive endpoint). The other
+/// A send endpoint to a ring of the other kernel instance (a channel bound
+/// by `dtuConnect`, or for an imported capability, either way). The other
 /// kernel owns the ring and bound the channel; this one only knows where
 /// the ring is and which channel, reads the layout and the channel's run
 /// from the ring's own config page (both instances map every ring region),
