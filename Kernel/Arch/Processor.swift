@@ -40,6 +40,8 @@ final class Processor {
   var tables: DescriptorTables? = nil {
     didSet { block[4] = tables.map { UInt64(UInt(bitPattern: $0.tss)) + 4 } ?? 0 }
   }
+  /// Frame allocations and frees made on this CPU (see Frames).
+  var frameOperations: UInt64 = 0
   var interruptStackTops: (doubleFault: UInt64, nmi: UInt64) = (0, 0)
   let block: UnsafeMutablePointer<UInt64>
 

@@ -91,10 +91,12 @@ enum LWKRequests {
         "lwk:   \(hex(entry.base))-\(hex(entry.base + entry.length - 1))  \(formatSize(entry.length).padded(to: 10))  node \(entry.node)  \(kind)"
       )
     }
-    for node in memory.nodes {
-      print("lwk: frame allocator, node \(node.node): " + node.allocator.description)
+    for node in Frames.nodeSnapshots {
+      print(
+        "lwk: frame allocator, node \(node.node): "
+          + node.statistics.description(rangeCount: node.ranges))
     }
-    let heap = kernelHeap.statistics
+    let heap = MemoryCommands.heapStatistics
     print(
       "lwk: kernel heap: \(heap.arenas) arenas, \(formatSize(UInt64(heap.totalPages) * 4096)), \(formatSize(UInt64(heap.bytesInUse))) in use by \(heap.allocations) allocations"
     )

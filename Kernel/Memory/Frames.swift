@@ -5,10 +5,31 @@
 /// the process runs on): a request is served from the preferred node — the
 /// node of the CPU a process is being loaded for, else of the current CPU —
 /// and from the others only when that node is out of memory.
-/// (Shell diagnostics such as `memtest` and `bench alloc` use the service
-/// allocator directly: they measure it, and run on the boot CPU.)
+/// Shell diagnostics (`memtest`, `vmtest`, `bench alloc`) use the service
+/// allocator itself, through `withServiceAllocator`, under the same lock: a
+/// program on another CPU may be allocating while they run.
 enum Frames {
   static let lock = IRQSpinLock()
+
+  /// Allocations and frees so far, under `lock` (and per CPU in
+  /// `Processor.frameOperations`): a shell diagnostic, which no thread
+  /// preempts, compares the allocator's statistics before and after only
+  /// when no other CPU used it meanwhile.
+  nonisolated(unsafe) private(set) static var operations: UInt64 = 0
+
+  /// The service allocator's statistics with the operation counts, read
+  /// together under the lock.
+  struct ServiceSnapshot {
+    let statistics: BuddyStatistics
+    let ranges: Int
+    let operations: UInt64
+    let operationsHere: UInt64
+
+    /// Operations by other CPUs between `self` and `later`.
+    func othersUntil(_ later: ServiceSnapshot) -> UInt64 {
+      (later.operations &- operations) &- (later.operationsHere &- operationsHere)
+    }
+  }
 
   /// One node's share of the LWK partition.
   struct Node {
@@ -44,6 +65,7 @@ enum Frames {
   static func free(_ frame: UInt64) {
     let interrupts = lock.lock()
     defer { lock.unlock(interrupts) }
+    count()
     if let index = nodeIndex(of: frame) {
       _ = memory.nodes[index].allocator.free(frame)
     } else {
@@ -60,6 +82,52 @@ enum Frames {
     return total
   }
 
+  /// Runs `body` on the service partition's allocator under the lock (nil
+  /// when this instance has none); every call counts as one operation.
+  static func withServiceAllocator<Result>(_ body: (inout FrameAllocator) -> Result) -> Result? {
+    let interrupts = lock.lock()
+    defer { lock.unlock(interrupts) }
+    guard memory.frames != nil else { return nil }
+    count()
+    return body(&memory.frames!)
+  }
+
+  /// Nothing allocates under `lock` (the kernel heap grows by taking it),
+  /// so the statistics are copied into room made before.
+  static var serviceSnapshot: ServiceSnapshot? {
+    var statistics = BuddyStatistics.zeroed(orders: FrameAllocator.maxOrder + 1)
+    let interrupts = lock.lock()
+    defer { lock.unlock(interrupts) }
+    guard memory.frames != nil else { return nil }
+    memory.frames!.copyStatistics(into: &statistics)
+    return ServiceSnapshot(
+      statistics: statistics, ranges: memory.frames!.ranges.count, operations: operations,
+      operationsHere: processors.isEmpty ? 0 : processors[Processor.currentIndex].frameOperations)
+  }
+
+  /// Each LWK node's allocator statistics, read under the lock (see
+  /// `serviceSnapshot`), with its node and number of ranges.
+  static var nodeSnapshots: [(node: Int, ranges: Int, statistics: BuddyStatistics)] {
+    var snapshots = memory.nodes.map {
+      (
+        node: $0.node, ranges: $0.ranges.count,
+        statistics: BuddyStatistics.zeroed(orders: FrameAllocator.maxOrder + 1)
+      )
+    }
+    let interrupts = lock.lock()
+    defer { lock.unlock(interrupts) }
+    for index in snapshots.indices {
+      memory.nodes[index].allocator.copyStatistics(into: &snapshots[index].statistics)
+    }
+    return snapshots
+  }
+
+  /// Under `lock`.
+  private static func count() {
+    operations &+= 1
+    if !processors.isEmpty { processors[Processor.currentIndex].frameOperations &+= 1 }
+  }
+
   /// The NUMA node a frame of this instance's memory sits on.
   static func node(of frame: UInt64) -> Int? {
     nodeIndex(of: frame).map { memory.nodes[$0].node }
@@ -69,6 +137,7 @@ enum Frames {
   private static func take(_ body: (inout FrameAllocator) -> UInt64?) -> UInt64? {
     let interrupts = lock.lock()
     defer { lock.unlock(interrupts) }
+    count()
     guard !memory.nodes.isEmpty else {
       guard memory.frames != nil else { return nil }
       return body(&memory.frames!)

@@ -34,22 +34,32 @@ enum BenchCommands {
       }
       print("bench: \(label) frame alloc+free: \(cycles / rounds) ticks per pair (\(rounds) pairs)")
     }
+    // Under the heap's lock, as every allocation is: a program on another
+    // CPU may be allocating too.
     let start = x86_rdtsc()
     for _ in 0..<rounds {
-      guard let block = kernelHeap.allocate(size: 64) else { break }
-      _ = kernelHeap.free(block)
+      let interrupts = HeapLock.lock()
+      let block = kernelHeap.allocate(size: 64)
+      if let block { _ = kernelHeap.free(block) }
+      HeapLock.unlock(interrupts)
+      if block == nil { break }
     }
     print(
       "bench: 64 B kernel heap alloc+free: \((x86_rdtsc() - start) / rounds) ticks per pair (\(rounds) pairs)"
     )
   }
 
-  /// TSC ticks for `rounds` allocate/free pairs of one block order.
+  /// TSC ticks for `rounds` allocate/free pairs of one block order, each
+  /// under the allocator's lock (as the kernel's own allocations are).
   static func framePairs(order: Int, rounds: UInt64) -> UInt64? {
     let start = x86_rdtsc()
     for _ in 0..<rounds {
-      guard let frame = memory.frames!.allocate(order: order) else { return nil }
-      _ = memory.frames!.free(frame)
+      let pair = Frames.withServiceAllocator { allocator -> Bool in
+        guard let frame = allocator.allocate(order: order) else { return false }
+        _ = allocator.free(frame)
+        return true
+      }
+      guard pair == true else { return nil }
     }
     return x86_rdtsc() - start
   }

@@ -2,6 +2,8 @@ import X86
 
 /// `mem` and `memtest`: the memory maps, the partition split and the
 /// allocators, and a self-test of the service partition's frame allocator.
+/// Programs on other CPUs allocate while these run, so every allocator is
+/// read and used under its own lock (Frames.lock, HeapLock).
 enum MemoryCommands {
   static func rangeLine(_ range: PhysicalRange, _ what: String) -> String {
     "  " + hex(range.base) + "-" + hex(range.end &- 1) + "  "
@@ -16,11 +18,29 @@ enum MemoryCommands {
       nil
 
   static func current() -> (frames: Int, capabilities: Int, objects: Int, spaces: Int, heap: Int) {
-    let frames = KernelLock.held { Frames.freeFrames }
-    return (
-      frames, ProcessCapabilities.system.capabilityCount, ProcessCapabilities.system.objectCount,
-      ProcessCapabilities.system.spaceCount, kernelHeap.statistics.bytesInUse
-    )
+    let system = KernelLock.held {
+      (
+        ProcessCapabilities.system.capabilityCount, ProcessCapabilities.system.objectCount,
+        ProcessCapabilities.system.spaceCount
+      )
+    }
+    return (Frames.freeFrames, system.0, system.1, system.2, heapStatistics.bytesInUse)
+  }
+
+  static var heapStatistics: KernelHeapStatistics {
+    let interrupts = HeapLock.lock()
+    defer { HeapLock.unlock(interrupts) }
+    return kernelHeap.statistics
+  }
+
+  /// What a diagnostic says of the service allocator's statistics: equal
+  /// before and after is only meaningful when nobody else used it meanwhile.
+  static func comparison(before: Frames.ServiceSnapshot, after: Frames.ServiceSnapshot) -> String {
+    let others = before.othersUntil(after)
+    guard others == 0 else {
+      return "statistics not compared (\(others) allocator operations by other CPUs meanwhile)"
+    }
+    return before.statistics == after.statistics ? "statistics match" : "statistics DIFFER"
   }
 
   static func mem(_ arguments: [String]) {
@@ -70,11 +90,14 @@ enum MemoryCommands {
     print("LWK partition: \(formatSize(plan.lwkBytes)) (\(plan.lwkBytes) bytes)")
     for range in plan.lwk.usableRanges { print(rangeLine(range, "LWK")) }
     if plan.unassignedBytes > 0 { print("unassigned: \(formatSize(plan.unassignedBytes))") }
-    if let service = memory.frames { print("service frame allocator: " + service.description) }
+    if let service = Frames.serviceSnapshot {
+      print(
+        "service frame allocator: " + service.statistics.description(rangeCount: service.ranges))
+    }
     if plan.lwkBytes > 0 {
       print("LWK frame allocator: the LWK instance's own (lwk mem shows it)")
     }
-    let heap = kernelHeap.statistics
+    let heap = heapStatistics
     print(
       "kernel heap: \(heap.arenas) arenas, \(formatSize(UInt64(heap.totalPages) * 4096)), \(formatSize(UInt64(heap.bytesInUse))) in use by \(heap.allocations) allocations"
     )
@@ -93,14 +116,16 @@ enum MemoryCommands {
       }
       count = n
     }
-    guard memory.frames != nil else {
+    guard let before = Frames.serviceSnapshot else {
       print("memtest: no service frame allocator")
       return
     }
-    let before = memory.frames!.statistics
     print(
-      "before: \(before.freeFrames) of \(before.totalFrames) frames free, largest block order \(before.largestFreeOrder ?? -1)"
+      "before: \(before.statistics.freeFrames) of \(before.statistics.totalFrames) frames free, largest block order \(before.statistics.largestFreeOrder ?? -1)"
     )
+    func free(_ address: UInt64) -> Result<Void, BuddyError> {
+      Frames.withServiceAllocator { $0.free(address) }!
+    }
     var live: [(address: UInt64, frames: Int)] = []
     var state = x86_rdtsc() | 1
     func random() -> UInt64 {
@@ -117,28 +142,28 @@ enum MemoryCommands {
       if live.count >= 64 || (!live.isEmpty && random() % 3 == 0) {
         let block = live.remove(at: Int(random() % UInt64(live.count)))
         if !check(block.address, frames: block.frames) { corrupt += 1 }
-        if case .failure(let error) = memory.frames!.free(block.address) {
+        if case .failure(let error) = free(block.address) {
           print("memtest: free failed: \(error.description)")
           failures += 1
         }
       }
       let frames = Int(1 + (random() % 100 < 90 ? random() % 4 : random() % 300))
-      guard let address = memory.frames!.allocate(frames: frames) else { continue }
+      guard let address = Frames.withServiceAllocator({ $0.allocate(frames: frames) })!
+      else { continue }
       fill(address, frames: frames)
       live.append((address, frames))
       allocated += 1
     }
     for block in live {
       if !check(block.address, frames: block.frames) { corrupt += 1 }
-      if case .failure = memory.frames!.free(block.address) { failures += 1 }
+      if case .failure = free(block.address) { failures += 1 }
     }
-    let after = memory.frames!.statistics
+    let after = Frames.serviceSnapshot!
     print(
-      "after:  \(after.freeFrames) of \(after.totalFrames) frames free, largest block order \(after.largestFreeOrder ?? -1)"
+      "after:  \(after.statistics.freeFrames) of \(after.statistics.totalFrames) frames free, largest block order \(after.statistics.largestFreeOrder ?? -1)"
     )
-    let same = before == after
     print(
-      "memtest: \(allocated) blocks allocated and freed, \(corrupt) corrupted, \(failures) failed frees; statistics \(same ? "match" : "DIFFER")"
+      "memtest: \(allocated) blocks allocated and freed, \(corrupt) corrupted, \(failures) failed frees; \(comparison(before: before, after: after))"
     )
   }
 

@@ -55,6 +55,35 @@ public struct BuddyStatistics: Equatable {
   public var freeBlocks: [Int]
   /// The order of the largest free block, nil when nothing is free.
   public var largestFreeOrder: Int?
+
+  /// Zero counts with room for every order: made before a lock is taken,
+  /// so that `BuddyAllocator.copyStatistics(into:)` under it never allocates.
+  public static func zeroed(orders: Int) -> BuddyStatistics {
+    BuddyStatistics(
+      totalFrames: 0, freeFrames: 0, freeBlocks: [Int](repeating: 0, count: orders),
+      largestFreeOrder: nil)
+  }
+
+  /// A summary and a table of free blocks per order, for the shell's `mem`.
+  public func description(rangeCount: Int) -> String {
+    let frameSize: UInt64 = 4096
+    var text =
+      formatSize(UInt64(totalFrames) * frameSize) + " in " + String(rangeCount)
+      + (rangeCount == 1 ? " range, " : " ranges, ") + formatSize(UInt64(freeFrames) * frameSize)
+      + " free (" + String(freeFrames) + " of " + String(totalFrames) + " frames)"
+    if let order = largestFreeOrder {
+      text +=
+        ", largest free block " + formatSize(frameSize << UInt64(order)) + " (order "
+        + String(order) + ")"
+    }
+    text += "\n" + "order".padded(to: 7) + "block".padded(to: 10) + "free blocks"
+    for order in freeBlocks.indices where freeBlocks[order] > 0 {
+      text +=
+        "\n" + String(order).padded(to: 7) + formatSize(frameSize << UInt64(order)).padded(to: 10)
+        + String(freeBlocks[order])
+    }
+    return text
+  }
 }
 
 public struct BuddyAllocator<Storage: FrameLinkStorage> {
@@ -397,25 +426,19 @@ public struct BuddyAllocator<Storage: FrameLinkStorage> {
       largestFreeOrder: largestFreeOrder)
   }
 
-  /// A summary and a table of free blocks per order, for the shell's `mem`.
-  public var description: String {
-    let frameSize = Self.frameSize
-    var text =
-      formatSize(UInt64(totalFrames) * frameSize) + " in " + String(ranges.count)
-      + (ranges.count == 1 ? " range, " : " ranges, ") + formatSize(UInt64(freeFrames) * frameSize)
-      + " free (" + String(freeFrames) + " of " + String(totalFrames) + " frames)"
-    if let order = largestFreeOrder {
-      text +=
-        ", largest free block " + formatSize(largestFreeBytes) + " (order " + String(order) + ")"
-    }
-    text += "\n" + "order".padded(to: 7) + "block".padded(to: 10) + "free blocks"
-    for order in 0...Self.maxOrder where freeBlocks[order] > 0 {
-      text +=
-        "\n" + String(order).padded(to: 7) + formatSize(frameSize << UInt64(order)).padded(to: 10)
-        + String(freeBlocks[order])
-    }
-    return text
+  /// Writes the counters into `statistics` in place, without allocating
+  /// (a lock holder must not: the kernel heap grows by taking frames).
+  /// `statistics` comes from `BuddyStatistics.zeroed(orders: maxOrder + 1)`.
+  public func copyStatistics(into statistics: inout BuddyStatistics) {
+    precondition(statistics.freeBlocks.count == Self.maxOrder + 1, "statistics of another shape")
+    statistics.totalFrames = totalFrames
+    statistics.freeFrames = freeFrames
+    statistics.largestFreeOrder = largestFreeOrder
+    for order in 0...Self.maxOrder { statistics.freeBlocks[order] = freeBlocks[order] }
   }
+
+  /// A summary and a table of free blocks per order, for the shell's `mem`.
+  public var description: String { statistics.description(rangeCount: ranges.count) }
 
   // MARK: Helpers
 
