@@ -207,9 +207,11 @@ extension LWKRequests {
 
   static func state(_ request: ControlMessage) -> ControlMessage {
     let pid = Int(truncatingIfNeeded: request.words.0)
-    let found = KernelLock.held { ProcessRunner.live.first { $0.pid == pid } }
-    guard let process = found else {
-      guard let ended = ProcessRunner.history.last(where: { $0.pid == pid }) else {
+    let found = KernelLock.held {
+      (ProcessRunner.live.first { $0.pid == pid }, ProcessRunner.history.entry(pid: pid))
+    }
+    guard let process = found.0 else {
+      guard let ended = found.1 else {
         return .reply(.ok, tag: request.tag, (1, 0, 0, 1))
       }
       print("lwk: process \(pid) (\(ended.name)) \(ended.status)")
@@ -245,8 +247,10 @@ extension LWKRequests {
           + String(threads.count).padded(to: 9) + cpus.padded(to: 5) + state.padded(to: 10)
           + process.space.pageSummary)
     }
-    for (pid, name, status) in ProcessRunner.history.suffix(4) {
-      print("lwk: " + String(pid).padded(to: 5) + name.padded(to: 14) + "ended: " + status)
+    for entry in KernelLock.held({ ProcessRunner.history.newest(4) }) {
+      print(
+        "lwk: " + String(entry.pid).padded(to: 5) + entry.name.padded(to: 14) + "ended: "
+          + entry.status)
     }
   }
 

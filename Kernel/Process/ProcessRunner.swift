@@ -7,8 +7,9 @@ enum ProcessRunner {
   nonisolated(unsafe) static var nextPID = 1
   /// Processes started and not yet reaped.
   nonisolated(unsafe) static var live: [Process] = []
-  /// Finished processes, newest last, for `ps` (the last `historyLimit`).
-  nonisolated(unsafe) static var history: [(pid: Int, name: String, status: String)] = []
+  /// The last `historyLimit` finished processes, for `ps` and `wait`, in
+  /// storage of a fixed size (so `mem since` counts no history growth).
+  nonisolated(unsafe) static var history = ProcessHistory(capacity: historyLimit)
   /// The root domain, when the `init` module was started at boot.
   nonisolated(unsafe) static var initProcess: Process? = nil
   static let kernelStackPages = 8
@@ -174,13 +175,13 @@ enum ProcessRunner {
   /// Ends the calling thread's whole process: `status` for `ps` and `run`,
   /// `code` for `wait` (nil: killed). Never returns.
   static func endProcess(status: StaticString, code: Int64?) -> Never {
-    recordEnd(status.description, code: code)
+    recordEnd(status, code: code)
     exitThread()
   }
 
   /// `exit(code)`.
   static func exitProcess(code: Int64) -> Never {
-    recordEnd("exited with status \(code)", code: code)
+    recordExit(code: code)
     exitThread()
   }
 
@@ -191,7 +192,18 @@ enum ProcessRunner {
     Scheduler.exitCurrent()
   }
 
-  private static func recordEnd(_ status: String, code: Int64?) {
+  // The status strings are made in these two, not by their callers: a
+  // caller that never returns would never release its temporary (a
+  // status longer than 15 bytes is a heap object: 64 bytes a process).
+  @inline(never) private static func recordEnd(_ status: StaticString, code: Int64?) {
+    recordEnd(status.description, code: code)
+  }
+
+  @inline(never) private static func recordExit(code: Int64) {
+    recordEnd("exited with status \(code)", code: code)
+  }
+
+  @inline(never) private static func recordEnd(_ status: String, code: Int64?) {
     x86_cli()
     guard let process = Scheduler.here?.current.process else {
       Panic.halt(because: "a user thread ended but none was running")
@@ -311,8 +323,7 @@ enum ProcessRunner {
     }
     live = remaining
     for process in done {
-      history.append((process.pid, process.name, process.exitStatus ?? "ended"))
-      if history.count > historyLimit { history.removeFirst() }
+      history.record(pid: process.pid, name: process.name, status: process.exitStatus ?? "ended")
       if process === initProcess { initProcess = nil }
       process.destroy()
     }
@@ -349,7 +360,7 @@ enum ProcessRunner {
     guard let me = Scheduler.here?.current else { return "wait: no scheduler" }
     let interrupts = KernelLock.acquire()
     guard let process = live.first(where: { $0.pid == pid }) else {
-      let ended = history.last { $0.pid == pid }
+      let ended = history.entry(pid: pid)
       KernelLock.release(interrupts)
       guard let ended else { return "wait: no process \(pid)" }
       return "process \(pid) (\(ended.name)) \(ended.status)"

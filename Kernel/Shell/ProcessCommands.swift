@@ -75,23 +75,29 @@ enum ProcessCommands {
             + "kernel thread, " + thread.state.description)
       }
     }
-    for process in ProcessRunner.live {
-      for thread in process.threads {
-        var state = thread.state.description
-        if thread.state == .blocked, thread.ipc.state != .none { state += " in IPC" }
-        if let status = process.exitStatus, thread.state == .dead { state = status }
-        print(
-          String(process.pid).padded(to: 5) + String(thread.tid).padded(to: 5)
-            + process.name.padded(to: 14)
-            + String(thread.cpu).padded(to: 5) + String(thread.priority).padded(to: 6)
-            + state)
+    // Other CPUs start, end and reap processes meanwhile: the lines are
+    // made under the lock and printed after it.
+    var lines: [String] = []
+    KernelLock.held {
+      for process in ProcessRunner.live {
+        for thread in process.threads {
+          var state = thread.state.description
+          if thread.state == .blocked, thread.ipc.state != .none { state += " in IPC" }
+          if let status = process.exitStatus, thread.state == .dead { state = status }
+          lines.append(
+            String(process.pid).padded(to: 5) + String(thread.tid).padded(to: 5)
+              + process.name.padded(to: 14)
+              + String(thread.cpu).padded(to: 5) + String(thread.priority).padded(to: 6)
+              + state)
+        }
+      }
+      for entry in ProcessRunner.history.newest(20) {
+        lines.append(
+          String(entry.pid).padded(to: 5) + "-    " + entry.name.padded(to: 14) + "-    -     "
+            + entry.status)
       }
     }
-    for entry in ProcessRunner.history.suffix(20) {
-      print(
-        String(entry.pid).padded(to: 5) + "-    " + entry.name.padded(to: 14) + "-    -     "
-          + entry.status)
-    }
+    for line in lines { print(line) }
   }
 
   static func lsmod(_ arguments: [String]) {
