@@ -139,8 +139,8 @@ enum SystemCalls {
   }
 
   /// Needs a console capability with `write` in InitialSlot.console. One
-  /// write is one piece of the console: the lock is given back at its end,
-  /// newline or not. (Kept until a newline, a program that writes nothing,
+  /// write is one piece of the console: the lock it took is given back at
+  /// its end, newline or not. (Kept until a newline, a program that writes nothing,
   /// or half a line, held every other CPU's lines back for the lock's
   /// 1-second wait each, and the LWK's shipped lines deferred, for as long
   /// as it liked; found by badcalls' fuzzer.)
@@ -154,9 +154,12 @@ enum SystemCalls {
       return error.rawValue
     }
     guard !bytes.isEmpty else { return 0 }
+    // A line this CPU's kernel code is in the middle of (the shell's
+    // echo) stays its own.
+    let midLine = ConsoleLock.ownedHere
     ConsoleLock.acquire()
     for byte in bytes { Console.put(byte) }
-    ConsoleLock.release()
+    if !midLine { ConsoleLock.release() }
     return Int64(length)
   }
 
