@@ -113,10 +113,20 @@ struct SystemCallFuzzer {
         ])
       }
     case .consoleWrite:
-      // Succeeding writes stay short, and the buffer holds newlines: the
-      // console is the scenarios' witness, and other programs' lines must
-      // stay whole.
-      if arguments[1] <= SystemCallLimits.consoleWrite { arguments[1] = min(arguments[1], 1) }
+      // What gets printed is at most one byte, a newline from the buffer:
+      // the console is the scenarios' witness, and the lines of programs
+      // running beside this one must stay whole. Pointers elsewhere keep
+      // only lengths that fail, or print nothing.
+      let (address, length) = (arguments[0], arguments[1])
+      guard length <= SystemCallLimits.consoleWrite else { break }
+      let end = FuzzTargets.bufferAddress + FuzzTargets.bufferBytes
+      let inBuffer = address >= FuzzTargets.bufferAddress && address < end
+      // Into the never-mapped page after the buffer: badAddress.
+      let reachesPastBuffer =
+        address >= FuzzTargets.bufferAddress && address < end + 4096
+        && address &+ length > end
+      if reachesPastBuffer || !UserSpace.contains(address, length: max(length, 1)) { break }
+      arguments[1] = inBuffer ? min(length, 1) : 0
     default: break
     }
   }
