@@ -86,7 +86,10 @@ USER_SWIFT_FLAGS := -target x86_64-unknown-none-elf -enable-experimental-feature
 USER_CLANG_FLAGS := -target x86_64-unknown-none-elf -mcmodel=large -ffreestanding -fno-builtin \
   -fno-stack-protector -fno-pic -O2 -Wall
 
-$(BUILD)/user/%.ll: Userland/Programs/%/main.swift $(USER_LIBRARY_SWIFT) Userland/Library/include/usersys.h Makefile
+# Every Swift file of a program's folder (secondary expansion: `$$*` is the
+# program's name), so a change to any of them rebuilds it.
+.SECONDEXPANSION:
+$(BUILD)/user/%.ll: $$(wildcard Userland/Programs/$$*/*.swift) $(USER_LIBRARY_SWIFT) Userland/Library/include/usersys.h Makefile
 	@mkdir -p $(BUILD)/user
 	$(SWIFTC) $(USER_SWIFT_FLAGS) -module-name $* -emit-ir $(wildcard Userland/Programs/$*/*.swift) $(USER_LIBRARY_SWIFT) -o $@
 

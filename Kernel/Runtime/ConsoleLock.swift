@@ -40,6 +40,14 @@ enum ConsoleLock {
     }
   }
 
+  /// Whether this CPU owns the console (is in the middle of a line).
+  static var ownedHere: Bool {
+    let me = UInt64(Processor.currentIndex) + 1
+    var owned = false
+    withWord { owned = x86_load_relaxed($0) == me }
+    return owned
+  }
+
   static func release() {
     let me = UInt64(Processor.currentIndex) + 1
     withWord { word in

@@ -1,7 +1,15 @@
+import UserSystem
+
 /// Every system call with invalid arguments (each must return its own error
 /// code), IPC aborted by deleting the endpoint capability it blocked
-/// through, then 100 000 random system calls; prints how many returned each
-/// result. The kernel must survive and this process must still be running.
+/// through, then random system calls with typed arguments (SystemCallFuzzer);
+/// prints how many returned each result. The kernel must survive and this
+/// process must still be running.
+///
+///     badcalls [CALLS [SEED [TRACE-FROM]]]
+///
+/// (100 000 calls, seed 0x9E3779B97F4A7C15; from call TRACE-FROM on, each
+/// call is printed before it is made.)
 enum Program {
   nonisolated(unsafe) static var failures = 0
 
@@ -13,12 +21,59 @@ enum Program {
   }
 
   static func main(argument: String) -> Int64 {
+    let words = argument.split(separator: " ")
+    guard words.count <= 3, let calls = number(words.first, or: 100_000),
+      let seed = number(words.count > 1 ? words[1] : nil, or: 0x9E37_79B9_7F4A_7C15),
+      let traceFrom = number(words.count > 2 ? words[2] : nil, or: UInt64(Int.max))
+    else {
+      print("usage: badcalls [CALLS [SEED [TRACE-FROM]]]")
+      return 2
+    }
     invalidArguments()
     print("badcalls: invalid-argument checks done, \(failures) unexpected results")
     abortedIPC()
-    let other = randomCalls()
+    emptyWrite()
+    let targets = FuzzTargets(
+      codeAddress: UInt64(UInt(bitPattern: unsafeBitCast(codeAddress, to: UnsafeRawPointer.self))))
+    guard targets.setUp() else {
+      print("badcalls: cannot set up the fuzzer's buffer")
+      return 1
+    }
+    var fuzzer = SystemCallFuzzer(seed: seed, targets: targets)
+    fuzzer.traceFrom = Int(traceFrom)
+    fuzzer.run(count: Int(calls))
+    targets.giveBack()
+    _ = Threads.setPriority(InitialSlot.thread, 1)
+    // A newline first: the calls may have left this CPU mid-line.
+    print("")
+    fuzzer.report(seed: seed)
     print("badcalls: survived")
-    return failures == 0 && other == 0 ? 0 : 1
+    return failures == 0 && fuzzer.other == 0 ? 0 : 1
+  }
+
+  /// A decimal or 0x-hexadecimal argument; `fallback` when there is none.
+  static func number(_ word: Substring?, or fallback: UInt64) -> UInt64? {
+    guard let word else { return fallback }
+    var digits = word
+    var radix: UInt64 = 10
+    if word.hasPrefix("0x") {
+      digits = word.dropFirst(2)
+      radix = 16
+    }
+    guard !digits.isEmpty else { return nil }
+    var value: UInt64 = 0
+    for byte in digits.utf8 {
+      let digit: UInt64
+      switch byte {
+      case 48...57: digit = UInt64(byte - 48)
+      case 97...102 where radix == 16: digit = UInt64(byte - 87)
+      default: return nil
+      }
+      let (product, overflow) = value.multipliedReportingOverflow(by: radix)
+      guard !overflow, product <= .max - digit else { return nil }
+      value = product + digit
+    }
+    return value
   }
 
   static func invalidArguments() {
@@ -148,48 +203,51 @@ enum Program {
     )
     Capabilities.delete(240)
   }
+}
 
-  /// 100 000 calls with random numbers (all but exit and threadExit) and
-  /// arguments; returns how many gave a result outside the ABI.
-  static func randomCalls() -> Int {
-    var generator = XorShift(seed: 0x9E37_79B9_7F4A_7C15)
-    func random() -> UInt64 { generator.next() }
-    let highest = UInt64(SystemCallNumber.allCases.count)
-    var ok = 0
-    var errors = [Int](repeating: 0, count: SystemCallError.allCases.count + 1)
-    var other = 0
-    for _ in 0..<100_000 {
-      var number = random() % (highest + 1)
-      if number == highest { number = 100 + random() % 1000 }
-      if number == SystemCallNumber.exit.rawValue || number == SystemCallNumber.threadExit.rawValue
-      {
-        number = SystemCallNumber.yield.rawValue
-      }
-      // A third of the pointers point into user space, the rest anywhere.
-      var args: [UInt64] = []
-      for _ in 0..<6 {
-        let r = random()
-        args.append(r % 3 == 0 ? 0x0000_0100_0000_0000 + r % (1 << 30) : r)
-      }
-      if number == SystemCallNumber.consoleWrite.rawValue { args[1] %= 64 }  // short accidental output
-      let result = System.raw(number, args)
-      if result >= 0 {
-        ok += 1
-      } else if let error = SystemCallError(rawValue: result) {
-        errors[Int(-result)] += 1
-        _ = error
-      } else {
-        other += 1
-      }
+extension Program {
+  nonisolated(unsafe) static var lineCycles: UInt64 = 0
+
+  /// An empty console write must not keep the console from other CPUs:
+  /// the kernel took its lock for it and kept it until a newline (as for
+  /// half a line), so another CPU's next line waited the lock's full
+  /// second (fuzzer finding; with one CPU there is nothing to check).
+  static func emptyWrite() {
+    if System.raw(SystemCallNumber.consoleWrite.rawValue, [0x0000_2000_0000_0000, 0]) != 0 {
+      print("badcalls: a console write of nothing did not return 0")
+      failures += 1
     }
-    var line = "\nbadcalls: 100000 random calls: \(ok) ok"
-    for error in SystemCallError.allCases where errors[Int(-error.rawValue)] > 0 {
-      line += ", \(errors[Int(-error.rawValue)]) \(error.name)"
+    guard Threads.otherCPU() != nil else { return }
+    guard Threads.startElsewhere(slot: 243, timedLine) else {
+      print("badcalls: cannot start the empty-write check's thread")
+      failures += 1
+      return
     }
-    print(line + ", \(other) other")
-    return other
+    var spins = 0
+    while lineCycles == 0 && spins < 1_000_000 {
+      System.call(.yield)
+      spins += 1
+    }
+    Capabilities.delete(243)
+    // The lock's wait is a second, 2.6e9 cycles on the machine this runs
+    // on; a loaded machine (or the LWK's shipped write) takes a few
+    // tenths at worst.
+    if lineCycles == 0 || lineCycles > 1_500_000_000 {
+      print("badcalls: an empty write held the console for \(lineCycles) cycles")
+      failures += 1
+    }
   }
 }
+
+let timedLine: @convention(c) (UInt64) -> Void = { _ in
+  let start = user_rdtsc()
+  let line: StaticString = "badcalls: a line from another CPU after an empty write\n"
+  System.write(UnsafeRawBufferPointer(start: line.utf8Start, count: line.utf8CodeUnitCount))
+  Program.lineCycles = max(user_rdtsc() - start, 1)
+}
+
+/// Some mapped code of this program (readable, not writable).
+let codeAddress: @convention(c) (UInt64) -> Void = { _ in }
 
 let abortedWaiter: @convention(c) (UInt64) -> Void = { slot in
   Program.waiterResult = IPC.receive(slot).status
