@@ -126,6 +126,8 @@ enum Panic {
       // A fault while reporting: say nothing more, just stop.
       stop()
     }
+    // The service instance's watchdog sees this at its next check.
+    if KernelInstance.kind == .lwk { LWKWatchdog.failing(.panic) }
     // The report goes out whole, not cut into another CPU's line (the
     // other instance's too: the lock is per machine). The wait is bounded:
     // a CPU that stopped holding the line is taken over.

@@ -12,6 +12,8 @@ enum Timer {
   }
 
   static func tick() {
-    processors[Processor.currentIndex].ticks.add(1, ordering: .relaxed)
+    let cpu = Processor.currentIndex
+    let (count, _) = processors[cpu].ticks.add(1, ordering: .relaxed)
+    if cpu == 0 { LWKWatchdog.tick(count) }
   }
 }

@@ -43,12 +43,15 @@ enum LWKControl {
     case full
     case timedOut
     case malformedReply(String)
+    /// It failed (`LWKWatchdog`) before or while we waited.
+    case failed
 
     var description: String {
       switch self {
       case .noInstance(let why): "there is no LWK instance: " + why
       case .full: "the LWK control queue is full"
       case .timedOut: "the LWK instance did not answer within 10 s"
+      case .failed: "the LWK instance has failed (" + LWKWatchdog.detected.description + ")"
       case .malformedReply(let why): "malformed reply from the LWK instance: " + why
       }
     }
@@ -99,6 +102,10 @@ enum LWKControl {
     payload: ByteView = ByteView(base: nil, count: 0), received: (ByteView) -> Void = { _ in }
   ) -> Result<ControlMessage, Failure> {
     guard payload.count <= slotSize - ControlMessage.byteCount else { return .failure(.full) }
+    if SharedRegion.lwkState == .failed {
+      LWKWatchdog.noticeDeclaredFailure()
+      return .failure(.failed)
+    }
     guard SharedRegion.lwkState == .up, let requests, let replies, let server else {
       return .failure(
         .noInstance(LWKLoader.absence ?? "its state is \(SharedRegion.lwkState.description)"))
@@ -131,13 +138,32 @@ enum LWKControl {
     while x86_rdtsc() < deadline {
       var answer: Result<ControlMessage, ControlMessageError>? = nil
       var rest = 0
+      var corrupt = false
       bytes.withUnsafeMutableBytes { buffer in
-        if case .message(let length) = replies.dequeue(into: buffer) {
+        switch replies.dequeue(into: buffer) {
+        case .message(let length):
           _ = replies.markConsumed()
           let (message, after) = split(UnsafeRawBufferPointer(buffer), length: length)
           answer = ControlMessage.decode(message)
           rest = after.count
+        case .malformed:
+          _ = replies.markConsumed()
+          corrupt = true
+        default: break
         }
+      }
+      // A slot only corrupted memory could hold: the instance that
+      // writes the queue is not to be trusted any more.
+      if corrupt {
+        let interrupts = x86_read_rflags() & (1 << 9) != 0
+        x86_cli()
+        LWKWatchdog.declare(.corruptRing)
+        if interrupts { x86_sti() }
+        return .failure(.failed)
+      }
+      if SharedRegion.lwkState == .failed {
+        LWKWatchdog.noticeDeclaredFailure()
+        return .failure(.failed)
       }
       switch answer {
       case .success(let reply) where reply.tag == tag:
@@ -221,12 +247,35 @@ enum LWKControl {
     var bytes = [UInt8](repeating: 0, count: ControlMessage.byteCount)
     _ = bytes.withUnsafeMutableBytes { reply.encode(into: $0) }
     bytes += payload.prefix(slotSize - ControlMessage.byteCount)
+    let crash = reply.code == ControlMessage.Status.ok.rawValue ? crashRequested(message) : 0
+    if crash == 3 {
+      // The "reply" is a slot no healthy instance writes.
+      LWKWatchdog.failing(.corruptRing)
+      _ = replies?.enqueueCorruptSlot()
+      return
+    }
     bytes.withUnsafeBytes { buffer in
       // The service polls for replies: no doorbell, whatever the queue says.
       if replies?.enqueue(buffer) == .full {
         print("lwk: reply queue full; a reply to tag \(reply.tag) is lost")
       }
     }
+    switch crash {
+    case 1: Panic.halt(because: "lwk crash panic: a panic asked for from the service's shell")
+    case 2:
+      // Interrupts off, forever: no heartbeat, no doorbell, nothing.
+      LWKWatchdog.failing(.hang)
+      x86_cli()
+      while true { x86_pause() }
+    default: break
+    }
+  }
+
+  /// The `lwk crash` mode of a valid crash request (0: not one).
+  static func crashRequested(_ message: ByteView) -> UInt64 {
+    guard case .success(let request) = ControlMessage.decode(message), request.kind == .crash
+    else { return 0 }
+    return request.words.0
   }
 }
 
@@ -238,6 +287,7 @@ extension LWKControl {
     if KernelInstance.kind == .service {
       FunctionShipping.serveDoorbell()
     } else if let thread = serverThread, thread.cpu == Processor.currentIndex {
+      LWKWatchdog.beat()
       Scheduler.wake(thread)
     }
   }

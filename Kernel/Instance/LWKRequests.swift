@@ -70,6 +70,10 @@ enum LWKRequests {
     case .capabilityBundle:
       // Served with its bundle by LWKControl.answer; without one it is garbage.
       return .reply(.refused, tag: request.tag)
+    case .crash:
+      // Carried out by LWKControl.answer once the reply is on its way.
+      guard (1...3).contains(request.words.0) else { return .reply(.refused, tag: request.tag) }
+      return .reply(.ok, tag: request.tag)
     case nil:
       print("lwk: unknown control request \(request.code); refused")
       return .reply(.refused, tag: request.tag)

@@ -6,7 +6,8 @@ import X86
 ///
 ///     0x000000  status page: COM1's line lock (+0), the LWK instance's state
 ///               (+8), the control thread's words (+16), the shipping ring's
-///               address (+32), one state byte per CPU (+0x100, up to 256
+///               address (+32), the LWK's heartbeat (+40), why it failed
+///               (+48) and its TSC then (+56), one state byte per CPU (+0x100, up to 256
 ///               CPUs), each LWK CPU's reply ring address (+0x200, a word
 ///               per CPU); the rings themselves are DTU rings in the node
 ///               ring regions (`FunctionShipping`)
@@ -52,6 +53,21 @@ enum SharedRegion {
   /// The console's line-lock word (per machine: both instances print).
   static var consoleLockWord: UnsafeMutablePointer<UInt64>? {
     pointer(statusOffset)?.assumingMemoryBound(to: UInt64.self)
+  }
+
+  /// Bumped by the LWK's control CPU at each of the watchdog's pings.
+  static var heartbeatWord: UnsafeMutablePointer<UInt64>? {
+    pointer(statusOffset + 40)?.assumingMemoryBound(to: UInt64.self)
+  }
+
+  /// Why the LWK instance failed (an `LWKWatchdog.Failure`), and the TSC
+  /// when it said so (panic) or began to fail (an injected hang: for the
+  /// detection time only).
+  static var failureWord: UnsafeMutablePointer<UInt64>? {
+    pointer(statusOffset + 48)?.assumingMemoryBound(to: UInt64.self)
+  }
+  static var failureTimeWord: UnsafeMutablePointer<UInt64>? {
+    pointer(statusOffset + 56)?.assumingMemoryBound(to: UInt64.self)
   }
 
   /// The LWK instance's state as it publishes it.

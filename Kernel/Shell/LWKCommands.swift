@@ -6,7 +6,7 @@ import X86
 /// what it has to show itself.
 enum LWKCommands {
   static let usage =
-    "usage: lwk [status] | lwk run [-c CPU] MODULE [ARG...] [&] | lwk wait PID | lwk ps | lwk kill PID | lwk caps PID | lwk mem [mark|since] | lwk eps [NODE] | lwk dtu | lwk ping [N] | lwk poke ADDRESS [VALUE]"
+    "usage: lwk [status] | lwk run [-c CPU] MODULE [ARG...] [&] | lwk wait PID | lwk ps | lwk kill PID | lwk caps PID | lwk mem [mark|since] | lwk eps [NODE] | lwk dtu | lwk ping [N] | lwk poke ADDRESS [VALUE] | lwk crash panic|hang|corrupt-ring"
 
   static func lwk(_ arguments: [String]) {
     guard let sub = arguments.first else { return status() }
@@ -18,6 +18,7 @@ enum LWKCommands {
     case "mem" where rest == ["mark"]: simple(.memory, 1)
     case "mem" where rest == ["since"]: simple(.memory, 2)
     case "poke": poke(rest)
+    case "crash": crash(rest)
     case "run": run(rest)
     case "ps" where rest.isEmpty: simple(.processes, 0)
     case "eps" where rest.isEmpty: simple(.endpoints, 0)
@@ -58,6 +59,12 @@ enum LWKCommands {
       "LWK instance: \(SharedRegion.lwkState.description), CPUs \(CPUCommands.cpuList(online)) online of \(CPUCommands.cpuList(lwkCPUs.map { $0.index }))"
     )
     if let absence = LWKLoader.absence { print("  why: \(absence)") }
+    if LWKWatchdog.detected != .none {
+      print("  failed: \(LWKWatchdog.detected.description)\(LWKWatchdog.detectionText)")
+    }
+    print(
+      "  watchdog: a ping every \(LWKWatchdog.period * 1000 / Timer.hertz) ms, a hang declared after \(LWKWatchdog.missedLimit + 1) pings without a heartbeat; failures detected: \(LWKWatchdog.failures)"
+    )
     if let image = LWKLoader.image {
       print(
         "  private .data/.bss and boot page tables: \(hex(image.region.base))-\(hex(image.region.end - 1)) (\(formatSize(image.region.length)))"
@@ -79,6 +86,29 @@ enum LWKCommands {
       print(
         "  control requests: \(s.enqueued) sent, \(x86_load_acquire(served)) served, \(s.pending) pending, doorbells rung: \(s.ipisRequested); control thread \(doing)"
       )
+    }
+  }
+
+  static let crashUsage = "usage: lwk crash panic|hang|corrupt-ring"
+
+  /// `lwk crash MODE`: fault injection. The LWK instance answers, then
+  /// panics, hangs with interrupts off, or answers with a corrupted slot of
+  /// its reply queue; the watchdog must notice, and the service carry on.
+  static func crash(_ arguments: [String]) {
+    let mode: UInt64
+    switch arguments.count == 1 ? arguments[0] : "" {
+    case "panic": mode = 1
+    case "hang": mode = 2
+    case "corrupt-ring": mode = 3
+    default:
+      print(crashUsage)
+      return
+    }
+    switch LWKControl.call(.crash, (mode, 0, 0, 0)) {
+    case .success(let reply) where reply.status == .ok:
+      print("lwk crash: the LWK instance acknowledged; the watchdog is to notice")
+    case .success: print("lwk crash: refused by the LWK instance")
+    case .failure(let failure): print("lwk crash: \(failure.description)")
     }
   }
 
@@ -173,6 +203,10 @@ enum LWKCommands {
     for (i, word) in words.dropFirst().enumerated() { argument += (i == 0 ? "" : " ") + word }
     guard let module = ProgramLoader.module(named: name) else {
       print("lwk run: no module named \"\(name)\" (see lsmod)")
+      return
+    }
+    if SharedRegion.lwkState == .failed {
+      print("lwk run: " + LWKControl.Failure.failed.description)
       return
     }
     guard SharedRegion.lwkState == .up else {

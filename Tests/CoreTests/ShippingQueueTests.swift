@@ -228,6 +228,17 @@ private func message(_ tag: Int, length: Int) -> [UInt8] {
     #expect(queue.pending == 0 && queue.occupied == 0)
   }
 
+  @Test func anInjectedCorruptSlotIsFoundMalformedAndTheQueueGoesOn() {
+    let (_, queue) = SharedRegion.queue(slotSize: 16, capacity: 4)
+    #expect(queue.enqueueCorruptSlot() == .enqueued(raiseIPI: true))
+    _ = queue.enqueue(message(2, length: 8))
+    var buffer = [UInt8](repeating: 0, count: 16)
+    let first = buffer.withUnsafeMutableBytes { queue.dequeue(into: $0) }
+    #expect(first == .malformed(length: UInt32.max))
+    let (report, messages) = queue.drainAll()
+    #expect(report.handled == 1 && messages == [message(2, length: 8)])
+  }
+
   @Test func aCorruptSequenceEndsInAStallNotAHang() {
     let (region, queue) = SharedRegion.queue(slotSize: 16, capacity: 4)
     _ = queue.enqueue(message(1, length: 8))

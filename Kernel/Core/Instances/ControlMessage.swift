@@ -67,6 +67,10 @@ public struct ControlMessage: Equatable, Sendable {
     /// revocation of endpoint capabilities between the instances); the
     /// reply is ok with the LWK's bundle after it.
     case capabilityBundle = 16
+    /// Fault injection (`lwk crash`): after answering, the LWK instance
+    /// panics (words[0] = 1) or hangs with interrupts off (2); for 3 its
+    /// answer is a corrupted reply-queue slot.
+    case crash = 17
   }
 
   /// How a request went.

@@ -441,6 +441,17 @@ public struct ShippingQueue: @unchecked Sendable {
     return .enqueued(raiseIPI: false)
   }
 
+  /// Fault injection (`lwk crash corrupt-ring`): publishes a slot whose
+  /// length word is larger than any slot, as corrupted memory would leave
+  /// it; the consumer's `dequeue` finds it `.malformed`.
+  public func enqueueCorruptSlot() -> ShippingEnqueueResult {
+    enqueue(byteCount: 0) { payload in
+      // The length word is in the slot's header, just before the payload.
+      (payload.baseAddress! - Self.slotHeaderBytes).storeBytes(
+        of: UInt32.max, toByteOffset: 8, as: UInt32.self)
+    }
+  }
+
   /// Copies `bytes` into a slot; see `enqueue(byteCount:_:)`.
   public func enqueue(_ bytes: UnsafeRawBufferPointer) -> ShippingEnqueueResult {
     enqueue(byteCount: bytes.count) { slot in

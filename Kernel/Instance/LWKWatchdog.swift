@@ -1,0 +1,133 @@
+import X86
+
+/// The service instance's watch over the LWK instance, which shares nothing
+/// with it but a region of memory and can fail on its own (mOS and the
+/// multikernel papers: one instance's failure must not take the other
+/// down). Three failures are told apart:
+///
+/// - a panic: the LWK's panic path marks the shared state `failed` itself;
+/// - a hang: every `period` ticks of the service's boot CPU the watchdog
+///   rings the LWK control CPU's doorbell, whose handler bumps a heartbeat
+///   word; `missedLimit` periods without a beat mean the CPU no longer takes
+///   interrupts (only the control CPU is pinged: the others run tickless
+///   programs that must not be disturbed);
+/// - a corrupted ring: the control queue's reader finds a slot no healthy
+///   instance could have written (`LWKControl.call`).
+///
+/// Once failed, the LWK is asked nothing more: control calls and
+/// cross-instance exchanges fail at once (or, already waiting, within a
+/// period), and the shell says so.
+enum LWKWatchdog {
+  enum Failure: UInt64 {
+    case none = 0
+    case panic = 1
+    case hang = 2
+    case corruptRing = 3
+
+    var description: String {
+      switch self {
+      case .none: "none"
+      case .panic: "a kernel panic"
+      case .hang: "a hang (no heartbeat)"
+      case .corruptRing: "a corrupted reply queue"
+      }
+    }
+  }
+
+  /// Timer ticks (100 Hz) between pings: 100 ms.
+  static let period: UInt64 = 10
+  /// Pings left unanswered before a hang is declared at the next check:
+  /// a hang is detected within (missedLimit + 2) × period, 500 ms.
+  static let missedLimit = 3
+
+  nonisolated(unsafe) static var lastBeat: UInt64 = 0
+  nonisolated(unsafe) static var missed = 0
+  /// What the watchdog concluded (on this side), and how long after the
+  /// failure it did, in TSC cycles (nil: not measured).
+  nonisolated(unsafe) static var detected: Failure = .none
+  nonisolated(unsafe) static var detectionCycles: UInt64? = nil
+  /// Failures detected since boot.
+  nonisolated(unsafe) static var failures = 0
+
+  /// The boot CPU's timer tick (interrupts off). Cheap when nothing is due.
+  static func tick(_ count: UInt64) {
+    guard KernelInstance.kind == .service, count % period == 0, detected == .none,
+      let server = LWKControl.server
+    else { return }
+    switch SharedRegion.lwkState {
+    case .up: break
+    case .failed:
+      noticeDeclaredFailure()
+      return
+    case .absent, .booting: return
+    }
+    let beat = x86_load_relaxed(SharedRegion.heartbeatWord!)
+    if beat != lastBeat {
+      lastBeat = beat
+      missed = 0
+    } else {
+      missed += 1
+      if missed > missedLimit {
+        declare(.hang)
+        return
+      }
+    }
+    LocalAPIC.send(
+      to: server.apicID, command: UInt32(InterruptVector.doorbell) | LocalAPIC.deliveryFixed)
+  }
+
+  /// Service side: the LWK marked itself failed (its panic path); the
+  /// first to see it (the tick, or a control call) declares it here.
+  static func noticeDeclaredFailure() {
+    let interrupts = x86_read_rflags() & (1 << 9) != 0
+    x86_cli()
+    let recorded = SharedRegion.failureWord.map { x86_load_relaxed($0) } ?? 0
+    declare(Failure(rawValue: recorded) ?? .panic)
+    if interrupts { x86_sti() }
+  }
+
+  /// LWK side, in the doorbell handler of the control CPU.
+  static func beat() {
+    guard let word = SharedRegion.heartbeatWord else { return }
+    x86_store_release(word, x86_load_relaxed(word) &+ 1)
+  }
+
+  /// LWK side: the instance is failing for `reason` (from its panic path:
+  /// no allocation). Only a panic is declared by the LWK itself; an
+  /// injected hang or corruption is only timed, for the detection figure.
+  static func failing(_ reason: Failure) {
+    guard let time = SharedRegion.failureTimeWord, let word = SharedRegion.failureWord else {
+      return
+    }
+    x86_store_release(time, x86_rdtsc())
+    guard reason == .panic else { return }
+    x86_store_release(word, reason.rawValue)
+    SharedRegion.lwkState = .failed
+  }
+
+  /// Service side (interrupts off): the LWK instance has failed. From now
+  /// on nothing is asked of it; the shell is told (from interrupt context
+  /// too).
+  static func declare(_ reason: Failure) {
+    guard detected == .none else { return }
+    detected = reason
+    failures += 1
+    if let word = SharedRegion.failureWord { x86_store_release(word, reason.rawValue) }
+    SharedRegion.lwkState = .failed
+    let began = SharedRegion.failureTimeWord.map { x86_load_relaxed($0) } ?? 0
+    let now = x86_rdtsc()
+    detectionCycles = began != 0 && began < now ? now - began : nil
+    let line = "\nlwk: the LWK instance failed: \(reason.description)\(detectionText)\n"
+    var bytes = Array(line.utf8)
+    bytes.withUnsafeMutableBytes { buffer in
+      ConsoleLock.writeFromInterrupt(
+        ByteView(base: UnsafeRawPointer(buffer.baseAddress), count: buffer.count))
+    }
+  }
+
+  /// ", detected after N ms" when the failure's start is known.
+  static var detectionText: String {
+    guard let cycles = detectionCycles else { return "" }
+    return ", detected after \(cycles / max(Clock.tscKHz, 1)) ms"
+  }
+}
