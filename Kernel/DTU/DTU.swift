@@ -525,6 +525,43 @@ enum DTU {
     freeRingIfUnused(endpoint)
   }
 
+  /// The other instance failed and is to be started afresh (`lwk
+  /// restart`, under KernelLock, its CPUs stopped): everything that
+  /// crossed to it goes here, with no message to it. Our send endpoints
+  /// into its rings are taken back as if their rings' owners had revoked
+  /// them (every capability, mappings to the sink: a program's next send
+  /// finds its capability gone); its senders' channels on our rings are
+  /// revoked and given back (what they published stays readable). Without
+  /// this, a new instance's rings, which reuse the old one's pages, would
+  /// be reachable through stale mappings. Returns how many of each went.
+  static func forgetOtherInstance() -> (ours: Int, theirs: Int) {
+    var ours: [RemoteSendEndpoint] = []
+    for case .remoteSendEndpoint(let remote) in KernelObjects.table where !remote.revokedByRing {
+      ours.append(remote)
+    }
+    for remote in ours {
+      remote.revokedByRing = true
+      // An imported one's record dies with the instance that granted it.
+      remote.record = nil
+      if let object = remote.object {
+        ProcessCapabilities.system.removeAll(of: object, into: &KernelObjects.scratch)
+        _ = KernelObjects.applyScratch()
+      } else {
+        destroy(remote)
+      }
+    }
+    var theirs = 0
+    for endpoint in allReceiveEndpoints() {
+      for send in endpoint.remoteSenders {
+        if let remote = send.remoteReply { unmap(&remote.mappings, through: nil, sink: true) }
+        finishRevoking(send, of: endpoint)
+        theirs += 1
+      }
+      if !endpoint.destroyed { wake(endpoint) }
+    }
+    return (ours.count, theirs)
+  }
+
   /// The other kernel's ring owner takes back its sender on `channel` of
   /// the ring at `ring`: every capability to it here goes, wherever it was
   /// copied, and with the last one its mappings (to the sink) and its reply

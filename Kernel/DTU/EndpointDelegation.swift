@@ -510,6 +510,20 @@ enum EndpointDelegation {
     }
   }
 
+  /// The other instance failed and is to be started afresh (under
+  /// KernelLock): nothing queued for it, or waiting for its grants, will
+  /// ever be answered. Records of its capabilities in the directory stay
+  /// (a revoke of their parent waits for it in vain, bounded); local
+  /// endpoints derived from them went with `DTU.forgetOtherInstance`.
+  static func forgetOtherInstance() {
+    outgoing.removeAll()
+    grants.removeAll()
+    for index in imports.indices where imports[index].outcome == nil {
+      imports[index].outcome = SystemCallError.noSuchCapability.rawValue
+    }
+    stalled = false
+  }
+
   /// After work under the lock that may have queued messages.
   static func pumpIfQueued() {
     if KernelLock.held({ !outgoing.isEmpty }) { pump() }
@@ -584,6 +598,7 @@ enum EndpointDelegation {
       if KernelLock.held(done) { return true }
       let now = x86_rdtsc()
       if now > deadline { return false }
+      if KernelInstance.kind == .service && SharedRegion.lwkState == .failed { return false }
       pump(poll: now >= nextPoll)
       if now >= nextPoll { nextPoll = now + interval }
       if KernelLock.held(done) { return true }

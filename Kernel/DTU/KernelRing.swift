@@ -25,6 +25,15 @@ struct KernelRing {
     return ring
   }
 
+  /// Gives the ring's pages back (no sender or receiver may use it any
+  /// more: the other instance's CPUs are stopped).
+  func free() {
+    KernelRing.all.removeAll { $0.physical == physical }
+    if let region = NodeRings.regions.firstIndex(where: { $0.range.contains(physical) }) {
+      NodeRings.regions[region].pages.free(physical, pages: pages)
+    }
+  }
+
   /// Binds channel `channel` (its whole page of slots) for a sender whose
   /// messages carry `label`.
   func bind(_ channel: Int, label: UInt64) -> Bool {

@@ -90,6 +90,7 @@ enum FunctionShipping {
   /// CPU's node, a channel for each LWK CPU (at most 32: CPUs beyond have
   /// none and cannot ship), its address in the shared region.
   static func format(lwkCPUs: [Processor]) -> Bool {
+    forgetLWK()
     replySenders = Array(repeating: nil, count: processors.count)
     let shipping = lwkCPUs.prefix(ReceiveEndpointLayout.maximumChannels)
     // A page of slots per channel, and a power of two of channels.
@@ -109,10 +110,34 @@ enum FunctionShipping {
     }
     guard let receiver = ring.receiver() else { return false }
     server = place(receiver)
+    shippingRing = ring
     // Asleep until the first request: that one rings the doorbell.
     guard server?.pointee.prepareToSleep() == true else { return false }
     x86_store_release(word, ring.physical)
     return true
+  }
+
+  /// Service side: the shipping ring, for `forgetLWK`.
+  nonisolated(unsafe) static var shippingRing: KernelRing? = nil
+
+  /// Service side: a failed LWK instance is to be started afresh (its CPUs
+  /// stopped): what its requests left here goes, and the shipping ring with
+  /// the old instance's unread requests in it; `format` makes a new one.
+  static func forgetLWK() {
+    let interruptsWereOn = x86_read_rflags() & (1 << 9) != 0
+    x86_cli()
+    defer { if interruptsWereOn { x86_sti() } }
+    pendingReads.removeAll()
+    lwkProcesses.removeAll()
+    if let old = server {
+      server = nil
+      old.deinitialize(count: 1)
+      old.deallocate()
+    }
+    if let ring = shippingRing {
+      shippingRing = nil
+      ring.free()
+    }
   }
 
   /// LWK side: attaches each of its CPUs to its channel of the shipping

@@ -86,6 +86,17 @@ enum LWKWatchdog {
     if interrupts { x86_sti() }
   }
 
+  /// After a restart: watching a new instance.
+  static func reset() {
+    let interruptsWereOn = x86_read_rflags() & (1 << 9) != 0
+    x86_cli()
+    lastBeat = 0
+    missed = 0
+    detectionCycles = nil
+    detected = .none
+    if interruptsWereOn { x86_sti() }
+  }
+
   /// LWK side, in the doorbell handler of the control CPU.
   static func beat() {
     guard let word = SharedRegion.heartbeatWord else { return }

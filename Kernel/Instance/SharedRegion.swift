@@ -115,6 +115,16 @@ enum SharedRegion {
     return pointer(statusOffset + 0x100 + UInt64(cpu))?.assumingMemoryBound(to: UInt8.self)
   }
 
+  /// Clears what a failed LWK instance left in the status page (its
+  /// state, heartbeat, failure, control words, ring addresses), before it
+  /// is started afresh. The console lock is left alone: the service may
+  /// hold it.
+  static func forgetLWK() {
+    guard let status = pointer(statusOffset) else { return }
+    (status + 8).initializeMemory(as: UInt8.self, repeating: 0, count: 56)
+    (status + 0x200).initializeMemory(as: UInt8.self, repeating: 0, count: 256 * 8)
+  }
+
   /// Formats a new region: everything zero (console free, no LWK).
   static func format(_ range: PhysicalRange) -> Bool {
     guard range.length >= minimumBytes, let start = PhysicalMemory.pointer(range.base) else {

@@ -6,7 +6,7 @@ import X86
 /// what it has to show itself.
 enum LWKCommands {
   static let usage =
-    "usage: lwk [status] | lwk run [-c CPU] MODULE [ARG...] [&] | lwk wait PID | lwk ps | lwk kill PID | lwk caps PID | lwk mem [mark|since] | lwk eps [NODE] | lwk dtu | lwk ping [N] | lwk poke ADDRESS [VALUE] | lwk crash panic|hang|corrupt-ring"
+    "usage: lwk [status] | lwk run [-c CPU] MODULE [ARG...] [&] | lwk wait PID | lwk ps | lwk kill PID | lwk caps PID | lwk mem [mark|since] | lwk eps [NODE] | lwk dtu | lwk ping [N] | lwk poke ADDRESS [VALUE] | lwk crash panic|hang|corrupt-ring | lwk restart"
 
   static func lwk(_ arguments: [String]) {
     guard let sub = arguments.first else { return status() }
@@ -19,6 +19,8 @@ enum LWKCommands {
     case "mem" where rest == ["since"]: simple(.memory, 2)
     case "poke": poke(rest)
     case "crash": crash(rest)
+    case "restart" where rest.isEmpty:
+      for line in LWKRestart.restart() { print(line) }
     case "run": run(rest)
     case "ps" where rest.isEmpty: simple(.processes, 0)
     case "eps" where rest.isEmpty: simple(.endpoints, 0)
