@@ -24,6 +24,19 @@ final class IRQSpinLock {
     return interruptsWereOn
   }
 
+  /// Takes the lock only if it is free (interrupts off while held); nil
+  /// when another CPU holds it.
+  func tryLock() -> Bool? {
+    let interruptsWereOn = x86_read_rflags() & (1 << 9) != 0
+    x86_cli()
+    guard held.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged
+    else {
+      if interruptsWereOn { x86_sti() }
+      return nil
+    }
+    return interruptsWereOn
+  }
+
   func unlock(_ interruptsWereOn: Bool) {
     held.store(false, ordering: .releasing)
     if interruptsWereOn { x86_sti() }

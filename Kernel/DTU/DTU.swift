@@ -525,9 +525,9 @@ enum DTU {
     freeRingIfUnused(endpoint)
   }
 
-  /// The other instance failed and is to be started afresh (`lwk
-  /// restart`, under KernelLock, its CPUs stopped): everything that
-  /// crossed to it goes here, with no message to it. Our send endpoints
+  /// The other instance failed (the watchdog, as soon as it can take
+  /// KernelLock; again at `lwk restart`, with its CPUs stopped): everything
+  /// that crossed to it goes here, with no message to it. Our send endpoints
   /// into its rings are taken back as if their rings' owners had revoked
   /// them (every capability, mappings to the sink: a program's next send
   /// finds its capability gone); its senders' channels on our rings are
@@ -551,13 +551,21 @@ enum DTU {
       }
     }
     var theirs = 0
-    for endpoint in allReceiveEndpoints() {
+    for endpoint in allReceiveEndpoints() where !endpoint.remoteSenders.isEmpty {
       for send in endpoint.remoteSenders {
         if let remote = send.remoteReply { unmap(&remote.mappings, through: nil, sink: true) }
         finishRevoking(send, of: endpoint)
         theirs += 1
       }
-      if !endpoint.destroyed { wake(endpoint) }
+      guard !endpoint.destroyed else { continue }
+      endpoint.lostSendersToFailure = true
+      // A waiter with no sender left learns it now (dtuWait's result).
+      if let waiter = endpoint.waiter, !endpoint.hasSenders {
+        endpoint.waiter = nil
+        waiter.userFrame.pointee.rax = UInt64(
+          bitPattern: SystemCallError.otherInstanceFailed.rawValue)
+        Scheduler.wake(waiter)
+      }
     }
     return (ours.count, theirs)
   }

@@ -36,6 +36,11 @@ final class ReceiveEndpoint {
   var replyBindings: Int {
     channels.reduce(0) { $0 + ($1?.isReplyChannel == true ? 1 : 0) }
   }
+  /// It had senders of the other instance when that instance failed:
+  /// waiting on it with no sender left is an error, not a hang.
+  var lostSendersToFailure = false
+  /// Whether a channel is bound for a sender (of either instance).
+  var hasSenders: Bool { channels.contains { $0 != nil && $0?.isReplyChannel != true } }
   /// The name `dtuPublish` gave it (0: none).
   var name: UInt64 = 0
   /// A dtuRevokeSenders is running (another one joins it), and how many

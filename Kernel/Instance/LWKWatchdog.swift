@@ -51,9 +51,9 @@ enum LWKWatchdog {
 
   /// The boot CPU's timer tick (interrupts off). Cheap when nothing is due.
   static func tick(_ count: UInt64) {
-    guard KernelInstance.kind == .service, count % period == 0, detected == .none,
-      let server = LWKControl.server
-    else { return }
+    guard KernelInstance.kind == .service, count % period == 0 else { return }
+    if containmentPending { contain() }
+    guard detected == .none, let server = LWKControl.server else { return }
     switch SharedRegion.lwkState {
     case .up: break
     case .failed:
@@ -86,12 +86,33 @@ enum LWKWatchdog {
     if interrupts { x86_sti() }
   }
 
+  /// Set when a failure is declared, until `contain` has run.
+  nonisolated(unsafe) static var containmentPending = false
+  /// What the containment took back: our send endpoints into its rings,
+  /// and its channels on ours.
+  nonisolated(unsafe) static var contained: (ours: Int, theirs: Int) = (0, 0)
+
+  /// Ends what crossed to the failed instance (DTU.forgetOtherInstance):
+  /// from the tick, only when KernelLock is free (the interrupted code
+  /// holds none: the lock keeps interrupts off), so it never waits in an
+  /// interrupt; otherwise at the next tick.
+  static func contain() {
+    guard let interrupts = KernelLock.tryAcquire() else { return }
+    let taken = DTU.forgetOtherInstance()
+    EndpointDelegation.forgetOtherInstance()
+    KernelLock.release(interrupts)
+    contained = (contained.ours + taken.ours, contained.theirs + taken.theirs)
+    containmentPending = false
+  }
+
   /// After a restart: watching a new instance.
   static func reset() {
     let interruptsWereOn = x86_read_rflags() & (1 << 9) != 0
     x86_cli()
     lastBeat = 0
     missed = 0
+    containmentPending = false
+    contained = (0, 0)
     detectionCycles = nil
     detected = .none
     if interruptsWereOn { x86_sti() }
@@ -123,6 +144,7 @@ enum LWKWatchdog {
     guard detected == .none else { return }
     detected = reason
     failures += 1
+    containmentPending = true
     if let word = SharedRegion.failureWord { x86_store_release(word, reason.rawValue) }
     SharedRegion.lwkState = .failed
     let began = SharedRegion.failureTimeWord.map { x86_load_relaxed($0) } ?? 0

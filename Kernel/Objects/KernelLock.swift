@@ -8,6 +8,7 @@ enum KernelLock {
 
   static func acquire() -> Bool { lock.lock() }
   static func release(_ interruptsWereOn: Bool) { lock.unlock(interruptsWereOn) }
+  static func tryAcquire() -> Bool? { lock.tryLock() }
 
   static func held<T>(_ body: () -> T) -> T {
     let interrupts = lock.lock()

@@ -63,6 +63,12 @@ enum LWKCommands {
     if let absence = LWKLoader.absence { print("  why: \(absence)") }
     if LWKWatchdog.detected != .none {
       print("  failed: \(LWKWatchdog.detected.description)\(LWKWatchdog.detectionText)")
+      let taken = LWKWatchdog.contained
+      print(
+        LWKWatchdog.containmentPending
+          ? "  contained: not yet"
+          : "  contained: \(taken.ours) send endpoints into its rings and \(taken.theirs) of its channels on ours taken back"
+      )
     }
     print(
       "  watchdog: a ping every \(LWKWatchdog.period * 1000 / Timer.hertz) ms, a hang declared after \(LWKWatchdog.missedLimit + 1) pings without a heartbeat; failures detected: \(LWKWatchdog.failures)"

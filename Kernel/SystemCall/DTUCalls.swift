@@ -432,6 +432,10 @@ enum DTUCalls {
       if case .failure(let error) = found { return error.rawValue }
       return SystemCallError.invalidObject.rawValue
     }
+    if endpoint.lostSendersToFailure && !endpoint.hasSenders {
+      KernelLock.release(interrupts)
+      return SystemCallError.otherInstanceFailed.rawValue
+    }
     guard endpoint.control.mayBlock, endpoint.waiter == nil else {
       endpoint.control.clearSleeping()
       KernelLock.release(interrupts)

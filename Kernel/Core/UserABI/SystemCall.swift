@@ -326,6 +326,9 @@ public enum SystemCallError: Int64, CaseIterable, Error {
   /// The capability ID names no capability (never made, or revoked), or
   /// one that is not the caller's to revoke.
   case noSuchCapability = -39
+  /// The other kernel instance failed: what crossed to it is gone (a
+  /// receive endpoint whose only senders were there has none left).
+  case otherInstanceFailed = -40
 
   public var name: String {
     switch self {
@@ -367,6 +370,7 @@ public enum SystemCallError: Int64, CaseIterable, Error {
     case .outOfWindow: "outside the window"
     case .noSuchName: "no endpoint published under that name"
     case .noSuchCapability: "no such capability"
+    case .otherInstanceFailed: "the other kernel instance failed"
     case .writeAndExecute: "write and execute"
     }
   }

@@ -199,7 +199,14 @@ enum Program {
       guard let message = receiver.fetch() else {
         if receiver.prepareToSleep() {
           sleeps += 1
-          Endpoints.wait(receive)
+          let waited = Endpoints.wait(receive)
+          if waited < 0 {
+            // Its sender's instance failed: no message will come.
+            print(
+              "dtucross: waiting on \(name) after \(expected - 1) messages: \(resultName(waited))"
+            )
+            return 1
+          }
         }
         continue
       }
