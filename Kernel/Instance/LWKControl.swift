@@ -267,6 +267,9 @@ enum LWKControl {
       LWKWatchdog.failing(.hang)
       x86_cli()
       while true { x86_pause() }
+    case 4:
+      LWKWatchdog.failing(.hang)
+      LWKScribble.run()
     default: break
     }
   }

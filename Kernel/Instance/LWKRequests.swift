@@ -72,7 +72,7 @@ enum LWKRequests {
       return .reply(.refused, tag: request.tag)
     case .crash:
       // Carried out by LWKControl.answer once the reply is on its way.
-      guard (1...3).contains(request.words.0) else { return .reply(.refused, tag: request.tag) }
+      guard (1...4).contains(request.words.0) else { return .reply(.refused, tag: request.tag) }
       return .reply(.ok, tag: request.tag)
     case nil:
       print("lwk: unknown control request \(request.code); refused")

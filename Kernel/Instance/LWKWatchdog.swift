@@ -23,6 +23,8 @@ enum LWKWatchdog {
     case panic = 1
     case hang = 2
     case corruptRing = 3
+    /// Its state or failure word holds no value it could have written.
+    case corruptStatus = 4
 
     var description: String {
       switch self {
@@ -30,6 +32,7 @@ enum LWKWatchdog {
       case .panic: "a kernel panic"
       case .hang: "a hang (no heartbeat)"
       case .corruptRing: "a corrupted reply queue"
+      case .corruptStatus: "an overwritten status page"
       }
     }
   }
@@ -54,6 +57,10 @@ enum LWKWatchdog {
     guard KernelInstance.kind == .service, count % period == 0 else { return }
     if containmentPending { contain() }
     guard detected == .none, let server = LWKControl.server else { return }
+    guard SharedRegion.lwkStateIsValid else {
+      declare(.corruptStatus)
+      return
+    }
     switch SharedRegion.lwkState {
     case .up: break
     case .failed:
@@ -82,7 +89,8 @@ enum LWKWatchdog {
     let interrupts = x86_read_rflags() & (1 << 9) != 0
     x86_cli()
     let recorded = SharedRegion.failureWord.map { x86_load_relaxed($0) } ?? 0
-    declare(Failure(rawValue: recorded) ?? .panic)
+    declare(
+      SharedRegion.lwkStateIsValid ? Failure(rawValue: recorded) ?? .corruptStatus : .corruptStatus)
     if interrupts { x86_sti() }
   }
 

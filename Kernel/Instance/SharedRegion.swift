@@ -87,6 +87,15 @@ enum SharedRegion {
     }
   }
 
+  /// Whether the state word holds a state at all (an instance that wrote
+  /// over its status page leaves garbage, which reads as `failed`).
+  static var lwkStateIsValid: Bool {
+    guard let word = pointer(statusOffset + 8)?.assumingMemoryBound(to: UInt64.self) else {
+      return true
+    }
+    return LWKState(rawValue: x86_load_relaxed(word)) != nil
+  }
+
   static var lwkState: LWKState {
     get {
       guard let word = pointer(statusOffset + 8)?.assumingMemoryBound(to: UInt64.self) else {

@@ -6,7 +6,7 @@ import X86
 /// what it has to show itself.
 enum LWKCommands {
   static let usage =
-    "usage: lwk [status] | lwk run [-c CPU] MODULE [ARG...] [&] | lwk wait PID | lwk ps | lwk kill PID | lwk caps PID | lwk mem [mark|since] | lwk eps [NODE] | lwk dtu | lwk ping [N] | lwk poke ADDRESS [VALUE] | lwk crash panic|hang|corrupt-ring | lwk restart"
+    "usage: lwk [status] | lwk run [-c CPU] MODULE [ARG...] [&] | lwk wait PID | lwk ps | lwk kill PID | lwk caps PID | lwk mem [mark|since] | lwk eps [NODE] | lwk dtu | lwk ping [N] | lwk poke ADDRESS [VALUE] | lwk crash panic|hang|corrupt-ring|scribble | lwk restart"
 
   static func lwk(_ arguments: [String]) {
     guard let sub = arguments.first else { return status() }
@@ -97,7 +97,7 @@ enum LWKCommands {
     }
   }
 
-  static let crashUsage = "usage: lwk crash panic|hang|corrupt-ring"
+  static let crashUsage = "usage: lwk crash panic|hang|corrupt-ring|scribble"
 
   /// `lwk crash MODE`: fault injection. The LWK instance answers, then
   /// panics, hangs with interrupts off, or answers with a corrupted slot of
@@ -108,6 +108,7 @@ enum LWKCommands {
     case "panic": mode = 1
     case "hang": mode = 2
     case "corrupt-ring": mode = 3
+    case "scribble": mode = 4
     default:
       print(crashUsage)
       return

@@ -68,8 +68,9 @@ public struct ControlMessage: Equatable, Sendable {
     /// reply is ok with the LWK's bundle after it.
     case capabilityBundle = 16
     /// Fault injection (`lwk crash`): after answering, the LWK instance
-    /// panics (words[0] = 1) or hangs with interrupts off (2); for 3 its
-    /// answer is a corrupted reply-queue slot.
+    /// panics (words[0] = 1), hangs with interrupts off (2), or writes
+    /// over all the memory it maps (4); for 3 its answer is a corrupted
+    /// reply-queue slot.
     case crash = 17
   }
 
