@@ -5,7 +5,8 @@
 //   independent reading: PM1 ports from the legacy block or an I/O-space
 //   extended address, SLP_TYPa/b from the first well-formed
 //   `Name(\_S5_, Package(){...})` found by scanning the AML;
-// - a malformed \_S5 is reported at an offset inside the DSDT's AML;
+// - a malformed \_S5 is reported at an offset inside the DSDT's AML (or
+//   at its end, when the name is the table's last bytes);
 // - a plan has SLP_TYP values 0...7 and control values that set exactly
 //   SLP_TYP and SLP_EN and keep every other bit of the register;
 // - the whole chain from an RSDP (XSDT, FADT, then the DSDT the FADT names)
@@ -35,7 +36,8 @@ func fuzzACPIPowerOff(_ bytes: [UInt8]) {
     switch plan {
     case .failure(let error):
       if case .malformedS5(let offset) = error {
-        require(offset >= ACPITableHeader.size + 4 && offset < dsdt.count, "poweroff: S5 offset")
+        // A name that ends the table has its package expected at the end.
+        require(offset >= ACPITableHeader.size + 4 && offset <= dsdt.count, "poweroff: S5 offset")
       }
       _ = error.description
     case .success(let plan):
