@@ -5,8 +5,8 @@
 //   independent reading: PM1 ports from the legacy block or an I/O-space
 //   extended address, SLP_TYPa/b from the first well-formed
 //   `Name(\_S5_, Package(){...})` found by scanning the AML;
-// - a malformed \_S5 is reported at an offset inside the DSDT's AML (or
-//   at its end, when the name is the table's last bytes);
+// - a malformed \_S5 is reported at an offset inside the DSDT's AML (the
+//   package's, or the name's when the table ends right after it);
 // - a plan has SLP_TYP values 0...7 and control values that set exactly
 //   SLP_TYP and SLP_EN and keep every other bit of the register;
 // - the whole chain from an RSDP (XSDT, FADT, then the DSDT the FADT names)
@@ -36,8 +36,7 @@ func fuzzACPIPowerOff(_ bytes: [UInt8]) {
     switch plan {
     case .failure(let error):
       if case .malformedS5(let offset) = error {
-        // A name that ends the table has its package expected at the end.
-        require(offset >= ACPITableHeader.size + 4 && offset <= dsdt.count, "poweroff: S5 offset")
+        require(offset >= ACPITableHeader.size && offset < dsdt.count, "poweroff: S5 offset")
       }
       _ = error.description
     case .success(let plan):
@@ -149,7 +148,7 @@ private func s5Oracle(_ aml: [UInt8]) -> Result<(UInt64, UInt64), ACPIError> {
     let rooted = at - 2 >= 36 && aml[at - 1] == 0x5C && aml[at - 2] == 0x08
     guard nameOp || rooted else { continue }
     if let types = package(aml, at + 4) { return .success(types) }
-    if malformed == nil { malformed = at + 4 }
+    if malformed == nil { malformed = at + 4 < aml.count ? at + 4 : at }
   }
   return .failure(malformed.map { .malformedS5(offset: $0) } ?? .noS5)
 }

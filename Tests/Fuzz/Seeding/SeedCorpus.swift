@@ -140,6 +140,11 @@ struct SeedCorpus {
     return [
       ("acpi1", seed(fadt(length: 116, xPM1a: false), dsdt(qemuS5))),
       ("acpi6-extended", seed(fadt(length: 276, xPM1a: true), dsdt(rooted))),
+      // Finding: a \_S5_ name that ends the DSDT was reported past its end.
+      (
+        "finding-s5-name-ends-table",
+        seed(fadt(length: 116, xPM1a: false), FuzzACPI.table(.dsdt, body: [0x08] + Array("_S5_".utf8)))
+      ),
     ]
   }
 
