@@ -12,6 +12,8 @@
 #                                  Tests/Fuzz/Corpus/TARGET (`make fuzz`)
 #   Tools/fuzz.sh seed             rewrite the seed-* inputs from the real
 #                                  fixtures (Tests/Fuzz/Seeding)
+#   Tools/fuzz.sh compact          shrink every corpus to the seeds and the
+#                                  inputs that reach edges they do not
 #   Tools/fuzz.sh build            only the build
 #
 # FUZZ_TARGETS="madt srat" runs only those; FUZZ_SHORT_SECONDS sets the
@@ -90,15 +92,18 @@ run_target() {
   return 1
 }
 
-# Keeps the seeds and the fewest inputs that cover what $2 (the run's
-# corpus) and the repo corpus cover together.
+# Keeps the seeds and a small set of inputs that reaches every edge $2
+# (the run's corpus) and the repo corpus reach together: a set-cover merge
+# on edges alone (-use_counters=0), so the committed corpora stay a few
+# dozen files per target rather than one per hit-count feature.
 merge_into_repo() {
   local target=$1 work=$2 max_len=$3
   local repo=Tests/Fuzz/Corpus/$target
   local merged
   merged=$(mktemp -d "$out/merge.XXXXXX")
   cp "$repo"/seed-* "$merged"/ 2>/dev/null
-  SWIFT_BACKTRACE=enable=no TESSERA_FUZZ_TARGET=$target "$binary" -merge=1 -max_len="$max_len" \
+  SWIFT_BACKTRACE=enable=no TESSERA_FUZZ_TARGET=$target "$binary" -merge=1 -set_cover_merge=1 \
+    -use_counters=0 -max_len="$max_len" \
     -rss_limit_mb=2048 -timeout=10 "$merged" "$repo" "$work" >"$out/logs/$target-merge.log" 2>&1 ||
     { echo "fuzz $target: merge failed (see $out/logs/$target-merge.log)"; rm -rf "$merged"; return; }
   find "$repo" -type f ! -name 'seed-*' -delete
@@ -110,9 +115,20 @@ merge_into_repo() {
 case $mode in
   build) build; exit $? ;;
   seed) seed; exit $? ;;
+  compact)
+    build || exit 1
+    listing=$(TESSERA_FUZZ_LIST=1 "$binary")
+    mkdir -p "$out/logs"
+    for target in ${FUZZ_TARGETS:-$(echo "$listing" | awk '{print $1}')}; do
+      empty=$(mktemp -d "$out/empty.XXXXXX")
+      merge_into_repo "$target" "$empty" "$(echo "$listing" | awk -v t="$target" '$1 == t {print $2}')"
+      rmdir "$empty"
+    done
+    exit 0
+    ;;
   short | long) ;;
   *)
-    echo "usage: Tools/fuzz.sh short | long [SECONDS] | seed | build" >&2
+    echo "usage: Tools/fuzz.sh short | long [SECONDS] | seed | compact | build" >&2
     exit 2
     ;;
 esac
