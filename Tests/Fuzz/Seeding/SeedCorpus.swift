@@ -143,7 +143,8 @@ struct SeedCorpus {
       // Finding: a \_S5_ name that ends the DSDT was reported past its end.
       (
         "finding-s5-name-ends-table",
-        seed(fadt(length: 116, xPM1a: false), FuzzACPI.table(.dsdt, body: [0x08] + Array("_S5_".utf8)))
+        seed(
+          fadt(length: 116, xPM1a: false), FuzzACPI.table(.dsdt, body: [0x08] + Array("_S5_".utf8)))
       ),
     ]
   }
