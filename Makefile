@@ -5,6 +5,8 @@
 #   make test  hosted unit tests, then the QEMU boot scenarios
 #   make debug like run, but QEMU waits for gdb
 #   make bench boot-time measurements for the README
+#   make fuzz  each Core parser's libFuzzer target for FUZZ_SECONDS (300),
+#              new inputs merged into Tests/Fuzz/Corpus (Tools/fuzz.sh)
 
 # Both partitions by default: the service instance on CPU 0, the LWK
 # instance on CPUs 1-3 with memory of their nodes (see `parts`).
@@ -46,7 +48,7 @@ SWIFT_FLAGS := -target x86_64-unknown-none-elf -enable-experimental-feature Embe
 CLANG_FLAGS := -target x86_64-unknown-none-elf -mcmodel=small -mno-red-zone \
   -ffreestanding -fno-builtin -fno-stack-protector -fno-pic -fno-omit-frame-pointer -O2 -g -Wall
 
-.PHONY: all kernel user iso run debug test hosted-test scenarios bench deps clean format
+.PHONY: all kernel user iso run debug test hosted-test scenarios bench fuzz deps clean format
 
 all: kernel user
 
@@ -144,6 +146,11 @@ scenarios: deps $(KERNEL) $(USER_ELFS) $(SCENARIO_RUNNER)
 bench: deps $(KERNEL) $(USER_ELFS) $(SCENARIO_RUNNER)
 	@Tools/install-deps.sh bench
 	Tools/bench.sh $(SCENARIO_RUNNER) $(KERNEL)
+
+FUZZ_SECONDS ?= 300
+
+fuzz:
+	Tools/fuzz.sh long $(FUZZ_SECONDS)
 
 deps:
 	@Tools/install-deps.sh

@@ -300,6 +300,20 @@ private func sleepTypes(aml: [UInt8]) -> Result<[UInt64], ACPIError> {
     #expect(sleepTypes(aml: aml) == .failure(.malformedS5(offset: 36 + 12 + 5)), "\(what)")
   }
 
+  /// Found by the poweroff fuzz target: a `Name(_S5_` that is the last
+  /// thing in the DSDT was reported at the table's end, outside it.
+  @Test func reportsANameThatEndsTheTableAtTheName() {
+    let bytes = table("DSDT", body: [0x08] + Array("_S5_".utf8))
+    let result = bytes.withUnsafeBytes { view in
+      Result { () throws(ACPIError) in try ACPIPowerOff.s5SleepTypes(in: ByteView(view)) }
+    }
+    guard case .failure(let error) = result else {
+      Issue.record("a package-less _S5_ decoded")
+      return
+    }
+    #expect(error == .malformedS5(offset: bytes.count - 4))
+  }
+
   @Test func rejectsSleepTypesThatDoNotFitSLPTYP() {
     var machine = FakeMachine()
     machine.memory[Address.dsdt] = dsdt(aml: s5AML([[0xFF], [0x00]]))

@@ -172,7 +172,11 @@ public struct ACPIPowerOff: Equatable, Sendable {
       guard isS5Definition(dsdt, nameAt: index) else { continue }
       let packageOffset = index + AML.s5Name.count
       if let types = sleepTypePackage(dsdt, at: packageOffset) { return types }
-      if firstMalformed == nil { firstMalformed = .malformedS5(offset: packageOffset) }
+      // A name that ends the table has no package to point at: the error
+      // names the name, so its offset stays inside the table.
+      if firstMalformed == nil {
+        firstMalformed = .malformedS5(offset: packageOffset < dsdt.count ? packageOffset : index)
+      }
     }
     throw firstMalformed ?? .noS5
   }

@@ -340,7 +340,8 @@ public enum ACPIError: Error, Equatable {
   /// The FADT has neither a DSDT nor an X_DSDT address.
   case noDSDT
   case noS5
-  /// `offset` is where the package was expected inside the DSDT.
+  /// `offset` is where the package was expected inside the DSDT, or the
+  /// `_S5_` name's own offset when the table ends right after it.
   case malformedS5(offset: Int)
   case sleepTypeOutOfRange(UInt64)
   case noPM1aControlPort
