@@ -6,7 +6,9 @@
 #   make debug like run, but QEMU waits for gdb
 #   make bench boot-time measurements for the README
 #   make fuzz  each Core parser's libFuzzer target for FUZZ_SECONDS (300),
-#              new inputs merged into Tests/Fuzz/Corpus (Tools/fuzz.sh)
+#              new inputs merged into Tests/Fuzz/Corpus (Tools/fuzz.sh), then
+#              the long boot fuzz runs: 10^6 system calls, 1 MiB of shell
+#              input (Tools/fuzz-boot.sh)
 
 # Both partitions by default: the service instance on CPU 0, the LWK
 # instance on CPUs 1-3 with memory of their nodes (see `parts`).
@@ -149,8 +151,9 @@ bench: deps $(KERNEL) $(USER_ELFS) $(SCENARIO_RUNNER)
 
 FUZZ_SECONDS ?= 300
 
-fuzz:
+fuzz: deps
 	Tools/fuzz.sh long $(FUZZ_SECONDS)
+	Tools/fuzz-boot.sh
 
 deps:
 	@Tools/install-deps.sh

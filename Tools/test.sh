@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make test: the hosted unit tests of Kernel/Core, the Promela models of
-# the cross-kernel protocols (Tools/models.sh), then the QEMU boot
-# scenarios. The runner prints the one closing line for all of them
+# the cross-kernel protocols (Tools/models.sh), a short run of every Core
+# libFuzzer target (Tools/fuzz.sh short), then the QEMU boot scenarios. The runner prints the one closing line for all of them
 # together: "N passed, N failed".
 set -uo pipefail
 runner=$1 kernel=$2
@@ -31,4 +31,14 @@ if [ -z "$models_passed" ]; then
 fi
 passed=$((passed + models_passed))
 failed=$((failed + models_failed))
+fuzz=$(Tools/fuzz.sh short | tee build/fuzz-short.log | tail -n 1)
+cat build/fuzz-short.log
+fuzz_passed=$(echo "$fuzz" | sed -nE 's/^fuzz: ([0-9]+) passed, ([0-9]+) failed$/\1/p')
+fuzz_failed=$(echo "$fuzz" | sed -nE 's/^fuzz: ([0-9]+) passed, ([0-9]+) failed$/\2/p')
+if [ -z "$fuzz_passed" ]; then
+  echo "test.sh: Tools/fuzz.sh did not finish" >&2
+  fuzz_passed=0 fuzz_failed=1
+fi
+passed=$((passed + fuzz_passed))
+failed=$((failed + fuzz_failed))
 exec "$runner" run --kernel "$kernel" --hosted-passed "$passed" --hosted-failed "$failed" "$@"
