@@ -21,24 +21,24 @@ if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
   failed=1
 fi
 echo "hosted tests: $passed passed, $failed failed"
-models=$(Tools/models.sh | tee build/models.log | tail -n 1)
-cat build/models.log
-models_passed=$(echo "$models" | sed -nE 's/^models: ([0-9]+) passed, ([0-9]+) failed$/\1/p')
-models_failed=$(echo "$models" | sed -nE 's/^models: ([0-9]+) passed, ([0-9]+) failed$/\2/p')
-if [ -z "$models_passed" ]; then
-  echo "test.sh: Tools/models.sh did not finish" >&2
-  models_passed=0 models_failed=1
-fi
-passed=$((passed + models_passed))
-failed=$((failed + models_failed))
-fuzz=$(Tools/fuzz.sh short | tee build/fuzz-short.log | tail -n 1)
-cat build/fuzz-short.log
-fuzz_passed=$(echo "$fuzz" | sed -nE 's/^fuzz: ([0-9]+) passed, ([0-9]+) failed$/\1/p')
-fuzz_failed=$(echo "$fuzz" | sed -nE 's/^fuzz: ([0-9]+) passed, ([0-9]+) failed$/\2/p')
-if [ -z "$fuzz_passed" ]; then
-  echo "test.sh: Tools/fuzz.sh did not finish" >&2
-  fuzz_passed=0 fuzz_failed=1
-fi
-passed=$((passed + fuzz_passed))
-failed=$((failed + fuzz_failed))
+# Runs a checker that closes with "NAME: P passed, F failed" and adds its
+# counts; one that does not finish counts as one failure.
+add_counts() {
+  local name=$1 log=$2
+  shift 2
+  local last
+  last=$("$@" | tee "$log" | tail -n 1)
+  cat "$log"
+  local p f
+  p=$(echo "$last" | sed -nE "s/^$name: ([0-9]+) passed, ([0-9]+) failed\$/\\1/p")
+  f=$(echo "$last" | sed -nE "s/^$name: ([0-9]+) passed, ([0-9]+) failed\$/\\2/p")
+  if [ -z "$p" ]; then
+    echo "test.sh: $1 did not finish" >&2
+    p=0 f=1
+  fi
+  passed=$((passed + p))
+  failed=$((failed + f))
+}
+add_counts models build/models.log Tools/models.sh
+add_counts fuzz build/fuzz-short.log Tools/fuzz.sh short
 exec "$runner" run --kernel "$kernel" --hosted-passed "$passed" --hosted-failed "$failed" "$@"
