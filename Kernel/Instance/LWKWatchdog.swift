@@ -16,7 +16,8 @@ import X86
 ///
 /// Once failed, the LWK is asked nothing more: control calls and
 /// cross-instance exchanges fail at once (or, already waiting, within a
-/// period), and the shell says so.
+/// period), and the shell says so. Then `contain` stops its CPUs and ends
+/// what crossed to it; `lwk restart` (LWKRestart) brings it back.
 enum LWKWatchdog {
   enum Failure: UInt64 {
     case none = 0
@@ -106,6 +107,14 @@ enum LWKWatchdog {
   /// interrupt; otherwise at the next tick.
   static func contain() {
     guard let interrupts = KernelLock.tryAcquire() else { return }
+    // The failed instance's other CPUs may still run (a panic stops only
+    // its own CPU): INIT stops them before anything of theirs is undone,
+    // so none of them writes into a ring given back below.
+    for cpu in processors where !cpu.isService && cpu.state == .online {
+      LocalAPIC.send(to: cpu.apicID, command: LocalAPIC.deliveryINIT | LocalAPIC.levelAssert)
+      cpu.state = .failed
+    }
+    FunctionShipping.pendingReads.removeAll()
     let taken = DTU.forgetOtherInstance()
     EndpointDelegation.forgetOtherInstance()
     KernelLock.release(interrupts)
