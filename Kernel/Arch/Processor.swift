@@ -5,7 +5,8 @@ import X86
 /// belongs to, its state, and its remote-call mailbox. Each instance has a
 /// record of every CPU of the machine but runs only its partition's. The GS
 /// base of each CPU points at a small block, allocated by the instance that
-/// runs the CPU, whose second word is the CPU's logical number.
+/// runs the CPU, whose second word is the CPU's logical number (words 0–3:
+/// Boot/usermode.S; 4: the TSS's RSP0 field; 5: frame operations here).
 final class Processor {
   enum State: UInt8 {
     case offline = 0
@@ -40,8 +41,6 @@ final class Processor {
   var tables: DescriptorTables? = nil {
     didSet { block[4] = tables.map { UInt64(UInt(bitPattern: $0.tss)) + 4 } ?? 0 }
   }
-  /// Frame allocations and frees made on this CPU (see Frames).
-  var frameOperations: UInt64 = 0
   var interruptStackTops: (doubleFault: UInt64, nmi: UInt64) = (0, 0)
   let block: UnsafeMutablePointer<UInt64>
 
@@ -93,6 +92,13 @@ final class Processor {
   /// The logical number of the calling CPU (0 before per-CPU blocks exist).
   static var currentIndex: Int {
     blocksInstalled ? Int(x86_read_gs_qword(8)) : 0
+  }
+
+  /// Frame allocations and frees made on the calling CPU (see Frames):
+  /// block slot 5, so that counting takes no reference to a Processor.
+  static var frameOperationsHere: UInt64 {
+    get { blocksInstalled ? x86_read_gs_qword(40) : 0 }
+    set { if blocksInstalled { x86_write_gs_qword(40, newValue) } }
   }
 }
 

@@ -12,7 +12,7 @@ enum Frames {
   static let lock = IRQSpinLock()
 
   /// Allocations and frees so far, under `lock` (and per CPU in
-  /// `Processor.frameOperations`): a shell diagnostic, which no thread
+  /// `Processor.frameOperationsHere`): a shell diagnostic, which no thread
   /// preempts, compares the allocator's statistics before and after only
   /// when no other CPU used it meanwhile.
   nonisolated(unsafe) private(set) static var operations: UInt64 = 0
@@ -102,7 +102,7 @@ enum Frames {
     memory.frames!.copyStatistics(into: &statistics)
     return ServiceSnapshot(
       statistics: statistics, ranges: memory.frames!.ranges.count, operations: operations,
-      operationsHere: processors.isEmpty ? 0 : processors[Processor.currentIndex].frameOperations)
+      operationsHere: Processor.frameOperationsHere)
   }
 
   /// Each LWK node's allocator statistics, read under the lock (see
@@ -125,7 +125,7 @@ enum Frames {
   /// Under `lock`.
   private static func count() {
     operations &+= 1
-    if !processors.isEmpty { processors[Processor.currentIndex].frameOperations &+= 1 }
+    Processor.frameOperationsHere &+= 1
   }
 
   /// The NUMA node a frame of this instance's memory sits on.
