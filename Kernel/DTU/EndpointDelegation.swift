@@ -97,6 +97,7 @@ enum EndpointDelegation {
       []
   /// The last revocations local revokes waited for, with their unread counts.
   nonisolated(unsafe) static var completions: [(id: EndpointCapabilityID, unread: UInt64)] = []
+  static let completionsKept = 32
   nonisolated(unsafe) static var effects: [EndpointCapabilityEffect] = []
   nonisolated(unsafe) static var gone: [(id: EndpointCapabilityID, unread: UInt64)] = []
   nonisolated(unsafe) static var settling = false
@@ -113,6 +114,9 @@ enum EndpointDelegation {
 
   static func start() {
     directory = EndpointCapabilityDirectory(kernel: kernel, capacity: capacity)
+    // Its full size from the start: a list that grew with use would show
+    // as kernel-heap growth in `mem since` for the first few hundred revokes.
+    completions.reserveCapacity(completionsKept + 1)
   }
 
   /// For `dtu stats`: the directory's records and what crossed.
@@ -279,7 +283,7 @@ enum EndpointDelegation {
       finishImport(child, error.rawValue)
     case .revocationCompleted(let id, _, let unread):
       completions.append((id, unread))
-      if completions.count > 32 { completions.removeFirst() }
+      if completions.count > completionsKept { completions.removeFirst() }
       forgetFreedRecords()
     }
   }

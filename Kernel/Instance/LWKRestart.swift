@@ -26,6 +26,7 @@ enum LWKRestart {
     let cpus = platform.topology.cpus.filter { $0.enabled && !$0.isBootCPU }
       .map { processors[$0.index] }.filter { !$0.isService }
     let started = x86_rdtsc()
+    LWKWatchdog.takeOverContainment()
     stop(cpus)
     let forgotten = KernelLock.held {
       OtherInstance.deferredReleases = nil

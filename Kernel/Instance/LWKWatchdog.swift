@@ -41,8 +41,13 @@ enum LWKWatchdog {
   /// Timer ticks (100 Hz) between pings: 100 ms.
   static let period: UInt64 = 10
   /// Pings left unanswered before a hang is declared at the next check:
-  /// a hang is detected within (missedLimit + 2) × period, 500 ms.
-  static let missedLimit = 3
+  /// a hang is detected within (missedLimit + 2) × period, 3.1 s. Not
+  /// less: the control CPU answers only with interrupts on, and a long
+  /// system call on it (zeroing hundreds of MiB for a memory object under
+  /// emulation) or a vCPU the loaded host descheduled keeps it from
+  /// answering for a second and more; a false alarm would stop a working
+  /// instance.
+  static let missedLimit = 29
 
   nonisolated(unsafe) static var lastBeat: UInt64 = 0
   nonisolated(unsafe) static var missed = 0
@@ -107,6 +112,7 @@ enum LWKWatchdog {
   /// interrupt; otherwise at the next tick.
   static func contain() {
     guard let interrupts = KernelLock.tryAcquire() else { return }
+    containmentPending = false
     // The failed instance's other CPUs may still run (a panic stops only
     // its own CPU): INIT stops them before anything of theirs is undone,
     // so none of them writes into a ring given back below.
@@ -119,7 +125,15 @@ enum LWKWatchdog {
     EndpointDelegation.forgetOtherInstance()
     KernelLock.release(interrupts)
     contained = (contained.ours + taken.ours, contained.theirs + taken.theirs)
+  }
+
+  /// `lwk restart` does the containment itself, before it starts the new
+  /// instance: a containment the tick ran later would stop the new one.
+  static func takeOverContainment() {
+    let interruptsWereOn = x86_read_rflags() & (1 << 9) != 0
+    x86_cli()
     containmentPending = false
+    if interruptsWereOn { x86_sti() }
   }
 
   /// After a restart: watching a new instance.
