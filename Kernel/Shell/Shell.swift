@@ -10,6 +10,11 @@ struct Shell {
   // the shell waits for input), so another CPU's line, or the other
   // instance's, never lands inside them.
   mutating func run() -> Never {
+    editor.commands = ShellCommands.all.map { $0.name }
+    // A module's name is the first word of its command line.
+    editor.modules = (boot.bootInfo?.modules ?? []).compactMap {
+      $0.commandLine.split(separator: " ").first.map(String.init)
+    }
     ConsoleLock.acquire()
     Console.write(Self.prompt)
     while true {

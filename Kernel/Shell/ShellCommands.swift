@@ -10,7 +10,9 @@ struct ShellCommandEntry {
 
 enum ShellCommands {
   static let all: [ShellCommandEntry] = [
-    ShellCommandEntry(name: "help", usage: "help", summary: "list the commands", run: help),
+    ShellCommandEntry(
+      name: "help", usage: "help [COMMAND]", summary: "list the commands, or one command's usage",
+      run: help),
     ShellCommandEntry(name: "echo", usage: "echo [WORD...]", summary: "print the words", run: echo),
     ShellCommandEntry(
       name: "bootinfo", usage: "bootinfo [raw]",
@@ -63,7 +65,8 @@ enum ShellCommands {
       run: CPUCommands.parts),
     ShellCommandEntry(
       name: "lwk", usage: "lwk [SUBCOMMAND ...]",
-      summary: "the LWK instance: status, run, wait, ps, kill, caps, mem, ping, poke (lwk ?)",
+      summary:
+        "the LWK instance: status, run, wait, ps, kill, caps, mem, ping, poke, crash, restart (lwk ?)",
       run: LWKCommands.lwk),
     ShellCommandEntry(
       name: "triage", usage: "triage",
@@ -96,9 +99,29 @@ enum ShellCommands {
       run: poweroff),
   ]
 
+  /// The usage column is as wide as the widest usage that fits in 40
+  /// columns; a longer usage gets a line of its own, so every summary
+  /// starts in the same column.
   static func help(_ arguments: [String]) {
+    if let name = arguments.first {
+      guard arguments.count == 1, let command = all.first(where: { $0.name == name }) else {
+        print(
+          arguments.count == 1
+            ? "help: no command \"\(name)\" (help lists them)" : "usage: help [COMMAND]")
+        return
+      }
+      print("usage: \(command.usage)")
+      print("  \(command.summary)")
+      return
+    }
+    let width = all.map { $0.usage.utf8.count }.filter { $0 <= 40 }.max() ?? 0
     for command in all {
-      print("  \(command.usage.padded(to: 26)) \(command.summary)")
+      if command.usage.utf8.count > width {
+        print("  " + command.usage)
+        print("  " + "".padded(to: width) + " " + command.summary)
+      } else {
+        print("  \(command.usage.padded(to: width)) \(command.summary)")
+      }
     }
   }
 

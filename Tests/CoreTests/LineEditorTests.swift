@@ -118,10 +118,10 @@ import Testing
   }
 
   @Test(arguments: [
-    "\u{1B}[A", "\u{1B}[B", "\u{1B}[C", "\u{1B}[D",  // arrows
-    "\u{1B}[3~", "\u{1B}[1;5C", "\u{1B}[15~",  // delete, ctrl-right, F5
-    "\u{1B}OA", "\u{1B}OP",  // application-mode arrow, F1
-    "\u{1B}x", "\u{1B}\u{1B}[A",  // alt-x, doubled escape
+    "\u{1B}[C", "\u{1B}[D",  // right and left (up and down recall history)
+    "\u{1B}[3~", "\u{1B}[1;5C", "\u{1B}[1;5A", "\u{1B}[15~",  // delete, ctrl-right/up, F5
+    "\u{1B}OC", "\u{1B}OP",  // application-mode arrow, F1
+    "\u{1B}x", "\u{1B}\u{1B}[C",  // alt-x, doubled escape
   ])
   func escapeSequencesDoNothing(sequence: String) {
     let (echo, events) = Self.run(Self.bytes("a" + sequence + "b\r"))
@@ -136,10 +136,114 @@ import Testing
   }
 
   @Test func otherBytesAreIgnored() {
-    let ignored: [UInt8] = [0x00, 0x01, 0x07, 0x09, 0x0B, 0x0C, 0x1F, 0x80, 0xC3, 0xA9, 0xFF]
+    let ignored: [UInt8] = [0x00, 0x01, 0x07, 0x0B, 0x0C, 0x1F, 0x80, 0xC3, 0xA9, 0xFF]
     let (echo, events) = Self.run([UInt8(ascii: "a")] + ignored + [UInt8(ascii: "b"), 0x0D])
     #expect(events == [.line("ab")])
     #expect(echo == Self.bytes("ab\r\n"))
+  }
+
+  // MARK: history and completion
+
+  static let up = "\u{1B}[A"
+  static let down = "\u{1B}[B"
+
+  @Test func upAndDownRecallEnteredLines() {
+    var editor = LineEditor(limit: 32)
+    _ = Self.run(&editor, Self.bytes("echo one\recho two\r\r"))
+    // Up: the newest first; an empty line is not recorded.
+    var (echo, events) = Self.run(&editor, Self.bytes(Self.up))
+    #expect(editor.current == Self.bytes("echo two") && echo == Self.bytes("echo two"))
+    (echo, events) = Self.run(&editor, Self.bytes(Self.up + Self.up))
+    #expect(editor.current == Self.bytes("echo one"))
+    #expect(echo.last == 0x07)  // nothing older: bell
+    (echo, events) = Self.run(&editor, Self.bytes(Self.down + "X\r"))
+    #expect(events == [.line("echo twoX")])
+    // Down past the newest gives an empty line; Down with nothing: bell.
+    (echo, events) = Self.run(&editor, Self.bytes(Self.up + Self.down))
+    #expect(editor.current.isEmpty && echo.count == 3 * 9 + 9)
+    #expect(Self.run(&editor, Self.bytes(Self.down)).echo == [0x07])
+    // The application-mode arrows do the same.
+    _ = Self.run(&editor, Self.bytes("\u{1B}OA"))
+    #expect(editor.current == Self.bytes("echo twoX"))
+  }
+
+  @Test func repeatsAreStoredOnceAndTheHistoryIsBounded() {
+    var editor = LineEditor(limit: 8, historyLines: 3)
+    _ = Self.run(&editor, Self.bytes("a\ra\rb\rc\rd\r"))
+    #expect(editor.history.count == 3)
+    #expect(
+      (0..<3).map { editor.history.line(age: $0)! } == [
+        Self.bytes("d"), Self.bytes("c"), Self.bytes("b"),
+      ])
+    #expect(editor.history.line(age: 3) == nil)
+  }
+
+  @Test func tabCompletesCommandsAndModules() {
+    var editor = LineEditor(limit: 40)
+    editor.commands = ["help", "hello", "memmap", "memtest", "run", "lwk"]
+    editor.modules = ["hello", "badcalls", "bigmem"]
+    // A unique match is completed with a space after it.
+    var (echo, _) = Self.run(&editor, Self.bytes("memm\t"))
+    #expect(editor.current == Self.bytes("memmap ") && echo == Self.bytes("memmap "))
+    _ = Self.run(&editor, [0x15])
+    // Several: their shared prefix; nothing more to add: bell.
+    (echo, _) = Self.run(&editor, Self.bytes("me\t"))
+    #expect(editor.current == Self.bytes("mem"))
+    #expect(Self.run(&editor, Self.bytes("\t")).echo == [0x07])
+    _ = Self.run(&editor, [0x15])
+    // The program of run and lwk run, after -c CPU too.
+    _ = Self.run(&editor, Self.bytes("run ba\t"))
+    #expect(editor.current == Self.bytes("run badcalls "))
+    _ = Self.run(&editor, [0x15])
+    _ = Self.run(&editor, Self.bytes("lwk run -c 2 bi\t"))
+    #expect(editor.current == Self.bytes("lwk run -c 2 bigmem "))
+    _ = Self.run(&editor, [0x15])
+    // Not after other words, and not in the CPU's place.
+    #expect(Self.run(&editor, Self.bytes("echo he\t")).echo.last == 0x07)
+    _ = Self.run(&editor, [0x15])
+    #expect(Self.run(&editor, Self.bytes("run -c \t")).echo.last == 0x07)
+  }
+
+  @Test func completionStopsAtTheLimit() {
+    var editor = LineEditor(limit: 5)
+    editor.commands = ["memtest"]
+    let (echo, _) = Self.run(&editor, Self.bytes("me\t"))
+    #expect(echo.last == 0x07 && editor.current == Self.bytes("me"))
+  }
+
+  /// Up and Down against a model: the entered lines in an array, and an
+  /// index into its last `capacity` entries.
+  @Test func historyMatchesAModel() async {
+    let (up, down) = (Self.up, Self.down)
+    let keys: [String] = ["a\r", "b\r", "ab\r", "\r", up, down, "x"]
+    await propertyCheck(
+      count: 500, input: Gen.element(of: keys).array(of: 0...60), Gen.int(in: 1...4)
+    ) { picked, capacity in
+      var editor = LineEditor(limit: 8, historyLines: capacity)
+      var entered: [[UInt8]] = []
+      var line: [UInt8] = []
+      var browsing = 0
+      for key in picked.compactMap({ $0 }) {
+        _ = Self.run(&editor, Self.bytes(key))
+        switch key {
+        case up, down:
+          let kept = Array(entered.suffix(capacity))
+          let target = key == up ? browsing + 1 : browsing - 1
+          if target >= 0 && target <= kept.count {
+            browsing = target
+            line = target == 0 ? [] : kept[kept.count - target]
+          }
+        case "x":
+          if line.count < 8 { line.append(UInt8(ascii: "x")) }
+        default:
+          line += Self.bytes(String(key.dropLast()))
+          if !line.isEmpty && line != entered.last { entered.append(Array(line.prefix(8))) }
+          line = []
+          browsing = 0
+        }
+        #expect(editor.current == line)
+      }
+    }
   }
 
   @Test func eventDescriptions() {
@@ -211,6 +315,7 @@ import Testing
           switch shown {
           case 0x08: if !screen.isEmpty { screen.removeLast() }  // cursor left, next byte overwrites
           case 0x0D, 0x0A: screen = []
+          case 0x07: break  // the bell shows nothing
           default: screen.append(shown)
           }
         }

@@ -1,17 +1,25 @@
 // The serial shell's line editor: fed one received byte at a time, it returns
 // what to echo back and, when a line is finished, an event. It assumes a dumb
-// terminal (only backspace, space, CR and LF are used for display) and keeps
-// no more than `limit` bytes, so a flood of input cannot grow the kernel heap.
+// terminal (only backspace, space, BEL, CR and LF are used for display) and
+// keeps no more than `limit` bytes a line and a fixed-size history, so a
+// flood of input cannot grow the kernel heap.
 //
 //   0x20...0x7E       appended and echoed (refused once the line is full)
 //   BS (0x08), DEL    erase the last character
 //   Ctrl-U (0x15)     erase the whole line
 //   Ctrl-C (0x03)     abandon the line: echo "^C", event .cancelled
-//   CR or LF          finish the line: event .line, or .tooLong when input
-//                     was refused; CR LF counts as one line end
-//   ESC sequences     swallowed (CSI `ESC [ ... final`, SS3 `ESC O x`, and
-//                     `ESC x`), so arrow and function keys do nothing
-//   anything else     ignored (tab, NUL, other controls, bytes >= 0x80)
+//   CR or LF          finish the line: event .line (recorded in the
+//                     history), or .tooLong when input was refused; CR LF
+//                     counts as one line end
+//   Up, Down          (ESC [ A / ESC [ B, or ESC O A / B) replace the line
+//                     with an older or newer one from the history; Down
+//                     past the newest gives an empty line
+//   Tab (0x09)        completes the word being typed (LineCompletion) from
+//                     `commands` or, after `run`/`lwk run`, `modules`; BEL
+//                     when there is nothing to add
+//   other ESC sequences swallowed (CSI `ESC [ ... final`, SS3 `ESC O x`,
+//                     `ESC x`), so other arrow and function keys do nothing
+//   anything else     ignored (NUL, other controls, bytes >= 0x80)
 public struct LineEditor {
   public enum Event: Equatable {
     case line(String)
@@ -38,6 +46,10 @@ public struct LineEditor {
       case erase(Int)
       case newline
       case interrupt
+      /// The line replaced: "\u{8} \u{8}" per erased character, then the
+      /// new text (history, completion).
+      case replace(erase: Int, text: [UInt8])
+      case bell
     }
 
     let kind: Kind
@@ -51,6 +63,8 @@ public struct LineEditor {
       case .erase(let characters): characters * 3
       case .newline: 2
       case .interrupt: 4
+      case .replace(let erase, let text): erase * 3 + text.count
+      case .bell: 1
       }
     }
 
@@ -67,6 +81,9 @@ public struct LineEditor {
         case 2: 0x0D
         default: 0x0A
         }
+      case .replace(let erase, let text):
+        position < erase * 3 ? (position % 3 == 1 ? 0x20 : 0x08) : text[position - erase * 3]
+      case .bell: 0x07
       }
     }
   }
@@ -81,7 +98,9 @@ public struct LineEditor {
     case normal
     case afterCarriageReturn
     case escape
-    /// Inside `ESC [`: parameter and intermediate bytes until a final byte.
+    /// Right after `ESC [` (an arrow key's final byte may follow).
+    case controlSequenceStart
+    /// Inside `ESC [` after a parameter or intermediate byte: until a final byte.
     case controlSequence
     /// After `ESC O`: one more byte names the key.
     case singleShift
@@ -94,9 +113,16 @@ public struct LineEditor {
   /// Printable input was refused because the line was full.
   public private(set) var overflowed = false
   var state = State.normal
+  /// Lines entered before, and how far back Up has gone (0: not browsing).
+  public private(set) var history: LineHistory
+  var browsing = 0
+  /// What Tab completes from (the shell fills them in).
+  public var commands: [String] = []
+  public var modules: [String] = []
 
-  public init(limit: Int = 256) {
+  public init(limit: Int = 256, historyLines: Int = 16) {
     self.limit = max(0, limit)
+    history = LineHistory(capacity: historyLines, lineLimit: self.limit)
     current.reserveCapacity(self.limit)
   }
 
@@ -109,11 +135,20 @@ public struct LineEditor {
       if byte == 0x0A { return Output(echo: Echo(kind: .nothing)) }
     case .escape:
       switch byte {
-      case UInt8(ascii: "["): return swallow(next: .controlSequence)
+      case UInt8(ascii: "["): return swallow(next: .controlSequenceStart)
       case UInt8(ascii: "O"): return swallow(next: .singleShift)
       case 0x1B: return swallow(next: .escape)
       case 0x20...0x7E: return swallow(next: .normal)  // Alt-key: ESC x
       default: state = .normal  // a control byte interrupts the sequence
+      }
+    case .controlSequenceStart:
+      switch byte {
+      case UInt8(ascii: "A"), UInt8(ascii: "B"):
+        state = .normal
+        return recall(older: byte == UInt8(ascii: "A"))
+      case 0x20...0x3F: return swallow(next: .controlSequence)
+      case 0x40...0x7E: return swallow(next: .normal)
+      default: state = .normal
       }
     case .controlSequence:
       switch byte {
@@ -122,6 +157,10 @@ public struct LineEditor {
       default: state = .normal
       }
     case .singleShift:
+      if byte == UInt8(ascii: "A") || byte == UInt8(ascii: "B") {
+        state = .normal
+        return recall(older: byte == UInt8(ascii: "A"))
+      }
       if (0x20...0x7E).contains(byte) { return swallow(next: .normal) }
       state = .normal
     }
@@ -154,9 +193,12 @@ public struct LineEditor {
     case 0x03:
       reset()
       return Output(echo: Echo(kind: .interrupt), event: .cancelled)
+    case 0x09:
+      return complete()
     case 0x0D, 0x0A:
       let event: Event =
         overflowed ? .tooLong(limit) : .line(String(decoding: current, as: UTF8.self))
+      if !overflowed { history.record(current) }
       reset()
       if byte == 0x0D { state = .afterCarriageReturn }
       return Output(echo: Echo(kind: .newline), event: event)
@@ -170,5 +212,33 @@ public struct LineEditor {
   private mutating func reset() {
     current.removeAll(keepingCapacity: true)
     overflowed = false
+    browsing = 0
+  }
+
+  /// Up (`older`) or Down: the line becomes an older or newer history line
+  /// (Down past the newest: empty). BEL when there is none that way.
+  private mutating func recall(older: Bool) -> Output {
+    let target = older ? browsing + 1 : browsing - 1
+    guard target >= 0, target <= history.count else {
+      return Output(echo: Echo(kind: .bell))
+    }
+    let text = target == 0 ? [] : history.line(age: target - 1) ?? []
+    let erased = current.count
+    current.removeAll(keepingCapacity: true)
+    current.append(contentsOf: text.prefix(limit))
+    overflowed = false
+    browsing = target
+    return Output(echo: Echo(kind: .replace(erase: erased, text: current)))
+  }
+
+  /// Tab: what LineCompletion adds, as far as the line has room.
+  private mutating func complete() -> Output {
+    guard
+      case .extend(let extra) = LineCompletion.complete(
+        current, commands: commands, modules: modules),
+      !overflowed, current.count + extra.count <= limit
+    else { return Output(echo: Echo(kind: .bell)) }
+    current.append(contentsOf: extra)
+    return Output(echo: Echo(kind: .replace(erase: 0, text: extra)))
   }
 }
