@@ -14,6 +14,9 @@ enum Timer {
   static func tick() {
     let cpu = Processor.currentIndex
     let (count, _) = processors[cpu].ticks.add(1, ordering: .relaxed)
-    if cpu == 0 { LWKWatchdog.tick(count) }
+    if cpu == 0 {
+      LWKWatchdog.tick(count)
+      PromptLine.tick()
+    }
   }
 }

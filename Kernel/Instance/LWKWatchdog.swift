@@ -8,8 +8,9 @@ import X86
 /// - a panic: the LWK's panic path marks the shared state `failed` itself;
 /// - a hang: every `period` ticks of the service's boot CPU the watchdog
 ///   rings the LWK control CPU's doorbell, whose handler bumps a heartbeat
-///   word; `missedLimit` periods without a beat mean the CPU no longer takes
-///   interrupts (only the control CPU is pinged: the others run tickless
+///   word; `missedLimit` periods with neither a beat nor visible work
+///   (shipped requests, control requests served) mean the instance has
+///   stopped (only the control CPU is pinged: the others run tickless
 ///   programs that must not be disturbed);
 /// - a corrupted ring: the control queue's reader finds a slot no healthy
 ///   instance could have written (`LWKControl.call`).
@@ -50,6 +51,7 @@ enum LWKWatchdog {
   static let missedLimit = 29
 
   nonisolated(unsafe) static var lastBeat: UInt64 = 0
+  nonisolated(unsafe) static var lastWork: UInt64 = 0
   nonisolated(unsafe) static var missed = 0
   /// What the watchdog concluded (on this side), and how long after the
   /// failure it did, in TSC cycles (nil: not measured).
@@ -60,9 +62,9 @@ enum LWKWatchdog {
 
   /// The boot CPU's timer tick (interrupts off). Cheap when nothing is due.
   static func tick(_ count: UInt64) {
-    guard KernelInstance.kind == .service, count % period == 0 else { return }
+    guard KernelInstance.kind == .service else { return }
     if containmentPending { contain() }
-    guard detected == .none, let server = LWKControl.server else { return }
+    guard count % period == 0, detected == .none, let server = LWKControl.server else { return }
     guard SharedRegion.lwkStateIsValid else {
       declare(.corruptStatus)
       return
@@ -74,9 +76,16 @@ enum LWKWatchdog {
       return
     case .absent, .booting: return
     }
+    // Work the LWK visibly does counts as much as a beat: requests it
+    // ships here, control requests it serves. A control CPU kept from
+    // answering (interrupts off in a long system call, a console wait, a
+    // vCPU the host descheduled) is not a hang while the instance works.
     let beat = x86_load_relaxed(SharedRegion.heartbeatWord!)
-    if beat != lastBeat {
+    let work =
+      FunctionShipping.served &+ (SharedRegion.controlWord(0).map { x86_load_relaxed($0) } ?? 0)
+    if beat != lastBeat || work != lastWork {
       lastBeat = beat
+      lastWork = work
       missed = 0
     } else {
       missed += 1

@@ -21,10 +21,14 @@ enum ConsoleLock {
     }
   }
 
-  static func acquire() {
+  /// Takes the console for a line; a prompt line the shell waits on is
+  /// ended first (PromptLine), unless `shell` (its prompt and echo).
+  static func acquire(shell: Bool = false) {
     let me = UInt64(Processor.currentIndex) + 1
+    var taken = false
     withWord { word in
       if x86_load_relaxed(word) == me { return }
+      taken = true
       // Long enough that a line whose vCPU the host descheduled (QEMU runs
       // every vCPU as a host thread, and a loaded host stalls them for tens
       // of milliseconds) is not cut; a CPU that really stopped costs one
@@ -38,6 +42,15 @@ enum ConsoleLock {
         x86_pause()
       }
     }
+    if taken && !shell { PromptLine.breakIfOpen() }
+  }
+
+  /// Takes the console only if nobody holds it (the timer tick's redraw).
+  static func tryAcquire() -> Bool {
+    let me = UInt64(Processor.currentIndex) + 1
+    var taken = false
+    withWord { taken = x86_compare_exchange($0, free, me) }
+    return taken
   }
 
   /// Whether this CPU owns the console (is in the middle of a line).
