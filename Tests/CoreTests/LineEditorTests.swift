@@ -223,6 +223,7 @@ import Testing
       var entered: [[UInt8]] = []
       var line: [UInt8] = []
       var browsing = 0
+      var overflowed = false
       for key in picked.compactMap({ $0 }) {
         _ = Self.run(&editor, Self.bytes(key))
         switch key {
@@ -232,14 +233,20 @@ import Testing
           if target >= 0 && target <= kept.count {
             browsing = target
             line = target == 0 ? [] : kept[kept.count - target]
+            overflowed = false
           }
-        case "x":
-          if line.count < 8 { line.append(UInt8(ascii: "x")) }
         default:
-          line += Self.bytes(String(key.dropLast()))
-          if !line.isEmpty && line != entered.last { entered.append(Array(line.prefix(8))) }
-          line = []
-          browsing = 0
+          for byte in Self.bytes(key) {
+            guard byte == 0x0D else {
+              if line.count < 8 { line.append(byte) } else { overflowed = true }
+              continue
+            }
+            // A line that overflowed is refused, and not recorded.
+            if !overflowed && !line.isEmpty && line != entered.last { entered.append(line) }
+            line = []
+            overflowed = false
+            browsing = 0
+          }
         }
         #expect(editor.current == line)
       }
