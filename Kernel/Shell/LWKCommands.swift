@@ -71,7 +71,7 @@ enum LWKCommands {
       )
     }
     print(
-      "  watchdog: a ping every \(LWKWatchdog.period * 1000 / Timer.hertz) ms, a hang declared after \(LWKWatchdog.missedLimit + 1) pings without a heartbeat; failures detected: \(LWKWatchdog.failures)"
+      "  watchdog: a ping every \(LWKWatchdog.period * 1000 / Timer.hertz) ms, a hang declared after \(LWKWatchdog.missedLimit + 1) pings without a heartbeat; failures detected: \(LWKWatchdog.failures); longest silence \(LWKWatchdog.longestSilence * Int(LWKWatchdog.period) * 1000 / Int(Timer.hertz)) ms"
     )
     if let image = LWKLoader.image {
       print(

@@ -223,11 +223,11 @@ extension Program {
       failures += 1
       return
     }
-    var spins = 0
-    while lineCycles == 0 && spins < 1_000_000 {
-      System.call(.yield)
-      spins += 1
-    }
+    // Waited for by time, not by a count of yields: on the LWK a thread
+    // runs to completion, so the line waits until the other CPU's current
+    // program (another fuzzer) has ended, seconds on a loaded host.
+    let deadline = user_rdtsc() + 80_000_000_000
+    while lineCycles == 0 && user_rdtsc() < deadline { System.call(.yield) }
     Capabilities.delete(243)
     // The lock's wait is a second, 2.6e9 cycles on the machine this runs
     // on; a loaded machine (or the LWK's shipped write) takes a few
