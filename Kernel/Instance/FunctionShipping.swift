@@ -87,12 +87,15 @@ enum FunctionShipping {
   static func channelLabel(cpu: Int) -> UInt64 { UInt64(lwkInstanceID) << 32 | UInt64(cpu) }
 
   /// Service side, before the LWK starts: the shipping ring on the boot
-  /// CPU's node, a channel for each LWK CPU (at most 32: CPUs beyond have
-  /// none and cannot ship), its address in the shared region.
-  static func format(lwkCPUs: [Processor]) -> Bool {
+  /// CPU's node, a channel for each LWK CPU (the partition plan keeps at
+  /// most 32, one per channel), its address in the shared region.
+  static func format(lwkCPUs shipping: [Processor]) -> Bool {
     forgetLWK()
     replySenders = Array(repeating: nil, count: processors.count)
-    let shipping = lwkCPUs.prefix(ReceiveEndpointLayout.maximumChannels)
+    guard shipping.count <= ReceiveEndpointLayout.maximumChannels else {
+      print("boot: \(shipping.count) LWK CPUs, but the shipping ring has at most 32 channels")
+      return false
+    }
     // A page of slots per channel, and a power of two of channels.
     var channelsLog2 = 0
     while 1 << channelsLog2 < shipping.count { channelsLog2 += 1 }

@@ -73,9 +73,10 @@ func bringUpProcessors() {
   Scheduler.perCPU = Array(repeating: nil, count: processors.count)
   Scheduler.startOnThisCPU(bootName: "shell", bootIsIdle: false)
   x86_sti()
-  let startable = state.topology.cpus.filter { $0.enabled && !$0.isBootCPU }.map {
-    processors[$0.index]
-  }
+  // CPUs beyond the LWK's limit are in neither partition and stay offline.
+  let startable = state.topology.cpus.filter {
+    $0.enabled && !$0.isBootCPU && state.cpuPlan.partition(of: $0.index) != nil
+  }.map { processors[$0.index] }
   let service = startable.filter { $0.isService }
   for line in SMP.start(service, entry: apEntry) { print("boot: \(line)") }
   // The LWK instance starts the rest of its CPUs itself.

@@ -49,6 +49,24 @@ import Testing
     #expect(plan.partition(of: 0) == .service && plan.partition(of: 1) == nil)
   }
 
+  /// 128 CPUs: the default gives the LWK 96, more than its 32 shipping
+  /// channels; the lowest 32 run the LWK and the rest stay offline.
+  @Test func theLWKRunsAtMost32CPUs() {
+    let big = Self.plan(Self.topology(nodes: Array(repeating: 0, count: 128)), "")
+    #expect(big.serviceCPUs == Array(0..<32) && big.lwkCPUs == Array(32..<64))
+    #expect(big.offlineCPUs == Array(64..<128))
+    #expect(
+      big.messages.contains(
+        "the LWK partition runs at most 32 CPUs (one shipping-ring channel each): 64 CPUs (64-127) stay offline"
+      ))
+    #expect(big.partition(of: 63) == .lwk && big.partition(of: 64) == nil)
+    let listed = Self.plan(Self.topology(nodes: Array(repeating: 0, count: 48)), "lwkcpus=4-47")
+    #expect(listed.lwkCPUs == Array(4..<36) && listed.offlineCPUs == Array(36..<48))
+    #expect(listed.serviceCPUs == [0, 1, 2, 3])
+    let exact = Self.plan(Self.topology(nodes: Array(repeating: 0, count: 33)), "maxcpus=1")
+    #expect(exact.lwkCPUs.count == 32 && exact.offlineCPUs.isEmpty)
+  }
+
   @Test func defaultGivesTheServiceAQuarterRoundedUp() {
     let four = Self.plan(Self.twoNodes, "")
     #expect(four.serviceCPUs == [0] && four.lwkCPUs == [1, 2, 3])
@@ -495,7 +513,8 @@ import Testing
       let lwk = Set(plan.lwkCPUs)
       #expect(service.count == plan.serviceCPUs.count && lwk.count == plan.lwkCPUs.count)
       #expect(service.isDisjoint(with: lwk), "\(text)")
-      #expect(service.union(lwk) == enabled, "\(text)")
+      #expect(service.union(lwk).union(plan.offlineCPUs) == enabled, "\(text)")
+      #expect(plan.offlineCPUs.isEmpty || lwk.count == CPUPartitionPlan.lwkCPULimit)
       #expect(plan.serviceCPUs.first == machine.boot)
       #expect(plan.lwkCPUs == plan.lwkCPUs.sorted())
       for cpu in -1...17 {

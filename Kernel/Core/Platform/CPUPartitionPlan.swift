@@ -34,6 +34,11 @@
 //   the LWK the rest: like `mem=`'s default, mOS-style few CPUs for the
 //   service side and most for the LWK. With one CPU the LWK has none, which
 //   is a valid plan.
+// - The LWK partition runs at most `lwkCPULimit` CPUs (32): each LWK CPU
+//   ships system calls over its own channel of the shipping ring, and a
+//   ring has at most that many channels. The lowest-numbered ones are kept;
+//   the rest stay offline in neither partition (`offlineCPUs`), with a
+//   boot-log line, as Linux leaves CPUs beyond NR_CPUS.
 // - A malformed `maxcpus=`/`lwkcpus=` was already reported by the command-line
 //   parser; here it counts as absent, with a line saying what applies
 //   instead. When options were given but none could be used, `cpuSource` is
@@ -94,6 +99,8 @@ public struct CPUPartitionPlan: Equatable, Sendable {
   public var serviceCPUs: [Int]
   /// Logical CPU numbers, ascending.
   public var lwkCPUs: [Int]
+  /// Enabled CPUs left out of both partitions (beyond `lwkCPULimit`), ascending.
+  public var offlineCPUs: [Int]
   public var cpuSource: CPUSplitSource
   /// Why the service partition got its CPUs, e.g. "maxcpus=2".
   public var serviceReason: String
@@ -105,6 +112,9 @@ public struct CPUPartitionPlan: Equatable, Sendable {
   public var lwkMemoryNodesReason: String
   /// Boot-log lines: every adjustment and fallback, then the split.
   public var messages: [String]
+
+  /// The most CPUs the LWK partition runs: one shipping-ring channel each.
+  public static let lwkCPULimit = ReceiveEndpointLayout.maximumChannels
 
   /// The service partition's CPU count without options: a quarter of the
   /// enabled CPUs, rounded up, at least one.
@@ -119,6 +129,7 @@ public struct CPUPartitionPlan: Equatable, Sendable {
     let machine = PartitionableCPUs(topology, messages: &messages)
     serviceCPUs = []
     lwkCPUs = []
+    offlineCPUs = []
     cpuSource = .fallback
     serviceReason = "no enabled CPU"
     lwkReason = "no enabled CPU"
@@ -207,6 +218,14 @@ public struct CPUPartitionPlan: Equatable, Sendable {
       lwkReason = "the remaining CPUs"
     }
 
+    if lwkCPUs.count > Self.lwkCPULimit {
+      offlineCPUs = Array(lwkCPUs.dropFirst(Self.lwkCPULimit))
+      lwkCPUs = Array(lwkCPUs.prefix(Self.lwkCPULimit))
+      messages.append(
+        "the LWK partition runs at most " + String(Self.lwkCPULimit)
+          + " CPUs (one shipping-ring channel each): " + Self.cpus(offlineCPUs.count) + " ("
+          + cpuSet(offlineCPUs).description + ") stay offline")
+    }
     if lwkCPUs.isEmpty {
       messages.append("the LWK partition gets no CPUs")
       lwkReason = "none left"
