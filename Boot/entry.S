@@ -68,6 +68,12 @@ _start:
   cmp $MB2_LOADER_MAGIC, %eax
   jne .Lnot_multiboot2
 
+  /* The TSC at kernel entry: the kernel's own share of the boot time is
+   * measured from here to the first prompt (the rest is firmware and loader). */
+  rdtsc
+  mov %eax, kernel_entry_tsc
+  mov %edx, kernel_entry_tsc + 4
+
   /* Long mode present? */
   mov $0x80000000, %eax
   cpuid
@@ -259,6 +265,9 @@ _start:
 /* ------------------------------------------------------------ boot data */
 .section .boot.data, "aw"
 .balign 16
+.global kernel_entry_tsc
+kernel_entry_tsc:
+  .quad 0
 boot_gdt:
   .quad 0
   .quad 0x00AF9A000000FFFF /* 0x08: 64-bit code, ring 0 */

@@ -39,6 +39,7 @@ func kmain(_ magic: UInt32, _ bootInfoAddress: UInt64) -> Never {
   }
   bringUpProcessors()
   ProcessRunner.startInit()
+  reportKernelBootTime()
   var shell = Shell()
   shell.run()
 }
@@ -107,4 +108,19 @@ func printMemoryMap(_ map: [MemoryMapEntry]) {
     if entry.type == .available { usable &+= entry.length }
   }
   print("total usable: \(usable / 1024) KiB (\(usable >> 20) MiB)")
+}
+
+/// The kernel's own part of the boot, from the TSC the 32-bit entry read
+/// (in the identity-placed boot stub) to the first prompt; `make bench`
+/// sets it beside the wall time from QEMU's start to split off firmware and
+/// loader.
+func reportKernelBootTime() {
+  guard let entry = PhysicalMemory.view(symbol_kernel_entry_tsc(), 8)?.u64(0), entry != 0,
+    Clock.tscKHz > 0
+  else { return }
+  let cycles = x86_rdtsc() &- entry
+  let microseconds = cycles * 1000 / Clock.tscKHz
+  print(
+    "boot: kernel entry to prompt: \(formatThousandths(microseconds)) ms (\(cycles) TSC cycles)"
+  )
 }

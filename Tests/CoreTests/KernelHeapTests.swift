@@ -171,6 +171,13 @@ final class TestHeap {
     #expect(formatSize(0x7EE0000) == "126.8 MiB")
     #expect(formatSize(12 << 30) == "12 GiB")
   }
+
+  @Test func thousandthsHaveThreePlaces() {
+    #expect(formatThousandths(0) == "0.000")
+    #expect(formatThousandths(7) == "0.007")
+    #expect(formatThousandths(12_345) == "12.345")
+    #expect(formatThousandths(1_000_000) == "1000.000")
+  }
 }
 
 @Suite struct KernelHeapGrowthTests {

@@ -29,3 +29,10 @@ extension String {
     return count >= width ? self : self + String(repeating: " ", count: width - count)
   }
 }
+
+/// A count of thousandths as a decimal with three places, e.g. 12345 as
+/// "12.345" and 7 as "0.007" (milliseconds from microseconds).
+public func formatThousandths(_ value: UInt64) -> String {
+  let fraction = String(value % 1000)
+  return "\(value / 1000)." + String(repeating: "0", count: 3 - fraction.utf8.count) + fraction
+}
