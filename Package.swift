@@ -22,6 +22,9 @@ let package = Package(
       path: "Tools/Scenario"
     ),
     .executableTarget(name: "tessera-bench", dependencies: ["TesseraCore"], path: "Tools/Bench"),
+    // The make bench results collector: transcripts to bench/results.json,
+    // RESULTS.md, plot data and the README's generated block.
+    .target(name: "BenchResults", path: "Tools/BenchResults"),
     .testTarget(
       name: "TesseraCoreTests",
       dependencies: [
@@ -29,6 +32,12 @@ let package = Package(
         .product(name: "PropertyBased", package: "swift-property-based"),
       ],
       path: "Tests/CoreTests"
+    ),
+    .testTarget(
+      name: "BenchResultsTests",
+      dependencies: ["BenchResults"],
+      path: "Tests/BenchTests",
+      resources: [.copy("Fixtures")]
     ),
   ]
 )
