@@ -9,6 +9,7 @@ let package = Package(
   products: [
     .library(name: "TesseraCore", targets: ["TesseraCore"]),
     .executable(name: "tessera-scenario", targets: ["ScenarioRunner"]),
+    .executable(name: "tessera-bench-collect", targets: ["tessera-bench-collect"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -25,6 +26,14 @@ let package = Package(
     // The make bench results collector: transcripts to bench/results.json,
     // RESULTS.md, plot data and the README's generated block.
     .target(name: "BenchResults", path: "Tools/BenchResults"),
+    .executableTarget(
+      name: "tessera-bench-collect",
+      dependencies: [
+        "BenchResults",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
+      path: "Tools/BenchCollect"
+    ),
     .testTarget(
       name: "TesseraCoreTests",
       dependencies: [
