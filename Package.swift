@@ -9,6 +9,7 @@ let package = Package(
   products: [
     .library(name: "TesseraCore", targets: ["TesseraCore"]),
     .executable(name: "tessera-scenario", targets: ["ScenarioRunner"]),
+    .executable(name: "tessera-bench-collect", targets: ["tessera-bench-collect"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -22,6 +23,17 @@ let package = Package(
       path: "Tools/Scenario"
     ),
     .executableTarget(name: "tessera-bench", dependencies: ["TesseraCore"], path: "Tools/Bench"),
+    // The make bench results collector: transcripts to bench/results.json,
+    // RESULTS.md, plot data and the README's generated block.
+    .target(name: "BenchResults", path: "Tools/BenchResults"),
+    .executableTarget(
+      name: "tessera-bench-collect",
+      dependencies: [
+        "BenchResults",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
+      path: "Tools/BenchCollect"
+    ),
     .testTarget(
       name: "TesseraCoreTests",
       dependencies: [
@@ -29,6 +41,12 @@ let package = Package(
         .product(name: "PropertyBased", package: "swift-property-based"),
       ],
       path: "Tests/CoreTests"
+    ),
+    .testTarget(
+      name: "BenchResultsTests",
+      dependencies: ["BenchResults"],
+      path: "Tests/BenchTests",
+      resources: [.copy("Fixtures")]
     ),
   ]
 )
