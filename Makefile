@@ -40,7 +40,7 @@ USER_ELFS := $(patsubst %,$(BUILD)/user/%.elf,$(USER_PROGRAMS))
 # The DTU endpoint fast paths (send, fetch, ack, sleep) run in user programs;
 # only the kernel configures endpoints (ReceiveEndpointControl).
 USER_LIBRARY_SWIFT := $(wildcard Userland/Library/*.swift) Kernel/Core/Memory/KernelHeap.swift \
-  Kernel/Core/UserABI/SystemCall.swift \
+  Kernel/Core/UserABI/SystemCall.swift Kernel/Core/Support/BenchmarkFigure.swift \
   $(filter-out %/ReceiveEndpointControl.swift,$(wildcard Kernel/Core/Endpoints/*.swift))
 
 SWIFT_FLAGS := -target x86_64-unknown-none-elf -enable-experimental-feature Embedded \
@@ -136,7 +136,13 @@ SCENARIO_RUNNER := .build/debug/tessera-scenario
 $(SCENARIO_RUNNER): Package.swift $(shell find Tools/Scenario -name '*.swift')
 	swift build --product tessera-scenario
 
-test: deps $(KERNEL) $(USER_ELFS) $(SCENARIO_RUNNER)
+# make bench's collector; bench-short.scenario runs its check in make test.
+BENCH_COLLECTOR := .build/debug/tessera-bench-collect
+
+$(BENCH_COLLECTOR): Package.swift $(shell find Tools/BenchResults Tools/BenchCollect -name '*.swift')
+	swift build --product tessera-bench-collect
+
+test: deps $(KERNEL) $(USER_ELFS) $(SCENARIO_RUNNER) $(BENCH_COLLECTOR)
 	Tools/test.sh $(SCENARIO_RUNNER) $(KERNEL)
 
 hosted-test:

@@ -27,26 +27,35 @@ enum BenchCommands {
       print("bench: no service frame allocator")
       return
     }
+    // N pairs in batches of N/10 (at least 1): each sample is the mean
+    // cost of a pair over one batch, so one rdtsc pair times many pairs.
+    let batches = min(rounds, 10)
+    let perBatch = rounds / batches
+    print("bench: \(batches) batches of \(perBatch) pairs each; a sample is a batch's mean")
     for (order, label) in [(0, "4 KiB"), (9, "2 MiB")] {
-      guard let cycles = framePairs(order: order, rounds: rounds) else {
-        print("bench: no free block of \(label)")
+      var samples: [UInt64] = []
+      for _ in 0..<batches {
+        guard let cycles = framePairs(order: order, rounds: perBatch) else {
+          print("bench: no free block of \(label)")
+          return
+        }
+        samples.append(cycles / perBatch)
+      }
+      print(
+        BenchmarkFigure(samples: samples).line(
+          "bench: \(label) frame alloc+free, per pair"))
+    }
+    var samples: [UInt64] = []
+    for _ in 0..<batches {
+      guard let cycles = heapPairs(rounds: perBatch) else {
+        print("bench: the kernel heap has no 64 B block")
         return
       }
-      print("bench: \(label) frame alloc+free: \(cycles / rounds) ticks per pair (\(rounds) pairs)")
-    }
-    // Under the heap's lock, as every allocation is: a program on another
-    // CPU may be allocating too.
-    let start = x86_rdtsc()
-    for _ in 0..<rounds {
-      let interrupts = HeapLock.lock()
-      let block = kernelHeap.allocate(size: 64)
-      if let block { _ = kernelHeap.free(block) }
-      HeapLock.unlock(interrupts)
-      if block == nil { break }
+      samples.append(cycles / perBatch)
     }
     print(
-      "bench: 64 B kernel heap alloc+free: \((x86_rdtsc() - start) / rounds) ticks per pair (\(rounds) pairs)"
-    )
+      BenchmarkFigure(samples: samples).line(
+        "bench: 64 B kernel heap alloc+free, per pair"))
   }
 
   /// TSC ticks for `rounds` allocate/free pairs of one block order, each
@@ -60,6 +69,21 @@ enum BenchCommands {
         return true
       }
       guard pair == true else { return nil }
+    }
+    return x86_rdtsc() - start
+  }
+
+  /// TSC ticks for `rounds` 64-byte kernel-heap pairs, each under the
+  /// heap's lock, as every allocation is: a program on another CPU may be
+  /// allocating too.
+  static func heapPairs(rounds: UInt64) -> UInt64? {
+    let start = x86_rdtsc()
+    for _ in 0..<rounds {
+      let interrupts = HeapLock.lock()
+      let block = kernelHeap.allocate(size: 64)
+      if let block { _ = kernelHeap.free(block) }
+      HeapLock.unlock(interrupts)
+      if block == nil { return nil }
     }
     return x86_rdtsc() - start
   }

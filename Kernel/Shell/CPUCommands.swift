@@ -126,17 +126,13 @@ enum CPUCommands {
         return
       }
     }
+    let destination = "CPU \(cpu) (node \(processors[cpu].node), \(processors[cpu].partitionName))"
     print(
-      "ipi: CPU \(Processor.currentIndex) -> CPU \(cpu) (node \(processors[cpu].node), \(processors[cpu].partitionName)): \(rounds) round trips, \(cycleSummary(samples))"
+      "ipi: CPU \(Processor.currentIndex) -> \(destination): \(rounds) round trips, each answer checked"
     )
+    print(BenchmarkFigure(samples: samples).line("ipi: round trip to \(destination)"))
   }
 
-  /// "cycles min A median B max C" of round-trip samples (not empty).
-  static func cycleSummary(_ samples: [UInt64]) -> String {
-    let sorted = samples.sorted()
-    return
-      "cycles min \(sorted[0]) median \(sorted[sorted.count / 2]) max \(sorted[sorted.count - 1])"
-  }
 }
 
 /// The remote function `ipi` runs: proves the target really executed it.

@@ -154,8 +154,11 @@ enum LWKCommands {
     }
     let doorbells = (LWKControl.requests?.statistics.ipisRequested ?? 0) - doorbellsBefore
     print(
-      "lwk ping: CPU \(Processor.currentIndex) -> LWK CPU \(answeringCPU): \(rounds) round trips, \(doorbells) doorbells, \(CPUCommands.cycleSummary(samples))"
+      "lwk ping: CPU \(Processor.currentIndex) -> LWK CPU \(answeringCPU): \(rounds) round trips, \(doorbells) doorbells"
     )
+    print(
+      BenchmarkFigure(samples: samples).line(
+        "lwk ping: control round trip to LWK CPU \(answeringCPU)"))
   }
 
   static func mem() { simple(.memory, 0) }

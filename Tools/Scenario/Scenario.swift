@@ -21,6 +21,9 @@ struct Scenario: Sendable {
   var timeout: Double = 10
   /// Seconds allowed from QEMU's start to the first prompt; `timeout` if unset.
   var bootTimeout: Double?
+  /// A host program run on the transcript once every step passed (`{log}`
+  /// stands for its path); a non-zero exit fails the scenario. Empty: none.
+  var hostCheck: [String] = []
   var steps: [Step] = []
 
   var effectiveBootTimeout: Double { bootTimeout ?? timeout }

@@ -121,7 +121,29 @@ struct ScenarioExecution {
     result.transcriptTail = Printable.lastLines(output, count: Self.tailLines)
     result.stderrTail = Printable.lastLines(session.stderrOutput, count: 10)
     result.logPath = writeLog(session: session, result: result, timeline: timeline)
+    if result.passed, !scenario.hostCheck.isEmpty, let log = result.logPath {
+      if let failure = hostCheck(log: log) {
+        result.failure = failure
+        note("FAIL \(failure.location): \(failure.happened)")
+        result.logPath = writeLog(session: session, result: result, timeline: timeline)
+      } else {
+        note("host check passed")
+      }
+    }
     return result
+  }
+
+  /// Runs the scenario's `host-check:` program on the written transcript.
+  private func hostCheck(log: String) -> ScenarioResult.Failure? {
+    let words = scenario.hostCheck.map { $0.replacingOccurrences(of: "{log}", with: log) }
+    let executable = RunnerEnvironment.absolute(words[0], relativeTo: environment.root)
+    let run = ToolRun.run(
+      executable, Array(words.dropFirst()), workingDirectory: environment.root, timeout: 60)
+    guard !run.succeeded else { return nil }
+    let tail = Printable.lastLines(Array(run.output.utf8), count: 8).joined(separator: "\n")
+    return .init(
+      location: "host-check", expected: words.joined(separator: " "),
+      happened: "\(run.summary):\n\(tail)")
   }
 
   private func drive(_ session: QEMUSession, result: inout ScenarioResult, note: (String) -> Void)

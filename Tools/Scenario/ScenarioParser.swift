@@ -88,6 +88,7 @@ enum ScenarioParser {
 
   static let headerDirectives: Set<String> = [
     "name", "smp", "mem", "numa", "cmdline", "modules", "timeout", "boot-timeout", "qemu-args",
+    "host-check",
   ]
   static let stepDirectives = [
     "send", "send-raw", "send-random", "expect", "expect-line", "expect-re", "expect-not",
@@ -129,6 +130,11 @@ enum ScenarioParser {
       // Extra QEMU options, e.g. `-icount shift=0` for benchmarks.
       scenario.qemuArguments = value.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(
         String.init)
+    case "host-check":
+      // A host program and its arguments, e.g. the bench collector's check.
+      scenario.hostCheck = value.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(
+        String.init)
+      guard !scenario.hostCheck.isEmpty else { throw Problem("'host-check:' needs a command") }
     default:
       throw Problem("unknown header '\(directive):'")
     }

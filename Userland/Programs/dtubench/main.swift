@@ -1,7 +1,8 @@
 import UserSystem
 
-/// The DTU endpoint figures of the README, medians of N samples timed with
-/// rdtsc (under QEMU -icount shift=0 one tick is one guest instruction):
+/// The DTU endpoint figures of the README, N samples each timed with
+/// rdtsc, median, min and max (under QEMU -icount shift=0 one tick is one
+/// guest instruction):
 /// the user-level cost of one message on the sender (send: credits, slot,
 /// header, publish, the sleeping check) and on the receiver (fetch with the
 /// header check and the label, then ack), for payloads of 8 to 1008 bytes,
@@ -32,8 +33,7 @@ enum Program {
     if let first = words.first, let n = Int(first), n >= 10 { rounds = n }
     let overhead = Timing.median(rounds) {}
     print(
-      "dtubench: \(rounds) samples per figure, medians in rdtsc ticks (rdtsc overhead \(overhead) subtracted)"
-    )
+      "dtubench: \(rounds) samples per figure, rdtsc ticks (rdtsc overhead \(overhead) subtracted)")
     var next: UInt64 = 30
     for payload in [8, 24, 56, 120, 248, 504, 1008] {
       // The smallest slot that holds the payload after the 16-byte header.
@@ -46,29 +46,30 @@ enum Program {
         print("dtubench: cannot set up the endpoints for \(payload) bytes")
         return 1
       }
-      print(
-        "dtubench: \(payload)-byte payload, one thread: send \(sendCost), fetch+ack \(fetchAckCost), receive \(receiveCost) ticks per message"
-      )
+      Timing.report("dtubench: \(payload)-byte payload, one thread, send", sendCost)
+      Timing.report("dtubench: \(payload)-byte payload, one thread, fetch+ack", fetchAckCost)
+      Timing.report("dtubench: \(payload)-byte payload, one thread, receive", receiveCost)
     }
     guard let (inPlace, received) = wordInPlace(rounds, overhead, &next) else {
       print("dtubench: cannot set up the endpoints for the in-place word")
       return 1
     }
-    print(
-      "dtubench: 8-byte word written in place, one thread: send \(inPlace), receive \(received) ticks per message"
-    )
+    Timing.report("dtubench: 8-byte word written in place, one thread, send", inPlace)
+    Timing.report("dtubench: 8-byte word written in place, one thread, receive", received)
     guard let (batchSend, batchReceive, batchDrain) = batch(rounds, overhead, &next) else {
       print("dtubench: cannot set up the endpoints for the batch")
       return 1
     }
-    print(
-      "dtubench: 8-byte payload, batches of \(batchSize), one thread: send \(batchSend), receive \(batchReceive), drain \(batchDrain) ticks per message"
-    )
+    for (what, summary) in [("send", batchSend), ("receive", batchReceive), ("drain", batchDrain)] {
+      Timing.report(
+        "dtubench: 8-byte payload, batches of \(batchSize), one thread, \(what) per message",
+        summary)
+    }
     guard let replied = replyInPlace(rounds, overhead, &next) else {
       print("dtubench: cannot set up the endpoints for the reply")
       return 1
     }
-    print("dtubench: 8-byte reply written in place, one thread: reply \(replied) ticks per message")
+    Timing.report("dtubench: 8-byte reply written in place, one thread, reply", replied)
     if words.count > 1, let cpu = UInt64(words[1]) {
       let here = Endpoints.node(ofCPU: currentCPU()).node
       let there = Endpoints.node(ofCPU: cpu).node
@@ -78,9 +79,9 @@ enum Program {
           print("dtubench: cannot run the round trip with CPU \(cpu)")
           return 1
         }
-        print(
-          "dtubench: 8-byte round trip, CPU \(currentCPU()) (node \(here)) <-> CPU \(cpu) (node \(there)), \(sleeping ? "both sleeping, woken" : "both polling"): \(trip) ticks"
-        )
+        Timing.report(
+          "dtubench: 8-byte round trip, CPU \(currentCPU()) (node \(here)) <-> CPU \(cpu) (node \(there)), \(sleeping ? "both sleeping, woken" : "both polling")",
+          trip)
       }
     }
     let senderCPUs = words.dropFirst(2).compactMap { UInt64($0) }
@@ -92,9 +93,11 @@ enum Program {
           print("dtubench: the stream from CPUs \(cpus) went wrong")
           return 1
         }
-        print(
-          "dtubench: stream of 8-byte messages, \(cpus.count) sender\(cpus.count == 1 ? "" : "s") (CPU \(cpus.map { String($0) }.joined(separator: ", "))) -> 1 receiver (CPU \(currentCPU())): \(messages) messages in \(ticks) ticks, \(ticks / messages) ticks per message"
-        )
+        let stream =
+          "dtubench: stream of 8-byte messages, \(cpus.count) sender\(cpus.count == 1 ? "" : "s") (CPU \(cpus.map { String($0) }.joined(separator: ", "))) -> 1 receiver (CPU \(currentCPU()))"
+        print("\(stream): \(messages) messages in \(ticks) ticks")
+        Timing.reportValue(
+          "\(stream), per message", String(ticks / messages), unit: "ticks", samples: Int(messages))
       }
     }
     return partnerErrors == 0 ? 0 : 1
@@ -193,7 +196,7 @@ enum Program {
   /// turns. The receiver reads the length, label and reply label.
   static func oneWay(
     _ payload: Int, _ slotLog2: UInt64, _ rounds: Int, _ overhead: UInt64, _ next: inout UInt64
-  ) -> (UInt64, UInt64, UInt64)? {
+  ) -> (BenchmarkFigure, BenchmarkFigure, BenchmarkFigure)? {
     let (receiveSlot, sendSlot) = (next, next + 1)
     next += 2
     // 4096 bytes of slots: one channel of one page.
@@ -237,20 +240,17 @@ enum Program {
       print("dtubench: \(wrong) messages of \(payload) bytes went wrong")
       return nil
     }
-    sends.sort()
-    fetchAcks.sort()
-    receives.sort()
     return (
-      Timing.net(sends[rounds], overhead: overhead),
-      Timing.net(fetchAcks[rounds / 2], overhead: overhead),
-      Timing.net(receives[rounds / 2], overhead: overhead)
+      BenchmarkFigure(samples: sends).net(overhead),
+      BenchmarkFigure(samples: fetchAcks).net(overhead),
+      BenchmarkFigure(samples: receives).net(overhead)
     )
   }
 
   /// The fast path both ways: a word stored straight into the slot (no copy
   /// from elsewhere), then `receive` reading it. The medians of each.
   static func wordInPlace(_ rounds: Int, _ overhead: UInt64, _ next: inout UInt64)
-    -> (UInt64, UInt64)?
+    -> (BenchmarkFigure, BenchmarkFigure)?
   {
     guard var (receiver, sender) = endpointPair(&next) else { return nil }
     var sends = [UInt64](repeating: 0, count: rounds)
@@ -273,11 +273,9 @@ enum Program {
       print("dtubench: \(wrong) in-place words went wrong")
       return nil
     }
-    sends.sort()
-    receives.sort()
     return (
-      Timing.net(sends[rounds / 2], overhead: overhead),
-      Timing.net(receives[rounds / 2], overhead: overhead)
+      BenchmarkFigure(samples: sends).net(overhead),
+      BenchmarkFigure(samples: receives).net(overhead)
     )
   }
 
@@ -303,11 +301,11 @@ enum Program {
   /// own register spills around every call. Medians of the per-message
   /// figures of each batch.
   static func batch(_ rounds: Int, _ overhead: UInt64, _ next: inout UInt64) -> (
-    UInt64, UInt64, UInt64
+    BenchmarkFigure, BenchmarkFigure, BenchmarkFigure
   )? {
     guard var (receiver, sender) = endpointPair(&next) else { return nil }
     var word: UInt64 = 0
-    var sends = [UInt64](repeating: 0, count: rounds)
+    var sends = [UInt64](repeating: 0, count: rounds / 2 * 2)
     var receives = [UInt64](repeating: 0, count: rounds / 2)
     var drains = [UInt64](repeating: 0, count: rounds / 2)
     var wrong = 0
@@ -345,17 +343,19 @@ enum Program {
       print("dtubench: \(wrong) batches went wrong")
       return nil
     }
-    sends.sort()
-    receives.sort()
-    drains.sort()
-    return (sends[rounds / 2], receives[rounds / 4], drains[rounds / 4])
+    return (
+      BenchmarkFigure(samples: sends), BenchmarkFigure(samples: receives),
+      BenchmarkFigure(samples: drains)
+    )
   }
 
   /// The receiver's reply to the endpoint its sender named: an 8-byte
   /// word stored straight into the reply slot (`ChannelReplier`), the
   /// median of its cost. The request is fetched before and acked after,
   /// outside the timing; the reply is read back and checked.
-  static func replyInPlace(_ rounds: Int, _ overhead: UInt64, _ next: inout UInt64) -> UInt64? {
+  static func replyInPlace(_ rounds: Int, _ overhead: UInt64, _ next: inout UInt64)
+    -> BenchmarkFigure?
+  {
     let (receiveSlot, replySlot, sendSlot) = (next, next + 1, next + 2)
     next += 3
     guard Endpoints.createReceive(receiveSlot, slotsLog2: 6, slotSizeLog2: 6) == 0,
@@ -393,12 +393,13 @@ enum Program {
       print("dtubench: \(wrong) replies went wrong")
       return nil
     }
-    samples.sort()
-    return Timing.net(samples[rounds / 2], overhead: overhead)
+    return BenchmarkFigure(samples: samples).net(overhead)
   }
 
   /// Round trips of 8 bytes to an echo thread on `cpu`.
-  static func roundTrip(cpu: UInt64, rounds: Int, overhead: UInt64, sleeping: Bool) -> UInt64? {
+  static func roundTrip(cpu: UInt64, rounds: Int, overhead: UInt64, sleeping: Bool)
+    -> BenchmarkFigure?
+  {
     echoSleeps = sleeping
     for slot in [receive, send, backReceive, backSend, partner] { Capabilities.delete(slot) }
     guard Endpoints.createReceive(backReceive, slotsLog2: 6, slotSizeLog2: 6) == 0,
@@ -434,8 +435,7 @@ enum Program {
         _ = try? receiver.ack(answer)
       }
     }
-    samples.sort()
-    return Timing.net(samples[rounds / 2], overhead: overhead)
+    return BenchmarkFigure(samples: samples).net(overhead)
   }
 
   /// Echoes each message's word back as the reply label until told to quit.

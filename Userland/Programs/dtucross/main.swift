@@ -181,10 +181,12 @@ enum Program {
       if answer.word != UInt64(round) + 1 || answer.label != label { wrong += 1 }
     }
     _ = send(&sender, done, wakes: &wakes)
-    samples.sort()
+    let summary = BenchmarkFigure(samples: samples)
     print(
-      "dtucross: \(rounds) round trips to \(name), answers from label \(hex(label)) (instance \(label >> 32)): median \(samples[rounds / 2]) ticks, min \(samples[0]), max \(samples[rounds - 1]), \(wrong == 0 ? "all answers checked" : "\(wrong) wrong")"
+      "dtucross: \(rounds) round trips to \(name), answers from label \(hex(label)) (instance \(label >> 32)): median \(summary.median) ticks, min \(summary.min), max \(summary.max), \(wrong == 0 ? "all answers checked" : "\(wrong) wrong")"
     )
+    Timing.report(
+      "dtucross: 8-byte round trip, polling, answered by instance \(label >> 32)", summary)
     return wrong == 0 ? 0 : 1
   }
 

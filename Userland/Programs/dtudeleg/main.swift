@@ -123,6 +123,9 @@ enum Program {
     print(
       "dtudeleg: revoked the export: the second call \(joins == 1 ? "joined the first" : "came after it and found it gone"); \(unread) unread = \(kept) still readable, \(late) accepted after; the first call took \(mine.ticks) ticks"
     )
+    Timing.reportValue(
+      "dtudeleg: revoke of an export with a copy in each instance", String(mine.ticks),
+      unit: "ticks", samples: 1)
     guard var sender = activatedSender(own) else { return 1 }
     var word: UInt64 = 0xABC
     let sent = withUnsafeBytes(of: &word) { sender.send(kind: .message, replyLabel: 0, bytes: $0) }
@@ -157,6 +160,9 @@ enum Program {
     }
     guard var sender = activatedSender(imported) else { return 1 }
     print("dtudeleg: imported \(hex(id)) as tag \(tag), activated; the import took \(took) ticks")
+    Timing.reportValue(
+      "dtudeleg: import of a send capability from the other instance (tag \(tag))", String(took),
+      unit: "ticks", samples: 1)
     if let pid {
       let copy = Endpoints.export(imported, for: pid)
       guard copy > 0 else {

@@ -1,7 +1,7 @@
 import UserSystem
 
-/// The IPC and capability figures of the README, each the median of N
-/// samples timed with rdtsc (under QEMU -icount shift=0 one tick is one
+/// The IPC and capability figures of the README, each N samples timed
+/// with rdtsc, median, min and max (under QEMU -icount shift=0 one tick is one
 /// guest instruction). Argument: "N [CPU]", CPU being a second service CPU
 /// for the cross-CPU figure. As a child ("server"), it answers calls on the
 /// endpoint it was given until told to stop.
@@ -28,9 +28,8 @@ enum Program {
 
     let overhead = Timing.median(rounds) {}
     print(
-      "ipcbench: \(rounds) samples per figure, medians in rdtsc ticks (rdtsc overhead \(overhead) subtracted)"
-    )
-    report("null system call round trip", overhead, Timing.median(rounds) { _ = System.pid })
+      "ipcbench: \(rounds) samples per figure, rdtsc ticks (rdtsc overhead \(overhead) subtracted)")
+    report("null system call round trip", overhead, Timing.measure(rounds) { _ = System.pid })
 
     guard Capabilities.createEndpoint(endpoint) == 0 else {
       print("ipcbench: cannot create an endpoint")
@@ -43,7 +42,7 @@ enum Program {
     }
     report(
       "IPC call+reply, same CPU, same address space", overhead,
-      Timing.median(rounds) { ping(endpoint) })
+      Timing.measure(rounds) { ping(endpoint) })
 
     let child = Children.spawn("ipcbench", argument: "server", give: endpoint)
     if child > 0 {
@@ -51,7 +50,7 @@ enum Program {
       _ = IPC.call(endpoint, Message(quit))
       report(
         "IPC call+reply, same CPU, two address spaces", overhead,
-        Timing.median(rounds) { ping(endpoint) })
+        Timing.measure(rounds) { ping(endpoint) })
       _ = IPC.call(endpoint, Message(quit))
       _ = Children.wait(child)
     } else {
@@ -64,7 +63,7 @@ enum Program {
       {
         report(
           "IPC call+reply, two CPUs (CPU \(other))", overhead,
-          Timing.median(rounds) { ping(otherEndpoint) })
+          Timing.measure(rounds) { ping(otherEndpoint) })
         _ = IPC.call(otherEndpoint, Message(quit))
       } else {
         print("ipcbench: cannot start a server on CPU \(other)")
@@ -76,7 +75,7 @@ enum Program {
     _ = Capabilities.createEndpoint(copySource)
     report(
       "capability copy+delete", overhead,
-      Timing.median(rounds) {
+      Timing.measure(rounds) {
         Capabilities.copy(copySource, to: copySlot)
         Capabilities.delete(copySlot)
       })
@@ -108,12 +107,11 @@ enum Program {
       }
       samples.append(ticks)
     }
-    samples.sort()
-    report("revoke of a 1000-descendant tree", overhead, samples[samples.count / 2])
+    report("revoke of a 1000-descendant tree", overhead, BenchmarkFigure(samples: samples))
   }
 
-  static func report(_ what: String, _ overhead: UInt64, _ ticks: UInt64) {
-    print("ipcbench: \(what): \(Timing.net(ticks, overhead: overhead)) ticks")
+  static func report(_ what: String, _ overhead: UInt64, _ summary: BenchmarkFigure) {
+    Timing.report("ipcbench: \(what)", summary.net(overhead))
   }
 
   /// Answers every call with its own words until one says quit.
