@@ -4,7 +4,9 @@
 #   make run   [SMP=4] [MEM=512M] [NUMA=2] [CMDLINE="..."]
 #   make test  hosted unit tests, then the QEMU boot scenarios
 #   make debug like run, but QEMU waits for gdb
-#   make bench boot-time measurements for the README
+#   make bench [ONLY=ipc,...] every benchmark under QEMU (-icount shift=0 and
+#              plain TCG), boot time from 1 to 128 vCPUs: Tests/Bench/RESULTS.md,
+#              results.json, plots/ and the README's table (Tools/bench.sh)
 #   make fuzz  each Core parser's libFuzzer target for FUZZ_SECONDS (300),
 #              new inputs merged into Tests/Fuzz/Corpus (Tools/fuzz.sh), then
 #              the long boot fuzz runs: 10^6 system calls, 1 MiB of shell
@@ -151,9 +153,9 @@ hosted-test:
 scenarios: deps $(KERNEL) $(USER_ELFS) $(SCENARIO_RUNNER)
 	$(SCENARIO_RUNNER) run --kernel $(KERNEL)
 
-bench: deps $(KERNEL) $(USER_ELFS) $(SCENARIO_RUNNER)
+bench: deps $(KERNEL) $(USER_ELFS) $(SCENARIO_RUNNER) $(BENCH_COLLECTOR)
 	@Tools/install-deps.sh bench
-	Tools/bench.sh $(SCENARIO_RUNNER) $(KERNEL)
+	Tools/bench.sh $(SCENARIO_RUNNER) $(KERNEL) $(BENCH_COLLECTOR)
 
 FUZZ_SECONDS ?= 300
 

@@ -1,56 +1,85 @@
 #!/usr/bin/env bash
-# make bench: the figures of the README's performance section.
-#   - boot time (QEMU start to the first shell prompt, median of 5) on -smp 1 and 4
-#   - the kernel image size
-#   - in-kernel frame and heap alloc+free: instructions (-icount shift=0) and TCG cycles
-#   - AP bring-up and IPI remote-call round trips, same and other NUMA node
-#   - ipcbench: null system call, IPC call+reply (one CPU, two CPUs, two
-#     address spaces), capability copy+delete, revoke of 1000 descendants
-#   - the LWK instance: null system call there and on a service CPU, the
-#     shipped null system call, a burst of shipped calls, control-queue round
-#     trips, FWQ noise on an LWK CPU and on a service CPU
-#   - DTU endpoints: user-level instructions per message on each side for
-#     8/56/248 bytes, the cross-node round trip polling and sleeping, the
-#     round trip across the kernel instances both ways, and a send
-#     capability imported across them and revoked (plain TCG)
-#   - the hosted allocator benchmark (release build)
+# make bench [ONLY=group,...]: boot Tessera under QEMU, run the benchmark
+# scenarios (Tests/Bench/GROUP-icount.scenario under -icount shift=0, where a
+# TSC tick is one guest instruction, and GROUP-cycles.scenario under plain
+# TCG), time boots from 1 to 128 vCPUs and on 1 to 8 NUMA nodes, then let the
+# collector (tessera-bench-collect) check every transcript against the
+# catalog Tests/Bench/figures.json and write Tests/Bench/results.json,
+# Tests/Bench/RESULTS.md, the plots in Tests/Bench/plots and the README's
+# generated table.
+#
+#   Tools/bench.sh RUNNER KERNEL COLLECTOR
+#
+# Groups: alloc ipi ipc lwk dtu boot. ONLY=ipc,dtu measures those again; the
+# other figures are carried over from the last results.json with their dates.
 set -euo pipefail
-runner=$1 kernel=$2
-echo "kernel image: $(stat -c %s "$kernel") bytes file, $(size -A "$kernel" 2>/dev/null | awk '/^\.(boot|text|rodata|data) /{s+=$2} END{print s}') bytes loaded (text+rodata+data)"
-for smp in 1 4 8; do
-  echo "boot to prompt, -smp $smp -m 128M:"
-  "$runner" boot-time --kernel "$kernel" --smp "$smp" --mem 128M --runs 5
+runner=$1 kernel=$2 collector=$3
+all_groups=(alloc ipi ipc lwk dtu boot)
+# Seconds each group took on the development machine (2 cores), for the
+# estimate printed before the run.
+declare -A seconds=([alloc]=10 [ipi]=10 [ipc]=10 [lwk]=15 [dtu]=25 [boot]=60)
+
+groups=()
+if [ -n "${ONLY:-}" ]; then
+  IFS=', ' read -r -a groups <<<"$ONLY"
+  for group in "${groups[@]}"; do
+    if [ -z "${seconds[$group]:-}" ]; then
+      echo "make bench: unknown group '$group' in ONLY=$ONLY (groups: ${all_groups[*]})" >&2
+      exit 2
+    fi
+  done
+else
+  groups=("${all_groups[@]}")
+fi
+estimate=0
+for group in "${groups[@]}"; do estimate=$((estimate + seconds[$group])); done
+echo "make bench: ${groups[*]}; this takes about $(((estimate + 59) / 60)) minutes"
+started=$(date +%s)
+
+transcripts=build/bench/transcripts
+mkdir -p "$transcripts"
+collect_groups=()
+for group in "${groups[@]}"; do
+  if [ "$group" = boot ]; then
+    collect_groups+=(boot)
+    continue
+  fi
+  collect_groups+=("$group" "$group-tcg")
+  # One at a time: plain-TCG cycles are host time, and a second QEMU on the
+  # two cores would be in them.
+  "$runner" run --kernel "$kernel" --jobs 1 "Tests/Bench/$group-icount.scenario" \
+    "Tests/Bench/$group-cycles.scenario"
+  cp "build/scenarios/$group-icount.log" "build/scenarios/$group-cycles.log" "$transcripts/"
 done
-"$runner" run --kernel "$kernel" --jobs 1 Tests/Bench >/dev/null
-for name in alloc-icount alloc-cycles; do
-  echo "in-kernel allocator ($name):"
-  grep -a '^bench:' "build/scenarios/$name.log" | tr -d '\r' | sed 's/^/  /'
-done
-for name in ipi-icount ipi-cycles; do
-  echo "AP bring-up (TSC cycles from INIT to reporting in) and remote-call round trips ($name):"
-  grep -a -E '^[0-9]+ +[0-9]+ .*(parked|online)|^ipi:' "build/scenarios/$name.log" | tr -d '\r' | sed 's/^/  /'
-done
-for name in ipc-icount ipc-cycles; do
-  echo "ipcbench: system call, IPC and capability figures ($name):"
-  grep -a '^ipcbench:' "build/scenarios/$name.log" | tr -d '\r' | sed 's/^/  /'
-done
-for name in lwk-icount lwk-cycles; do
-  echo "LWK instance: system calls, shipping, control round trips, FWQ noise ($name):"
-  grep -a -E 'syscallbench:|fwq:|^lwk ping:|^shipping endpoint:|^lwk: messages' "build/scenarios/$name.log" |
-    tr -d '\r' | sed -e 's/^tessera> //' -e 's/^/  /'
-done
-for name in dtu-icount dtu-cycles; do
-  echo "DTU endpoints: user-level cost per message, cross-node round trips, kernel IPC beside them ($name):"
-  grep -a -E '^dtubench:|^ipcbench: IPC call\+reply, two CPUs|round trips to|dtudeleg: (imported|revoked)' "build/scenarios/$name.log" |
-    tr -d '\r' | sed 's/^/  /'
-done
-# The plot of cost against payload size, from the -icount figures.
-mkdir -p build/bench
-grep -a -E '^dtubench: [0-9]+-byte payload' build/scenarios/dtu-icount.log | tr -d '\r' |
-  sed -E 's/^dtubench: ([0-9]+)-byte payload, one thread: send ([0-9]+), fetch\+ack ([0-9]+), receive ([0-9]+).*/\1 \2 \3 \4/' \
-    >build/bench/dtu-cost.dat
-gnuplot -e "data='build/bench/dtu-cost.dat'; out='Tests/Bench/dtu-cost.png'" Tools/dtu-cost.gnuplot
-echo "plot of DTU cost against payload size: Tests/Bench/dtu-cost.png"
-echo "hosted allocator benchmark (swift build -c release):"
-swift build -c release --product tessera-bench >/dev/null
-.build/release/tessera-bench
+
+if [[ " ${groups[*]} " == *" boot "* ]]; then
+  # The wall time from QEMU's start to the first prompt, split into the
+  # kernel's part (its own TSC figure) and firmware + loader; the median of
+  # three boots each, -m 512M as the Linux figures in PEERS.md.
+  log=$transcripts/boot-time.log
+  loaded=$(size -A "$kernel" | awk '/^\.(boot|text|rodata|data) /{s+=$2} END{print s}')
+  {
+    echo "# qemu: Tools/qemu.sh - 1 512M 0"
+    echo "kernel image, loaded: value $loaded bytes (1 samples)"
+  } >"$log"
+  for smp in 1 2 4 8 16 32 64 128; do
+    "$runner" boot-time --kernel "$kernel" --smp "$smp" --mem 512M --runs 3 --timeout 120 | tee -a "$log"
+  done
+  for nodes in 2 4 8; do
+    "$runner" boot-time --kernel "$kernel" --smp 8 --mem 512M --numa "$nodes" --runs 3 --timeout 120 |
+      tee -a "$log"
+  done
+fi
+
+only=()
+if [ -n "${ONLY:-}" ]; then
+  only=(--only "$(
+    IFS=,
+    echo "${collect_groups[*]}"
+  )")
+fi
+"$collector" collect --catalog Tests/Bench/figures.json --transcripts "$transcripts" \
+  --out Tests/Bench "${only[@]}"
+Tools/plots.sh Tests/Bench/plots
+"$collector" readme --results Tests/Bench/RESULTS.md --readme README.md
+echo "make bench: done in $(($(date +%s) - started)) s; Tests/Bench/RESULTS.md, Tests/Bench/results.json, Tests/Bench/plots/, README.md"

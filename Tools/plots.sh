@@ -24,6 +24,12 @@ for script in "$here"/Plots/*.gnuplot; do
   else
     data=$out/$name.dat
     [ -f "$data" ] || continue
+    # A subset run (make bench ONLY=...) may leave a plot with nothing
+    # measured yet: every value cell NaN. gnuplot refuses those.
+    if ! awk '!/^#/ { for (i = 2; i <= NF; i++) if ($i != "NaN") found = 1 } END { exit !found }' "$data"; then
+      echo "plot: $name skipped, nothing measured for it yet"
+      continue
+    fi
     gnuplot -e "data='$data'; out='$png'" "$script"
   fi
   echo "plot: $png"

@@ -1,5 +1,5 @@
 /// The command line of the `make bench` results collector: `collect`
-/// (transcripts to bench/results.json, RESULTS.md and plot data), `check`
+/// (transcripts to Tests/Bench/results.json, RESULTS.md and plot data), `check`
 /// (the test suite's short bench pass) and `readme` (the README's generated
 /// block). Thin: the work is in the BenchResults library, where it is tested.
 import ArgumentParser
@@ -113,7 +113,7 @@ extension BenchCollect {
       discussion: "The block lies between '\(ReadmeBlock.begin)' and '\(ReadmeBlock.end)'."
     )
 
-    @Option(help: "The RESULTS.md to copy from (bench/RESULTS.md).")
+    @Option(help: "The RESULTS.md to copy from (Tests/Bench/RESULTS.md).")
     var results: String
 
     @Option(help: "The README to update (README.md).")

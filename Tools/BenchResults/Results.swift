@@ -1,4 +1,4 @@
-/// `bench/results.json`: every measured figure and trace with where it came
+/// `Tests/Bench/results.json`: every measured figure and trace with where it came
 /// from (transcript, line, QEMU configuration, date), so that a figure in
 /// the README can be traced to the run that produced it, and so that a
 /// partial rerun (`--only`) can carry the other groups' figures over.

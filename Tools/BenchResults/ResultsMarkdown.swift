@@ -1,4 +1,4 @@
-/// `bench/RESULTS.md`: the results for people. A heading, one sentence on how
+/// `Tests/Bench/RESULTS.md`: the results for people. A heading, one sentence on how
 /// and when it was generated, ONE table with a row per catalogued figure (in
 /// catalog order; "not measured" when absent), then links to the plots.
 /// `tessera-bench-collect readme` copies the table and the plot list into

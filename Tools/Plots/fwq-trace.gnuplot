@@ -7,7 +7,7 @@
 set terminal pngcairo size 960,620 font ",10" noenhanced
 set output out
 set multiplot layout 2,1 title "FWQ: ticks per quantum (guest instructions under -icount shift=0)"
-set xlabel "sample"
+set xlabel "point: the largest of 100 consecutive quanta"
 set ylabel "ticks"
 set grid ytics
 unset key

@@ -48,6 +48,8 @@ enum Program {
       "\(label): fraction of samples above 1.05 x min", formatFraction(fraction),
       unit: "fraction", samples: samples)
     if tracePoints > 0 { trace(label, times, points: tracePoints) }
+    // The last line: a background run on the LWK reports no exit of its own.
+    print("\(label): done")
     return 0
   }
 
@@ -60,7 +62,7 @@ enum Program {
       for t in times[(p * block)..<((p + 1) * block)] where t > largest { largest = t }
       line += " \(largest)"
       if p % 16 == 15 || p == points - 1 {
-        print("\(label): trace\(line)")
+        print("\(label) samples: trace\(line)")
         line = ""
       }
     }
