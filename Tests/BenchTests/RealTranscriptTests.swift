@@ -55,16 +55,18 @@ import Testing
   }
 
   @Test func aTruncatedRealTranscriptIsRefused() throws {
-    // Cut in the middle of the revoke figure's line: that figure is garbled.
     let directory = try damaged("ipc-icount.log") { text in
       let line = "ipcbench: revoke of a 1000-descendant tree: median"
       let cut = text.range(of: line)!.upperBound
       return String(text[..<cut]) + " 3315"
     }
     let messages = problems(directory)
-    #expect(messages.count == 1, "\(messages)")
-    #expect(messages.first?.hasPrefix("figure ipc.revoke-1000: ") == true)
-    #expect(messages.first?.contains("is garbled") == true)
+    // The cut line is garbled; the eight one-way figures printed after it are missing.
+    #expect(messages.count == 9, "\(messages)")
+    let garbled = messages.filter { $0.contains("is garbled") }
+    #expect(garbled.count == 1 && garbled.first?.hasPrefix("figure ipc.revoke-1000: ") == true)
+    let missing = messages.filter { $0.contains("truncated?") }
+    #expect(missing.count == 8 && missing.allSatisfy { $0.hasPrefix("figure ipc.oneway-") })
   }
 
   @Test func aGarbledRealLineIsRefused() throws {

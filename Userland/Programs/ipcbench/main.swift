@@ -20,6 +20,10 @@ enum Program {
       serve(InitialSlot.given)
       return 0
     }
+    if argument == "timed-server" {
+      serveTimed(InitialSlot.given)
+      return 0
+    }
     let words = argument.split(separator: " ")
     var rounds = 1000
     if let first = words.first, let n = Int(first), n >= 10 { rounds = n }
@@ -80,7 +84,71 @@ enum Program {
         Capabilities.delete(copySlot)
       })
     revokeTree(overhead)
-    return 0
+    return oneWayFigures(rounds, overhead) ? 0 : 1
+  }
+
+  // MARK: One-way figures, as sel4bench defines them
+
+  static let timedEndpoint: UInt64 = 34
+  static let timedThread: UInt64 = 35
+
+  /// Call (the client reads the counter before its call, the server after
+  /// its receive returns) and ReplyRecv (the server reads it before its
+  /// replyReceive, the client after its call returns), with a server thread
+  /// in this address space and then a server process; 0 and 4 message
+  /// words (the ABI moves four registers either way). The server sends its
+  /// two counter readings back in the reply.
+  static func oneWayFigures(_ rounds: Int, _ overhead: UInt64) -> Bool {
+    guard Capabilities.createEndpoint(timedEndpoint) == 0,
+      Threads.start(slot: timedThread, argument: timedEndpoint, timedServerEntry) > 0
+    else {
+      print("ipcbench: cannot start the timed server thread")
+      return false
+    }
+    oneWay(timedEndpoint, "same address space", rounds, overhead)
+    _ = IPC.call(timedEndpoint, Message(quit))
+    let child = Children.spawn("ipcbench", argument: "timed-server", give: timedEndpoint)
+    guard child > 0 else {
+      print("ipcbench: cannot spawn the timed server: \(resultName(child))")
+      return false
+    }
+    oneWay(timedEndpoint, "two address spaces", rounds, overhead)
+    _ = IPC.call(timedEndpoint, Message(quit))
+    _ = Children.wait(child)
+    return true
+  }
+
+  static func oneWay(_ endpoint: UInt64, _ spaces: String, _ rounds: Int, _ overhead: UInt64) {
+    for words in [0, 4] {
+      var calls = [UInt64](repeating: 0, count: rounds)
+      var replies = [UInt64](repeating: 0, count: rounds)
+      let message = words == 0 ? Message() : Message(1, 2, 3, 4)
+      for i in 0..<rounds {
+        let start = user_rdtsc()
+        let (_, answer) = IPC.call(endpoint, message)
+        let end = user_rdtsc()
+        calls[i] = answer.words.0 &- start
+        replies[i] = end &- answer.words.1
+      }
+      Timing.report(
+        "ipcbench: one-way Call, \(spaces), \(words) words",
+        BenchmarkFigure(samples: calls).net(overhead))
+      Timing.report(
+        "ipcbench: one-way ReplyRecv, \(spaces), \(words) words",
+        BenchmarkFigure(samples: replies).net(overhead))
+    }
+  }
+
+  /// Answers every call with the counter read when its receive returned and
+  /// the counter read just before the replyReceive, until told to quit.
+  static func serveTimed(_ endpoint: UInt64) {
+    var request = IPC.receive(endpoint)
+    while request.status == 0 && request.message.words.0 != quit {
+      let received = user_rdtsc()
+      let replying = user_rdtsc()
+      request = IPC.replyReceive(endpoint, Message(received, replying))
+    }
+    IPC.reply(Message(quit))
   }
 
   static func ping(_ endpoint: UInt64) {
@@ -125,3 +193,6 @@ enum Program {
 }
 
 let serverEntry: @convention(c) (UInt64) -> Void = { endpoint in Program.serve(endpoint) }
+let timedServerEntry: @convention(c) (UInt64) -> Void = { endpoint in
+  Program.serveTimed(endpoint)
+}
