@@ -93,7 +93,7 @@ enum SMP {
     let vector = UInt32(trampolinePage >> 12)
     let begin = x86_rdtsc()
     if boot.commandLine.notStarted?.contains(cpu.index) != true {
-      LocalAPIC.send(to: cpu.apicID, command: LocalAPIC.deliveryINIT | LocalAPIC.levelAssert)
+      sendINIT(cpu)
       Clock.delay(microseconds: initDelayMicroseconds)
       LocalAPIC.send(to: cpu.apicID, command: LocalAPIC.deliveryStartup | vector)
       Clock.delay(microseconds: 200)
@@ -108,6 +108,14 @@ enum SMP {
     }
     cpu.bringUpCycles = x86_rdtsc() - begin
     return true
+  }
+
+  /// INIT to `cpu`: whatever it was doing (a panic's hlt, a spin with
+  /// interrupts off), it stops and waits for a startup IPI. No code can
+  /// refuse it, which is why the LWK's watchdog, restart and scribble use
+  /// it to stop LWK CPUs.
+  static func sendINIT(_ cpu: Processor) {
+    LocalAPIC.send(to: cpu.apicID, command: LocalAPIC.deliveryINIT | LocalAPIC.levelAssert)
   }
 
   /// The set-up every CPU that joins an instance does first, on its own

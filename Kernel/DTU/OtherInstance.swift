@@ -102,9 +102,14 @@ enum OtherInstance {
   static func finish(_ releases: [Release]) {
     for release in releases {
       var unread: UInt64? = nil
+      // Why not, for the message: the control call can fail in several ways.
+      var why = "it refused"
       if KernelInstance.kind == .service {
-        let asked = LWKControl.call(.dtuRelease, (release.ring, UInt64(release.channel), 0, 0))
-        if case .success(let reply) = asked, reply.status == .ok { unread = reply.words.0 }
+        switch LWKControl.call(.dtuRelease, (release.ring, UInt64(release.channel), 0, 0)) {
+        case .success(let reply) where reply.status == .ok: unread = reply.words.0
+        case .success(let reply): why = "it answered status \(reply.code)"
+        case .failure(let failure): why = failure.description
+        }
       } else {
         var arguments = ShippedArguments()
         _ = arguments.append(release.ring)
@@ -112,13 +117,13 @@ enum OtherInstance {
         let result = FunctionShipping.ship(
           .dtuConnect, arguments: arguments, data: ByteView(base: nil, count: 0),
           number: FunctionShipping.releaseNumber, process: release.owner)
-        if result >= 0 { unread = UInt64(result) }
+        if result >= 0 { unread = UInt64(result) } else { why = "shipping it failed: \(result)" }
       }
       guard let unread else {
         // Without the answer the other kernel may still map the reply
         // channel: it stays bound.
         print(
-          "dtu: the other kernel did not release channel \(release.channel) of ring \(hex(release.ring))"
+          "dtu: the other kernel did not release channel \(release.channel) of ring \(hex(release.ring)): \(why)"
         )
         continue
       }

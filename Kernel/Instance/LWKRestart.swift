@@ -80,7 +80,7 @@ enum LWKRestart {
   /// spin with interrupts off), it now waits for a startup IPI.
   static func stop(_ cpus: [Processor]) {
     for cpu in cpus {
-      LocalAPIC.send(to: cpu.apicID, command: LocalAPIC.deliveryINIT | LocalAPIC.levelAssert)
+      SMP.sendINIT(cpu)
     }
     Clock.delay(microseconds: SMP.initDelayMicroseconds)
     for cpu in cpus { cpu.state = .offline }

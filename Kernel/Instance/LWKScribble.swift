@@ -51,7 +51,7 @@ enum LWKScribble {
     )
     let me = Processor.currentIndex
     for cpu in processors where !cpu.isService && cpu.index != me {
-      LocalAPIC.send(to: cpu.apicID, command: LocalAPIC.deliveryINIT | LocalAPIC.levelAssert)
+      SMP.sendINIT(cpu)
     }
     x86_cli()
     // The ranges are copied to the stack first: the heap is overwritten too.

@@ -128,7 +128,7 @@ enum LWKWatchdog {
     // its own CPU): INIT stops them before anything of theirs is undone,
     // so none of them writes into a ring given back below.
     for cpu in processors where !cpu.isService && cpu.state == .online {
-      LocalAPIC.send(to: cpu.apicID, command: LocalAPIC.deliveryINIT | LocalAPIC.levelAssert)
+      SMP.sendINIT(cpu)
       cpu.state = .failed
     }
     FunctionShipping.pendingReads.removeAll()
