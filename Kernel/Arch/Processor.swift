@@ -6,7 +6,8 @@ import X86
 /// record of every CPU of the machine but runs only its partition's. The GS
 /// base of each CPU points at a small block, allocated by the instance that
 /// runs the CPU, whose second word is the CPU's logical number (words 0–3:
-/// Boot/usermode.S; 4: the TSS's RSP0 field; 5: frame operations here).
+/// Boot/usermode.S; 4: the TSS's RSP0 field; 5: frame operations here; 6:
+/// this CPU's scheduler, unretained, for the system-call path).
 final class Processor {
   enum State: UInt8 {
     case offline = 0

@@ -197,7 +197,21 @@ enum Scheduler {
         entry: UInt64(UInt(bitPattern: unsafeBitCast(idleLoop, to: UnsafeRawPointer.self))),
         argument: 0, below: stack)
     }
-    perCPU[cpu] = CPUScheduler(cpu: cpu, boot: boot, idle: idle)
+    let scheduler = CPUScheduler(cpu: cpu, boot: boot, idle: idle)
+    perCPU[cpu] = scheduler
+    // Schedulers live as long as the kernel (perCPU keeps them), so the
+    // system-call path may use this one without counting a reference.
+    x86_write_gs_qword(48, UInt64(UInt(bitPattern: Unmanaged.passUnretained(scheduler).toOpaque())))
+  }
+
+  /// This CPU's scheduler for the system-call path: from the per-CPU block
+  /// (slot 6), no array, optional or reference count on the way; `body`
+  /// must not keep it. Only on a CPU that runs user threads (so it has one).
+  @inline(__always)
+  static func withHere(_ body: (CPUScheduler) -> Void) {
+    let raw = UInt(x86_read_gs_qword(48))
+    guard let pointer = UnsafeRawPointer(bitPattern: raw) else { return }
+    Unmanaged<CPUScheduler>.fromOpaque(pointer)._withUnsafeGuaranteedRef(body)
   }
 
   /// Puts `thread` on its CPU's queue, waking that CPU if it is another.

@@ -5,7 +5,11 @@ import X86
 @_cdecl("syscall_dispatch")
 func systemCallDispatch(_ raw: UnsafeMutableRawPointer) {
   let frame = raw.assumingMemoryBound(to: InterruptFrame.self)
-  guard let scheduler = Scheduler.here else { return }
+  Scheduler.withHere { scheduler in dispatch(frame, on: scheduler) }
+}
+
+@inline(__always)
+private func dispatch(_ frame: UnsafeMutablePointer<InterruptFrame>, on scheduler: CPUScheduler) {
   if KernelInstance.kind == .lwk, LWKSystemCalls.triage(frame, on: scheduler) {
     returnToUser(scheduler)
     return
