@@ -1,5 +1,6 @@
-// The command line: `tessera-scenario run` (the boot-scenario suite) and
-// `tessera-scenario boot-time` (the boot-to-prompt measurement).
+// The command line: `tessera-scenario run` (the boot-scenario suite),
+// `tessera-scenario boot-time` (the boot-to-prompt measurement) and
+// `tessera-scenario profile` (ProfileCommand.swift).
 import ArgumentParser
 import Foundation
 
@@ -12,7 +13,7 @@ struct TesseraScenario: ParsableCommand {
       Test hook: if \(RunnerEnvironment.qemuOverrideVariable) is set, that program is run instead of \
       Tools/qemu.sh, with the same arguments (ISO SMP MEM NUMA), its stdin/stdout standing for the serial console.
       """,
-    subcommands: [Run.self, BootTime.self]
+    subcommands: [Run.self, BootTime.self, Profile.self]
   )
 }
 
