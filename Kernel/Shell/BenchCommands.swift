@@ -32,30 +32,27 @@ enum BenchCommands {
     let batches = min(rounds, 10)
     let perBatch = rounds / batches
     print("bench: \(batches) batches of \(perBatch) pairs each; a sample is a batch's mean")
-    for (order, label) in [(0, "4 KiB"), (9, "2 MiB")] {
+    /// `batches` means of `perBatch` pairs each; nil when a pair failed.
+    func figure(_ pairs: (UInt64) -> UInt64?) -> BenchmarkFigure? {
       var samples: [UInt64] = []
       for _ in 0..<batches {
-        guard let cycles = framePairs(order: order, rounds: perBatch) else {
-          print("bench: no free block of \(label)")
-          return
-        }
+        guard let cycles = pairs(perBatch) else { return nil }
         samples.append(cycles / perBatch)
       }
-      print(
-        BenchmarkFigure(samples: samples).line(
-          "bench: \(label) frame alloc+free, per pair"))
+      return BenchmarkFigure(samples: samples)
     }
-    var samples: [UInt64] = []
-    for _ in 0..<batches {
-      guard let cycles = heapPairs(rounds: perBatch) else {
-        print("bench: the kernel heap has no 64 B block")
+    for (order, label) in [(0, "4 KiB"), (9, "2 MiB")] {
+      guard let frames = figure({ framePairs(order: order, rounds: $0) }) else {
+        print("bench: no free block of \(label)")
         return
       }
-      samples.append(cycles / perBatch)
+      print(frames.line("bench: \(label) frame alloc+free, per pair"))
     }
-    print(
-      BenchmarkFigure(samples: samples).line(
-        "bench: 64 B kernel heap alloc+free, per pair"))
+    guard let heap = figure(heapPairs) else {
+      print("bench: the kernel heap has no 64 B block")
+      return
+    }
+    print(heap.line("bench: 64 B kernel heap alloc+free, per pair"))
   }
 
   /// TSC ticks for `rounds` allocate/free pairs of one block order, each
