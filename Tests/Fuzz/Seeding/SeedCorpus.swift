@@ -55,6 +55,7 @@ struct SeedCorpus {
       ("message-header", messageHeaderSeeds()), ("control-message", controlMessageSeeds()),
       ("shipped", shippedSeeds()), ("capability-message", capabilityMessageSeeds()),
       ("capability-bundle", capabilityBundleSeeds()), ("channel-ring", channelRingSeeds()),
+      ("line-editor", lineEditorSeeds()),
     ]
   }
 
@@ -264,5 +265,22 @@ struct SeedCorpus {
     let fill: [UInt8] = [1] + [UInt8](repeating: 0, count: 20) + [5, 5, 9, 7, 7, 10, 10, 11]
     let hostile: [UInt8] = [0, 0, 3, 0x80, 3, 15, 1, 0x01, 0, 0, 0, 16, 0, 1, 0, 5, 5, 0x85, 7, 12]
     return [("send-fetch-ack", sendFetchAck), ("fill", fill), ("hostile", hostile)]
+  }
+
+  /// Keystrokes after three setup bytes (limit and history size, command
+  /// and module masks; see FuzzLineEditor.swift).
+  static func lineEditorSeeds() -> [(String, [UInt8])] {
+    let up = "\u{1B}[A"
+    let down = "\u{1B}[B"
+    func keys(_ setup: [UInt8], _ text: String) -> [UInt8] { setup + Array(text.utf8) }
+    return [
+      ("lines-and-history", keys([0x5F, 0xFF, 0xFF], "help\r\nmem\rmem\n\(up)\(up)\(down)x\r")),
+      ("completion", keys([0xFF, 0xFF, 0xFF], "me\t\tt\t\u{15}run b\tg\t\rlwk run -c 2 \t\r")),
+      ("overflow", keys([0x24, 0x01, 0x00], "abcdefghij\u{8}\r\u{3}ab\u{7F}\u{15}q\n")),
+      (
+        "escapes",
+        keys([0x3F, 0x00, 0x00], "a\u{1B}[1;5Cb\u{1B}OA\u{1B}OPc\u{1B}\u{1B}[3~\u{1B}x\r")
+      ),
+    ]
   }
 }
