@@ -28,6 +28,7 @@ struct FuzzTarget {
     FuzzTarget(name: "capability-bundle", maximumLength: 512, run: fuzzCapabilityBundle),
     FuzzTarget(name: "channel-ring", maximumLength: 1024, run: fuzzChannelRing),
     FuzzTarget(name: "line-editor", maximumLength: 1024, run: fuzzLineEditor),
+    FuzzTarget(name: "shell-command", maximumLength: 512, run: fuzzShellCommand),
   ]
 
   static func named(_ name: String) -> FuzzTarget? { all.first { $0.name == name } }

@@ -55,7 +55,7 @@ struct SeedCorpus {
       ("message-header", messageHeaderSeeds()), ("control-message", controlMessageSeeds()),
       ("shipped", shippedSeeds()), ("capability-message", capabilityMessageSeeds()),
       ("capability-bundle", capabilityBundleSeeds()), ("channel-ring", channelRingSeeds()),
-      ("line-editor", lineEditorSeeds()),
+      ("line-editor", lineEditorSeeds()), ("shell-command", shellCommandSeeds()),
     ]
   }
 
@@ -282,5 +282,13 @@ struct SeedCorpus {
         keys([0x3F, 0x00, 0x00], "a\u{1B}[1;5Cb\u{1B}OA\u{1B}OPc\u{1B}\u{1B}[3~\u{1B}x\r")
       ),
     ]
+  }
+
+  static func shellCommandSeeds() -> [(String, [UInt8])] {
+    [
+      "cap copy 3 4", "  mem   map\t0x1000  ", "echo \"a b\"c d \"\" x\"\"y",
+      "echo \"unterminated", "18446744073709551615", "0xffffffffffffffff 0X10000000000000000",
+      "run -c 007 hello 0x0 00 99999999999999999999", "say \"tab\tinside\" \u{e9}\"\u{1F600}\"",
+    ].enumerated().map { ("line" + String($0.offset), Array($0.element.utf8)) }
   }
 }
