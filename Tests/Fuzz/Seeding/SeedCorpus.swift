@@ -56,6 +56,7 @@ struct SeedCorpus {
       ("shipped", shippedSeeds()), ("capability-message", capabilityMessageSeeds()),
       ("capability-bundle", capabilityBundleSeeds()), ("channel-ring", channelRingSeeds()),
       ("line-editor", lineEditorSeeds()), ("shell-command", shellCommandSeeds()),
+      ("shipping-queue", shippingQueueSeeds()),
     ]
   }
 
@@ -290,5 +291,38 @@ struct SeedCorpus {
       "echo \"unterminated", "18446744073709551615", "0xffffffffffffffff 0X10000000000000000",
       "run -c 007 hello 0x0 00 99999999999999999999", "say \"tab\tinside\" \u{e9}\"\u{1F600}\"",
     ].enumerated().map { ("line" + String($0.offset), Array($0.element.utf8)) }
+  }
+
+  /// Operation programs and corrupt regions (see FuzzShippingQueue.swift).
+  static func shippingQueueSeeds() -> [(String, [UInt8])] {
+    // Capacity 4, slot size 16: enqueue, take, drain, corrupt, claim.
+    let program: [UInt8] = [
+      0, 0x09, 0, 5, 1, 16, 2, 30, 9, 6, 8, 4, 0, 3, 11, 0, 10, 0x00, 5, 8, 0x01, 6, 6, 10, 0x90,
+      12, 0x80, 4, 0x86, 7, 3, 9, 10, 0x10,
+    ]
+    // Capacity 2, slot 8: fill, refuse, nested enqueue and drain, hostile word.
+    let full: [UInt8] =
+      [0, 0x00, 0, 8, 0, 8, 0, 8, 4, 5, 2, 6, 6, 5, 1, 5, 2, 10, 0x00]
+      + [15, 0x40, 0x01, 0xFF, 0xFF, 0, 0, 0, 0, 0, 0, 6, 0, 3, 9, 10, 0x30, 12]
+    // An honest queue's memory as the other kernel would see it.
+    let bytes = 320 + 4 * 64
+    var region = [UInt8](repeating: 0, count: bytes)
+    region.put(0x0001_5150_4948_5354, at: 0, width: 8)
+    region.put(4, at: 8, width: 4)
+    region.put(16, at: 12, width: 4)
+    region.put(2, at: 64, width: 8)
+    region.put(1, at: 128, width: 8)
+    region.put(1, at: 192, width: 8)
+    for slot in 0..<4 {
+      region.put(UInt64(slot < 2 ? slot + 4 : slot), at: 320 + 64 * slot, width: 8)
+    }
+    region.put(2, at: 320 + 64, width: 8)
+    region.put(5, at: 320 + 64 + 8, width: 4)
+    let attach = [1] + le(UInt64(bytes), 2) + region
+    let repaired = [0x0F] + le(UInt64(bytes), 2) + [UInt8](repeating: 0x5A, count: bytes)
+    return [
+      ("program", program), ("full-nested-hostile", full), ("attach", attach),
+      ("repaired", repaired),
+    ]
   }
 }
