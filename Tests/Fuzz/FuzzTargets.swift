@@ -27,6 +27,9 @@ struct FuzzTarget {
     FuzzTarget(name: "capability-message", maximumLength: 64, run: fuzzCapabilityMessage),
     FuzzTarget(name: "capability-bundle", maximumLength: 512, run: fuzzCapabilityBundle),
     FuzzTarget(name: "channel-ring", maximumLength: 1024, run: fuzzChannelRing),
+    FuzzTarget(name: "line-editor", maximumLength: 1024, run: fuzzLineEditor),
+    FuzzTarget(name: "shell-command", maximumLength: 512, run: fuzzShellCommand),
+    FuzzTarget(name: "shipping-queue", maximumLength: 2048, run: fuzzShippingQueue),
   ]
 
   static func named(_ name: String) -> FuzzTarget? { all.first { $0.name == name } }

@@ -55,6 +55,8 @@ struct SeedCorpus {
       ("message-header", messageHeaderSeeds()), ("control-message", controlMessageSeeds()),
       ("shipped", shippedSeeds()), ("capability-message", capabilityMessageSeeds()),
       ("capability-bundle", capabilityBundleSeeds()), ("channel-ring", channelRingSeeds()),
+      ("line-editor", lineEditorSeeds()), ("shell-command", shellCommandSeeds()),
+      ("shipping-queue", shippingQueueSeeds()),
     ]
   }
 
@@ -264,5 +266,63 @@ struct SeedCorpus {
     let fill: [UInt8] = [1] + [UInt8](repeating: 0, count: 20) + [5, 5, 9, 7, 7, 10, 10, 11]
     let hostile: [UInt8] = [0, 0, 3, 0x80, 3, 15, 1, 0x01, 0, 0, 0, 16, 0, 1, 0, 5, 5, 0x85, 7, 12]
     return [("send-fetch-ack", sendFetchAck), ("fill", fill), ("hostile", hostile)]
+  }
+
+  /// Keystrokes after three setup bytes (limit and history size, command
+  /// and module masks; see FuzzLineEditor.swift).
+  static func lineEditorSeeds() -> [(String, [UInt8])] {
+    let up = "\u{1B}[A"
+    let down = "\u{1B}[B"
+    func keys(_ setup: [UInt8], _ text: String) -> [UInt8] { setup + Array(text.utf8) }
+    return [
+      ("lines-and-history", keys([0x5F, 0xFF, 0xFF], "help\r\nmem\rmem\n\(up)\(up)\(down)x\r")),
+      ("completion", keys([0xFF, 0xFF, 0xFF], "me\t\tt\t\u{15}run b\tg\t\rlwk run -c 2 \t\r")),
+      ("overflow", keys([0x24, 0x01, 0x00], "abcdefghij\u{8}\r\u{3}ab\u{7F}\u{15}q\n")),
+      (
+        "escapes",
+        keys([0x3F, 0x00, 0x00], "a\u{1B}[1;5Cb\u{1B}OA\u{1B}OPc\u{1B}\u{1B}[3~\u{1B}x\r")
+      ),
+    ]
+  }
+
+  static func shellCommandSeeds() -> [(String, [UInt8])] {
+    [
+      "cap copy 3 4", "  mem   map\t0x1000  ", "echo \"a b\"c d \"\" x\"\"y",
+      "echo \"unterminated", "18446744073709551615", "0xffffffffffffffff 0X10000000000000000",
+      "run -c 007 hello 0x0 00 99999999999999999999", "say \"tab\tinside\" \u{e9}\"\u{1F600}\"",
+    ].enumerated().map { ("line" + String($0.offset), Array($0.element.utf8)) }
+  }
+
+  /// Operation programs and corrupt regions (see FuzzShippingQueue.swift).
+  static func shippingQueueSeeds() -> [(String, [UInt8])] {
+    // Capacity 4, slot size 16: enqueue, take, drain, corrupt, claim.
+    let program: [UInt8] = [
+      0, 0x09, 0, 5, 1, 16, 2, 30, 9, 6, 8, 4, 0, 3, 11, 0, 10, 0x00, 5, 8, 0x01, 6, 6, 10, 0x90,
+      12, 0x80, 4, 0x86, 7, 3, 9, 10, 0x10,
+    ]
+    // Capacity 2, slot 8: fill, refuse, nested enqueue and drain, hostile word.
+    let full: [UInt8] =
+      [0, 0x00, 0, 8, 0, 8, 0, 8, 4, 5, 2, 6, 6, 5, 1, 5, 2, 10, 0x00]
+      + [15, 0x40, 0x01, 0xFF, 0xFF, 0, 0, 0, 0, 0, 0, 6, 0, 3, 9, 10, 0x30, 12]
+    // An honest queue's memory as the other kernel would see it.
+    let bytes = 320 + 4 * 64
+    var region = [UInt8](repeating: 0, count: bytes)
+    region.put(0x0001_5150_4948_5354, at: 0, width: 8)
+    region.put(4, at: 8, width: 4)
+    region.put(16, at: 12, width: 4)
+    region.put(2, at: 64, width: 8)
+    region.put(1, at: 128, width: 8)
+    region.put(1, at: 192, width: 8)
+    for slot in 0..<4 {
+      region.put(UInt64(slot < 2 ? slot + 4 : slot), at: 320 + 64 * slot, width: 8)
+    }
+    region.put(2, at: 320 + 64, width: 8)
+    region.put(5, at: 320 + 64 + 8, width: 4)
+    let attach = [1] + le(UInt64(bytes), 2) + region
+    let repaired = [0x0F] + le(UInt64(bytes), 2) + [UInt8](repeating: 0x5A, count: bytes)
+    return [
+      ("program", program), ("full-nested-hostile", full), ("attach", attach),
+      ("repaired", repaired),
+    ]
   }
 }
