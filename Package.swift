@@ -35,6 +35,8 @@ let package = Package(
       path: "Tools/BenchCollect"
     ),
     .testTarget(
+      name: "ScenarioRunnerTests", dependencies: ["ScenarioRunner"], path: "Tests/ScenarioTests"),
+    .testTarget(
       name: "TesseraCoreTests",
       dependencies: [
         "TesseraCore",
