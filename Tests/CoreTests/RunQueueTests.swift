@@ -47,6 +47,19 @@ struct RunQueueTests {
     #expect(!movedMissing)
   }
 
+  /// Up to 64 levels, one bit each: the top and bottom bits both work,
+  /// and more levels are clamped to 64.
+  @Test func sixtyFourLevelsAtMost() {
+    var queue = RunQueue<Item>(priorities: 100)
+    #expect(queue.priorities == RunQueue<Item>.maximumPriorities && queue.priorities == 64)
+    let (low, high) = (Item(1), Item(2))
+    queue.append(low, priority: 0)
+    queue.append(high, priority: 1000)  // clamped to 63
+    #expect(queue.highestPriority == 63)
+    #expect(queue.popHighest() === high && queue.highestPriority == 0)
+    #expect(queue.popHighest() === low && queue.isEmpty && queue.popHighest() == nil)
+  }
+
   enum Step {
     case append(item: Int, priority: Int)
     case pop

@@ -4,12 +4,23 @@
 // lives in Core so the host tests can drive it against a model. Generic over
 // the element (a thread object in the kernel, anything class-bound in the
 // tests); it compares elements by identity and never looks inside them.
+//
+// A bit per level says which levels hold elements, so the highest one is a
+// leading-zero count rather than a scan: a CPU that finds nothing to run
+// asks on every pick (the cross-CPU IPC profile showed the scan of four
+// empty levels at about 45 instructions).
 public struct RunQueue<Element: AnyObject> {
   private var levels: [[Element]]
+  /// Bit `level` set exactly when `levels[level]` is not empty.
+  private var occupied: UInt64 = 0
 
-  /// `priorities` levels, 0 the lowest.
+  /// The most levels a queue has: one bit each in `occupied`.
+  public static var maximumPriorities: Int { UInt64.bitWidth }
+
+  /// `priorities` levels, 0 the lowest (1 to `maximumPriorities`; beyond,
+  /// clamped).
   public init(priorities: Int) {
-    levels = Array(repeating: [], count: max(priorities, 1))
+    levels = Array(repeating: [], count: min(max(priorities, 1), Self.maximumPriorities))
   }
 
   public var priorities: Int { levels.count }
@@ -25,23 +36,27 @@ public struct RunQueue<Element: AnyObject> {
 
   /// The highest level holding an element, or -1 when all are empty.
   public var highestPriority: Int {
-    var level = levels.count - 1
-    while level >= 0 && levels[level].isEmpty { level -= 1 }
-    return level
+    UInt64.bitWidth - 1 - occupied.leadingZeroBitCount
   }
 
   /// Behind the others of its level. A priority outside the levels is
   /// clamped to the nearest one.
   public mutating func append(_ element: Element, priority: Int) {
-    levels[clamp(priority)].append(element)
+    let level = clamp(priority)
+    levels[level].append(element)
+    occupied |= 1 << UInt64(level)
   }
 
   /// The first element of the highest non-empty level, removed.
   public mutating func popHighest() -> Element? {
+    guard occupied != 0 else { return nil }
     let level = highestPriority
-    guard level >= 0 else { return nil }
     // With one waiting (the usual case) removeLast moves nothing.
-    return levels[level].count == 1 ? levels[level].removeLast() : levels[level].removeFirst()
+    if levels[level].count == 1 {
+      occupied &= ~(1 << UInt64(level))
+      return levels[level].removeLast()
+    }
+    return levels[level].removeFirst()
   }
 
   /// Takes `element` out of level `priority`; false when it is not there.
@@ -50,6 +65,7 @@ public struct RunQueue<Element: AnyObject> {
     let level = clamp(priority)
     guard let index = levels[level].firstIndex(where: { $0 === element }) else { return false }
     levels[level].remove(at: index)
+    if levels[level].isEmpty { occupied &= ~(1 << UInt64(level)) }
     return true
   }
 
