@@ -97,7 +97,9 @@ extension TesseraScenario {
       }
       defer { if !keepLog { try? FileManager.default.removeItem(atPath: logPath) } }
 
-      let profile = try ExecProfile(symbols: symbols(environment), entry: entryAddress(environment))
+      let functions = try symbols(environment)
+      let profile = ExecProfile(
+        symbols: functions, entry: try entryAddress(functions, kernel: environment.kernel))
       let windows = try profile.windows(logPath: logPath)
       print("\(windows.count) kernel entries through syscall_entry while '\(send)' ran")
       let report = ExecProfile.report(ExecProfile.groups(windows), top: top)
@@ -119,9 +121,9 @@ extension TesseraScenario {
       }
     }
 
-    private func entryAddress(_ environment: RunnerEnvironment) throws -> UInt64 {
-      guard let entry = try symbols(environment).first(where: { $0.name == "syscall_entry" }) else {
-        throw ProfileError("no syscall_entry in \(environment.kernel)")
+    private func entryAddress(_ functions: [ExecProfile.Symbol], kernel: String) throws -> UInt64 {
+      guard let entry = functions.first(where: { $0.name == "syscall_entry" }) else {
+        throw ProfileError("no syscall_entry in \(kernel)")
       }
       return entry.address
     }
