@@ -49,7 +49,8 @@ SWIFT_FLAGS := -target x86_64-unknown-none-elf -enable-experimental-feature Embe
   -wmo -parse-as-library -O -enforce-exclusivity=unchecked -module-name Tessera \
   -Xcc -mno-red-zone -Xfrontend -disable-stack-protector \
   -I Boot/include
-CLANG_FLAGS := -target x86_64-unknown-none-elf -mcmodel=small -mno-red-zone \
+KERNEL_TARGET_FEATURES := +cmov,+cx16,+cx8,+fxsr,-mmx,-sse,-sse2,-x87
+CLANG_FLAGS := -target x86_64-unknown-none-elf -mcmodel=small -mno-red-zone -mgeneral-regs-only \
   -ffreestanding -fno-builtin -fno-stack-protector -fno-pic -fno-omit-frame-pointer -O2 -g -Wall
 
 .PHONY: all kernel user iso run debug test hosted-test scenarios bench fuzz deps clean format
@@ -60,11 +61,15 @@ kernel: $(KERNEL)
 
 # Swift cannot be told to avoid the red zone, and interrupts arrive on the
 # kernel stack: emit IR, mark every function `noredzone`, then compile it.
+# The same pass takes the vector registers (MMX, SSE, x87) away from the
+# kernel's code, so entering the kernel need not save the user's: the
+# switch saves them, only when another user thread will run (Scheduler).
 $(BUILD)/kernel.ll: $(KERNEL_SWIFT) $(BOOT_HEADERS) Makefile | $(BUILD)
 	$(SWIFTC) $(SWIFT_FLAGS) -emit-ir $(KERNEL_SWIFT) -o $@
 
 $(BUILD)/kernel-noredzone.ll: $(BUILD)/kernel.ll
-	sed -E 's/^(attributes #[0-9]+ = \{ )/\1noredzone /' $< > $@
+	sed -E -e 's/^(attributes #[0-9]+ = \{ )/\1noredzone /' \
+	  -e 's/"target-features"="[^"]*"/"target-features"="$(KERNEL_TARGET_FEATURES)"/' $< > $@
 
 $(BUILD)/kernel.o: $(BUILD)/kernel-noredzone.ll
 	$(CLANG) $(CLANG_FLAGS) -Wno-override-module -c $< -o $@

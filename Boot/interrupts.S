@@ -72,10 +72,8 @@ isr_common:
   pushq 8 * 8(%rbx)  /* interrupted RBP */
   mov %rsp, %rbp
   and $-16, %rsp
-  sub $512, %rsp
-  fxsave (%rsp)
+  /* The vector registers stay as they are (see usermode.S). */
   call interrupt_dispatch
-  fxrstor (%rsp)
   mov %rbx, %rsp
   POP_FRAME_REGISTERS
   add $16, %rsp /* vector and error code */

@@ -35,12 +35,12 @@ syscall_entry:
   movq %rsp, %rbx
   xorl %ebp, %ebp
   andq $-16, %rsp
-  subq $512, %rsp
-  fxsave (%rsp)
+  /* No fxsave: the kernel does not touch vector registers (it is built
+   * without them); the switch saves a user thread's when another user
+   * thread runs (CPUScheduler.switchVectorState). */
   sti
   call syscall_dispatch
   cli
-  fxrstor (%rsp)
   movq %rbx, %rsp
   /* The frame may have been changed by the kernel: take RIP, RFLAGS and RSP
    * from it. A non-canonical RIP would fault sysretq in ring 0, so check it

@@ -81,6 +81,10 @@ func logBootInformation() {
   for error in boot.commandLine.errors {
     print("boot: command line error: \(error.description) (ignored)")
   }
+  if boot.commandLine.noFastPath {
+    IPC.fastPathEnabled = false
+    print("boot: IPC fast path off (nofastpath): call and replyReceive take the general path")
+  }
   printMemoryMap(info.memoryMap)
   for (i, module) in info.modules.enumerated() {
     print(

@@ -107,6 +107,10 @@ static inline uint64_t x86_read_cr3(void) { uint64_t v; __asm__ volatile("mov %%
 static inline uint64_t x86_read_cr4(void) { uint64_t v; __asm__ volatile("mov %%cr4, %0" : "=r"(v)); return v; }
 static inline void x86_write_cr3(uint64_t v) { __asm__ volatile("mov %0, %%cr3" : : "r"(v) : "memory"); }
 static inline void x86_write_cr4(uint64_t v) { __asm__ volatile("mov %0, %%cr4" : : "r"(v) : "memory"); }
+/* A user thread's vector registers (x87, MMX, SSE) to and from its 512-byte,
+ * 16-aligned area; the kernel itself is built without them. */
+static inline void x86_fxsave(void *area) { __asm__ volatile("fxsave64 (%0)" : : "r"(area) : "memory"); }
+static inline void x86_fxrstor(const void *area) { __asm__ volatile("fxrstor64 (%0)" : : "r"(area) : "memory"); }
 static inline void x86_invlpg(uint64_t address) {
   __asm__ volatile("invlpg (%0)" : : "r"(address) : "memory");
 }

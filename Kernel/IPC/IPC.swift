@@ -16,6 +16,7 @@ import X86
 /// before it has switched away is not lost (see Scheduler.wake).
 enum IPC {
   typealias Frame = UnsafeMutablePointer<InterruptFrame>
+  typealias Block = UnsafeMutablePointer<ThreadControlBlock>
   typealias Words = (UInt64, UInt64, UInt64, UInt64)
 
   // MARK: System calls
@@ -35,25 +36,28 @@ enum IPC {
         let info = try ProcessCapabilities.system.inspect(
           CapabilityAddress(space: space, slot: transfer))
         guard info.capability.rights.contains(.grant) else {
-          me.ipc = IPCWait()
+          me.ipc.pointee.clearWait()
           return finish(frame, .missingRights, interrupts)
         }
       } catch {
-        me.ipc = IPCWait()
+        me.ipc.pointee.clearWait()
         return finish(frame, SystemCallError(error), interrupts)
       }
     }
-    guard let receiver = IPCRendezvous.send(me, call: call) else {
+    guard let met = IPCRendezvous.send(me.ipc, call: call) else {
       me.state = .blocked
       return wait(interrupts)
     }
-    deliver(from: me, to: receiver, into: receiver.userFrame, receiveSlot: receiver.ipc.receiveSlot)
-    if !IPCRendezvous.delivered(from: me, to: receiver) {
+    let receiver = ThreadControlBlock.of(met)
+    deliver(
+      from: me.control, to: receiver, into: receiver.pointee.userFrame,
+      receiveSlot: met.pointee.receiveSlot)
+    if !IPCRendezvous.delivered(from: me.ipc, to: met) {
       me.state = .blocked
       return handOff(to: receiver, scheduler, interrupts)
     }
     frame.pointee.rax = 0
-    Scheduler.wake(receiver)
+    Scheduler.wake(Thread.of(met))
     KernelLock.release(interrupts)
   }
 
@@ -71,12 +75,12 @@ enum IPC {
     let me = scheduler.current
     let words = (frame.pointee.rdi, frame.pointee.rsi, frame.pointee.rdx, frame.pointee.r10)
     let interrupts = KernelLock.acquire()
-    guard me.replyTo != nil else { return finish(frame, .noReplyPending, interrupts) }
-    guard let caller = answer(me, with: words) else {
+    guard me.ipc.pointee.replyTo != nil else { return finish(frame, .noReplyPending, interrupts) }
+    guard let caller = answer(me.ipc, with: words) else {
       return finish(frame, .ipcAborted, interrupts)
     }
     frame.pointee.rax = 0
-    Scheduler.wake(caller)
+    Scheduler.wake(Thread.of(caller))
     KernelLock.release(interrupts)
   }
 
@@ -87,10 +91,10 @@ enum IPC {
     let words = (frame.pointee.rsi, frame.pointee.rdx, frame.pointee.r10, frame.pointee.r8)
     let (endpointSlot, receiveSlot) = (frame.pointee.rdi, frame.pointee.r9)
     let interrupts = KernelLock.acquire()
-    let caller = answer(me, with: words)
+    let caller = answer(me.ipc, with: words)
     receive(
-      frame, me: me, endpointSlot: endpointSlot, receiveSlot: receiveSlot, replied: caller,
-      scheduler, interrupts)
+      frame, me: me, endpointSlot: endpointSlot, receiveSlot: receiveSlot,
+      replied: caller.map(ThreadControlBlock.of), scheduler, interrupts)
   }
 
   // MARK: Aborting
@@ -99,13 +103,15 @@ enum IPC {
   /// IPC blocked through it fails with ipcAborted.
   static func abort(_ endpoint: Endpoint, through id: CapabilityID?) {
     guard !endpoint.isIdle else { return }
-    for thread in IPCRendezvous.abortQueued(endpoint, through: id) { fail(thread) }
+    for waiter in IPCRendezvous.abortQueued(endpoint.queues, through: id) {
+      fail(Thread.of(waiter))
+    }
     // Calls delivered through it and waiting for their reply are found
     // through their processes (rare: not worth a list on the fast path).
     for process in ProcessRunner.live {
       for thread in process.threads
-      where IPCRendezvous.waitsForReply(thread, on: endpoint, through: id) {
-        IPCRendezvous.abandon(thread)
+      where IPCRendezvous.waitsForReply(thread.ipc, on: endpoint.queues, through: id) {
+        IPCRendezvous.abandon(thread.ipc)
         fail(thread)
       }
     }
@@ -114,7 +120,7 @@ enum IPC {
   /// A thread ends: it leaves every queue, and a caller waiting for its
   /// reply fails.
   static func cancel(_ thread: Thread) {
-    if let caller = IPCRendezvous.cancel(thread) { fail(caller) }
+    if let caller = IPCRendezvous.cancel(thread.ipc) { fail(Thread.of(caller)) }
   }
 
   // MARK: Internals
@@ -130,9 +136,9 @@ enum IPC {
     KernelLock.release(interrupts)
   }
 
-  /// Records the endpoint behind `slot`, the capability and its label in
-  /// the thread's IPC state when the capability has `rights`; else the
-  /// error.
+  /// Makes the thread arrive at the endpoint behind `slot` (IPCThread.arrive)
+  /// when the capability there has `rights`, and records the lookup in its
+  /// process's slot cache for the fast path; else the error.
   private static func resolve(
     _ space: SpaceID, slot: UInt64, requiring rights: Rights, for thread: Thread
   ) -> SystemCallError? {
@@ -140,7 +146,13 @@ enum IPC {
       let (id, capability) = try ProcessCapabilities.lookup(
         CapabilityAddress(space: space, slot: slot), type: .endpoint, requiring: rights)
       guard let endpoint = KernelObjects.endpoint(capability.object) else { return .invalidObject }
-      thread.ipc = IPCWait(endpoint: endpoint, capability: id, label: capability.label ?? 0)
+      let label = capability.label ?? 0
+      thread.ipc.pointee.clearWait()
+      thread.ipc.pointee.arrive(at: endpoint.queues, capability: id, label: label)
+      thread.control.pointee.slotCache?.fill(
+        slot, removals: ProcessCapabilities.system.removals,
+        object: UnsafeMutableRawPointer(endpoint.queues), capability: id,
+        rights: capability.rights, label: label)
       return nil
     } catch {
       return SystemCallError(error)
@@ -148,25 +160,26 @@ enum IPC {
   }
 
   private static func receive(
-    _ frame: Frame, me: Thread, endpointSlot: UInt64, receiveSlot: UInt64, replied: Thread?,
+    _ frame: Frame, me: Thread, endpointSlot: UInt64, receiveSlot: UInt64, replied: Block?,
     _ scheduler: CPUScheduler, _ interrupts: Bool
   ) {
     guard let space = me.capabilitySpace else {
-      if let replied { Scheduler.wake(replied) }
+      if let replied { wake(replied) }
       return finish(frame, .invalidObject, interrupts)
     }
     if let error = resolve(space, slot: endpointSlot, requiring: .read, for: me) {
-      me.ipc = IPCWait()
-      if let replied { Scheduler.wake(replied) }
+      me.ipc.pointee.clearWait()
+      if let replied { wake(replied) }
       return finish(frame, error, interrupts)
     }
-    if let sender = IPCRendezvous.receive(me, receiveSlot: receiveSlot) {
-      deliver(from: sender, to: me, into: frame, receiveSlot: receiveSlot)
-      if IPCRendezvous.delivered(from: sender, to: me) {
-        sender.userFrame.pointee.rax = 0
-        Scheduler.wake(sender)
+    if let met = IPCRendezvous.receive(me.ipc, receiveSlot: receiveSlot) {
+      let sender = ThreadControlBlock.of(met)
+      deliver(from: sender, to: me.control, into: frame, receiveSlot: receiveSlot)
+      if IPCRendezvous.delivered(from: met, to: me.ipc) {
+        sender.pointee.userFrame.pointee.rax = 0
+        wake(sender)
       }
-      if let replied { Scheduler.wake(replied) }
+      if let replied { wake(replied) }
       KernelLock.release(interrupts)
       return
     }
@@ -177,9 +190,9 @@ enum IPC {
 
   /// Gives a reply to the caller `me` owes one; nil when there is none or
   /// it gave up (aborted) meanwhile.
-  private static func answer(_ me: Thread, with words: Words) -> Thread? {
+  private static func answer(_ me: IPCThreadPointer, with words: Words) -> IPCThreadPointer? {
     guard let caller = IPCRendezvous.answer(me) else { return nil }
-    let out = caller.userFrame
+    let out = ThreadControlBlock.of(caller).pointee.userFrame
     out.pointee.rax = 0
     out.pointee.rdi = words.0
     out.pointee.rsi = words.1
@@ -190,15 +203,16 @@ enum IPC {
 
   /// Copies the sender's words (RSI, RDX, R10, R8 of its send or call) and
   /// its label into the receiver's registers, and the capability named in
-  /// its R9 into the receiver's `receiveSlot` when both are set and the copy
-  /// is allowed.
+  /// its R9 into the receiver's `receiveSlot` when both are set and the
+  /// copy is allowed.
   private static func deliver(
-    from sender: Thread, to receiver: Thread, into out: Frame, receiveSlot: UInt64
+    from sender: Block, to receiver: Block, into out: Frame, receiveSlot: UInt64
   ) {
-    let from = sender.userFrame
+    let from = sender.pointee.userFrame
     var landed: UInt64 = 0
-    if from.pointee.r9 != 0, receiveSlot != 0, let source = sender.capabilitySpace,
-      let destination = receiver.capabilitySpace
+    if from.pointee.r9 != 0, receiveSlot != 0,
+      let source = sender.pointee.thread.takeUnretainedValue().capabilitySpace,
+      let destination = receiver.pointee.thread.takeUnretainedValue().capabilitySpace
     {
       do throws(CapabilityError) {
         try ProcessCapabilities.system.copy(
@@ -209,33 +223,54 @@ enum IPC {
         landed = 0  // the message arrives without it
       }
     }
+    copyWords(from: from, label: sender.pointee.ipc.pointee.label, to: out, landed: landed)
+  }
+
+  /// The message itself: RAX 0, the four words, the slot a capability
+  /// landed in (0: none) and the sender's label.
+  @inline(__always)
+  static func copyWords(from: Frame, label: UInt64, to out: Frame, landed: UInt64) {
     out.pointee.rax = 0
-    let words = (from.pointee.rsi, from.pointee.rdx, from.pointee.r10, from.pointee.r8)
-    out.pointee.rdi = words.0
-    out.pointee.rsi = words.1
-    out.pointee.rdx = words.2
-    out.pointee.r10 = words.3
+    out.pointee.rdi = from.pointee.rsi
+    out.pointee.rsi = from.pointee.rdx
+    out.pointee.rdx = from.pointee.r10
+    out.pointee.r10 = from.pointee.r8
     out.pointee.r8 = landed
-    out.pointee.r9 = sender.ipc.label
+    out.pointee.r9 = label
   }
 
   /// The caller is blocked: run `next` here at once when it lives on this
   /// CPU and nothing of higher priority is ready, else make it ready on its
   /// own CPU and let this one pick.
-  private static func handOff(to next: Thread, _ scheduler: CPUScheduler, _ interrupts: Bool) {
-    if next.cpu == scheduler.cpu && next.state == .blocked
-      && next.priority >= scheduler.highestReadyPriority
-    {
-      next.state = .ready  // not blocked any more: wakers leave it alone
-      KernelLock.release(false)
-      scheduler.handOff(to: next)
-      scheduler.retire()
-      if interrupts { x86_sti() }
+  private static func handOff(to next: Block, _ scheduler: CPUScheduler, _ interrupts: Bool) {
+    if runsAtOnce(next, on: scheduler) {
+      switchNow(to: next, scheduler, interrupts)
       return
     }
-    Scheduler.wake(next)
+    wake(next)
     wait(interrupts)
   }
+
+  /// Whether a blocked `next` may take this CPU straight from its partner:
+  /// it lives here and nothing of higher priority is ready.
+  @inline(__always)
+  static func runsAtOnce(_ next: Block, on scheduler: CPUScheduler) -> Bool {
+    next.pointee.cpu == scheduler.cpu && next.pointee.state == .blocked
+      && next.pointee.priority >= scheduler.highestReadyPriority
+  }
+
+  /// Under KernelLock, with the caller marked blocked: switches to `next`
+  /// (no run queue on the way), and returns when the caller runs again.
+  @inline(__always)
+  static func switchNow(to next: Block, _ scheduler: CPUScheduler, _ interrupts: Bool) {
+    next.pointee.state = .ready  // not blocked any more: wakers leave it alone
+    KernelLock.release(false)
+    scheduler.handOff(to: next)
+    if scheduler.dying != nil { scheduler.retire() }
+    if interrupts { x86_sti() }
+  }
+
+  private static func wake(_ block: Block) { Scheduler.wake(block.pointee.thread.takeUnretainedValue()) }
 
   /// The caller has marked itself blocked under the lock: switch away.
   private static func wait(_ interrupts: Bool) {

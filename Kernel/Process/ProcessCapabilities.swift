@@ -62,6 +62,7 @@ enum ProcessCapabilities {
       let space = try system.createSpace(
         slotLimit: InitialSlot.limit, quota: quota, parent: ownerSpace)
       process.capabilitySpace = space
+      process.slotCache = CapabilitySlotCache.allocate()
       func at(_ slot: UInt64) -> CapabilityAddress { CapabilityAddress(space: space, slot: slot) }
 
       if let ownerSpace {

@@ -9,8 +9,16 @@ import X86
 final class CPUScheduler {
   let cpu: Int
   var ready = RunQueue<Thread>(priorities: Thread.priorities)
-  var current: Thread
+  /// The running thread's control block (a plain pointer: switching
+  /// counts no references). Its thread is kept alive by its process, or
+  /// by `boot` and `idle` below.
+  private(set) var running: UnsafeMutablePointer<ThreadControlBlock>
+  let boot: Thread
   let idle: Thread
+  /// The user thread whose vector registers this CPU holds (nil: none).
+  /// Kernel code never touches them, so they stay while kernel threads
+  /// run, and are saved only when another user thread takes the CPU.
+  private var vectorOwner: UnsafeMutablePointer<ThreadControlBlock>? = nil
   let lock = IRQSpinLock()
   var switches: UInt64 = 0
   /// Set by interrupt handlers that made a thread ready; acted on at the end
@@ -24,10 +32,13 @@ final class CPUScheduler {
   /// boot CPU, the idle loop elsewhere); `idle` runs when nothing else can.
   init(cpu: Int, boot: Thread, idle: Thread) {
     self.cpu = cpu
-    self.current = boot
+    self.running = boot.control
+    self.boot = boot
     self.idle = idle
     boot.state = .running
   }
+
+  var current: Thread { running.pointee.thread.takeUnretainedValue() }
 
   func enqueue(_ thread: Thread) {
     let interrupts = lock.lock()
@@ -79,10 +90,11 @@ final class CPUScheduler {
   var highestReadyPriority: Int { ready.highestPriority }
 
   /// Switches to `next`, which is in no queue, without queueing the caller
-  /// (it is blocked or dead): the IPC fast path. Interrupts off.
-  func handOff(to next: Thread) {
-    retire()
-    if current.state == .running { current.state = .ready }
+  /// (it is blocked or dead): IPC's direct hand-off. Interrupts off.
+  @inline(__always)
+  func handOff(to next: UnsafeMutablePointer<ThreadControlBlock>) {
+    if dying != nil { retire() }
+    if running.pointee.state == .running { running.pointee.state = .ready }
     switchTo(next)
   }
 
@@ -95,7 +107,7 @@ final class CPUScheduler {
       current.state = .running
       return
     }
-    switchTo(next)
+    switchTo(next.control)
   }
 
   /// The dead current thread's last switch. Its frames never resume, so
@@ -110,10 +122,11 @@ final class CPUScheduler {
   @inline(never)
   private func prepareFinalSwitch() -> (UnsafeMutablePointer<UInt64>, UInt64) {
     dying = current
-    let save = current.savedStackPointer
-    let next = pickNext()
+    let previous = running
+    if vectorOwner == previous { vectorOwner = nil }  // nothing to keep
+    let next = pickNext().control
     prepareSwitch(to: next)
-    return (save, next.savedStackPointer.pointee)
+    return (savedStackPointer(of: previous), next.pointee.savedStackPointer)
   }
 
   /// The next thread to run: the first of the highest non-empty level, or
@@ -137,30 +150,52 @@ final class CPUScheduler {
     dying = nil
   }
 
-  private func switchTo(_ next: Thread) {
-    let save = current.savedStackPointer
+  @inline(__always)
+  private func switchTo(_ next: UnsafeMutablePointer<ThreadControlBlock>) {
+    let previous = running
     prepareSwitch(to: next)
-    context_switch(save, next.savedStackPointer.pointee)
+    context_switch(savedStackPointer(of: previous), next.pointee.savedStackPointer)
   }
 
-  /// Everything of a switch but the stack: `current`, the kernel stack for
-  /// entries from user mode, the page tables, the FS base.
-  private func prepareSwitch(to next: Thread) {
-    let previousRoot = current.pageTableRoot
-    current = next
-    next.state = .running
-    next.ticksInSlice = 0
+  /// Where context_switch saves `block`'s stack pointer.
+  @inline(__always)
+  private func savedStackPointer(of block: UnsafeMutablePointer<ThreadControlBlock>)
+    -> UnsafeMutablePointer<UInt64>
+  {
+    withUnsafeMutablePointer(to: &block.pointee.savedStackPointer) { $0 }
+  }
+
+  /// Everything of a switch but the stack: the running block, the kernel
+  /// stack for entries from user mode, the page tables, the FS base.
+  @inline(__always)
+  private func prepareSwitch(to next: UnsafeMutablePointer<ThreadControlBlock>) {
+    let previousRoot = running.pointee.pageTableRoot
+    running = next
+    next.pointee.state = .running
+    next.pointee.ticksInSlice = 0
     switches &+= 1
-    if next.kernelStackTop != 0 { UserMode.setKernelStack(next.kernelStackTop) }
+    let top = next.pointee.kernelStackTop
+    if top != 0 { UserMode.setKernelStack(top) }
     // A kernel thread switches to the kernel's own tables: the last
     // process's may be freed while it runs.
-    let root = next.pageTableRoot
+    let root = next.pointee.pageTableRoot
     if root != 0 {
       if x86_read_cr3() & 0x000F_FFFF_FFFF_F000 != root { x86_write_cr3(root) }
     } else if previousRoot != 0 {
       KernelAddressSpace.activate()
     }
-    x86_write_fs_base(next.threadPointer)
+    x86_write_fs_base(next.pointee.threadPointer)
+    switchVectorState(to: next)
+  }
+
+  /// Gives the CPU's vector registers to `next` if it is a user thread
+  /// that does not hold them already, saving the previous holder's.
+  @inline(__always)
+  private func switchVectorState(to next: UnsafeMutablePointer<ThreadControlBlock>) {
+    guard let area = next.pointee.vectorState, vectorOwner != next else { return }
+    if let owner = vectorOwner, let saved = owner.pointee.vectorState { x86_fxsave(saved) }
+    x86_fxrstor(area)
+    vectorOwner = next
   }
 
 }

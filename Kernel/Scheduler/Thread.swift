@@ -1,9 +1,9 @@
 import X86
 
 /// A thread: kernel-only (the shell, idle loops) or one thread of a user
-/// process. Its saved kernel stack pointer lives in memory of its own, not in
-/// a Swift property, because context_switch writes it through a pointer that
-/// must stay valid while the thread is switched out.
+/// process. What the switch and the IPC fast path touch lives in its
+/// control block (plain memory of its own, see ThreadControlBlock); the
+/// properties below that read and write it keep the object's interface.
 final class Thread {
   enum State {
     case ready, running, blocked, dead
@@ -23,60 +23,82 @@ final class Thread {
   let tid: Int
   let name: String
   let process: Process?
-  var state: State = .ready
-  /// Changed only through CPUScheduler.setPriority (it picks the queue).
-  var priority: Int
-  /// The service CPU whose run queue holds this thread.
-  let cpu: Int
-  /// Top of the kernel stack it enters the kernel on (0: the CPU's boot stack).
-  let kernelStackTop: UInt64
-  let savedStackPointer: UnsafeMutablePointer<UInt64>
-  /// Its process's page-table root (0: a kernel thread), kept here so a
-  /// switch needs no walk to the process.
-  let pageTableRoot: UInt64
-  /// The FS base (thread-local storage) of a user thread.
-  var threadPointer: UInt64 = 0
+  let control: UnsafeMutablePointer<ThreadControlBlock>
   /// Shipped messages this thread sent (LWK triage tells a shipped call
   /// from one refused before it left).
   var shippedMessages: UInt64 = 0
-  /// Timer ticks since it last got the CPU.
-  var ticksInSlice = 0
   /// Dead and switched away from: its stack may be freed.
   var retired = false
-  /// Asked to end (its thread object was destroyed); it does at its next
-  /// way out of the kernel.
-  var killRequested = false
-  /// Where it waits in IPC, and the endpoint capability it came through
-  /// (guarded by KernelLock; see IPC).
-  var ipc = IPCWait<Thread>()
-  /// The caller this thread received a call from and owes a reply. Not a
-  /// counted reference (the IPC path would pay for it twice per call): a
-  /// caller that ends clears it first (IPC.cancel).
-  unowned(unsafe) var replyTo: Thread? = nil
   /// Its process's capability space, kept here for the IPC path.
   let capabilitySpace: SpaceID?
 
+  var state: State {
+    get { control.pointee.state }
+    set { control.pointee.state = newValue }
+  }
+  /// Changed only through CPUScheduler.setPriority (it picks the queue).
+  var priority: Int {
+    get { control.pointee.priority }
+    set { control.pointee.priority = newValue }
+  }
+  /// The service CPU whose run queue holds this thread.
+  var cpu: Int { control.pointee.cpu }
+  /// Top of the kernel stack it enters the kernel on (0: the CPU's boot stack).
+  var kernelStackTop: UInt64 { control.pointee.kernelStackTop }
+  /// The FS base (thread-local storage) of a user thread.
+  var threadPointer: UInt64 {
+    get { control.pointee.threadPointer }
+    set { control.pointee.threadPointer = newValue }
+  }
+  /// Timer ticks since it last got the CPU.
+  var ticksInSlice: Int {
+    get { control.pointee.ticksInSlice }
+    set { control.pointee.ticksInSlice = newValue }
+  }
+  /// Asked to end (its thread object was destroyed); it does at its next
+  /// way out of the kernel.
+  var killRequested: Bool {
+    get { control.pointee.killRequested }
+    set { control.pointee.killRequested = newValue }
+  }
+  /// Where it waits in IPC, the endpoint capability it came through, and
+  /// the caller it owes a reply (guarded by KernelLock; see IPC).
+  var ipc: IPCThreadPointer { control.pointee.ipc }
   /// The user registers saved at the top of its kernel stack on every entry
   /// from user mode (system call or interrupt).
-  var userFrame: UnsafeMutablePointer<InterruptFrame> {
-    UnsafeMutablePointer(
-      bitPattern: UInt(kernelStackTop - UInt64(MemoryLayout<InterruptFrame>.stride)))!
+  var userFrame: UnsafeMutablePointer<InterruptFrame> { control.pointee.userFrame }
+
+  /// The thread whose IPC record is `ipc`. Not a counted reference: a
+  /// thread leaves IPC (IPC.cancel) before it goes.
+  static func of(_ ipc: IPCThreadPointer) -> Thread {
+    ThreadControlBlock.of(ipc).pointee.thread.takeUnretainedValue()
   }
 
   init(tid: Int, name: String, process: Process?, priority: Int, cpu: Int, kernelStackTop: UInt64) {
     self.tid = tid
     self.name = name
     self.process = process
-    self.priority = min(max(priority, 0), Thread.priorities - 1)
-    self.cpu = cpu
-    self.kernelStackTop = kernelStackTop
-    pageTableRoot = process?.space.table.root ?? 0
     capabilitySpace = process?.capabilitySpace
-    savedStackPointer = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
-    savedStackPointer.initialize(to: 0)
+    control = .allocate(capacity: 1)
+    let ipc = IPCThreadPointer.allocate(capacity: 1)
+    ipc.initialize(to: IPCThread(owner: UnsafeMutableRawPointer(control)))
+    control.initialize(
+      to: ThreadControlBlock(
+        ipc: ipc, priority: min(max(priority, 0), Thread.priorities - 1), cpu: cpu,
+        kernelStackTop: kernelStackTop, pageTableRoot: process?.space.table.root ?? 0,
+        processID: process?.pid ?? 0,
+        slotCache: process?.slotCache,
+        vectorState: process == nil ? nil : ThreadControlBlock.initialVectorState(),
+        thread: Unmanaged.passUnretained(self)))
   }
 
-  deinit { savedStackPointer.deallocate() }
+  /// Only once it is retired (or never ran): no CPU's vector registers
+  /// belong to it any more (CPUScheduler.switchAwayFromDead).
+  deinit {
+    control.pointee.vectorState?.deallocate()
+    control.pointee.ipc.deallocate()
+    control.deallocate()
+  }
 
   /// Lays out a fresh kernel stack so that the first switch to this thread
   /// "returns" into thread_trampoline, which calls `entry(argument)`.
@@ -89,7 +111,7 @@ final class Thread {
     stack[4] = 0  // rbx
     stack[5] = 0  // rbp
     stack[6] = symbol_thread_trampoline()
-    savedStackPointer.pointee = UInt64(UInt(bitPattern: stack))
+    control.pointee.savedStackPointer = UInt64(UInt(bitPattern: stack))
   }
 }
 
@@ -109,6 +131,9 @@ final class Process {
   var exitCode: Int64? = nil
   var killRequested = false
   var capabilitySpace: SpaceID? = nil
+  /// Its endpoint lookups for the IPC fast path (CapabilitySlotCache);
+  /// shared by its threads, made with its capability space.
+  var slotCache: CapabilitySlotCache? = nil
   /// The object its first thread's capability names, until that thread exists.
   var initialThreadObject: ObjectID? = nil
   /// The process that spawned it (nil: started from the shell).
@@ -136,5 +161,7 @@ final class Process {
     }
     threads.removeAll()
     waiters.removeAll()
+    slotCache?.deallocate()
+    slotCache = nil
   }
 }

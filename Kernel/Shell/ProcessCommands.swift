@@ -82,7 +82,7 @@ enum ProcessCommands {
       for process in ProcessRunner.live {
         for thread in process.threads {
           var state = thread.state.description
-          if thread.state == .blocked, thread.ipc.state != .none { state += " in IPC" }
+          if thread.state == .blocked, thread.ipc.pointee.state != .none { state += " in IPC" }
           if let status = process.exitStatus, thread.state == .dead { state = status }
           lines.append(
             String(process.pid).padded(to: 5) + String(thread.tid).padded(to: 5)

@@ -16,12 +16,18 @@ private func dispatch(_ frame: UnsafeMutablePointer<InterruptFrame>, on schedule
   }
   switch SystemCallNumber(rawValue: frame.pointee.rax) {
   // IPC writes its results into the frames itself (also the partner's).
-  case .call: IPC.send(frame, call: true, on: scheduler)
-  case .replyReceive: IPC.replyReceive(frame, on: scheduler)
+  case .call:
+    if !(IPC.fastPathEnabled && IPC.fastCall(frame, on: scheduler)) {
+      IPC.send(frame, call: true, on: scheduler)
+    }
+  case .replyReceive:
+    if !(IPC.fastPathEnabled && IPC.fastReplyReceive(frame, on: scheduler)) {
+      IPC.replyReceive(frame, on: scheduler)
+    }
   case .send: IPC.send(frame, call: false, on: scheduler)
   case .receive: IPC.receive(frame, on: scheduler)
   case .reply: IPC.reply(frame, on: scheduler)
-  case .processInfo: frame.pointee.rax = UInt64(scheduler.current.process?.pid ?? 0)
+  case .processInfo: frame.pointee.rax = UInt64(scheduler.running.pointee.processID)
   case let number:
     frame.pointee.rax = UInt64(bitPattern: systemCall(number, frame))
   }
@@ -38,8 +44,9 @@ func returnToUser(_ scheduler: CPUScheduler) {
   x86_cli()
   // A process being ended marks each of its threads (ProcessRunner.stop).
   // (No thread reference kept in this frame: a thread may end below.)
-  if scheduler.needsReschedule || scheduler.current.ticksInSlice >= Scheduler.sliceTicks
-    || scheduler.current.killRequested
+  let running = scheduler.running
+  if scheduler.needsReschedule || running.pointee.ticksInSlice >= Scheduler.sliceTicks
+    || running.pointee.killRequested
   {
     Scheduler.preemptIfNeeded(fromUser: true, requested: false)
     ProcessRunner.exitIfRequested()

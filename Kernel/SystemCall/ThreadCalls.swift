@@ -80,7 +80,7 @@ enum ThreadCalls {
       f.pointee.rdi = state.rawValue
       f.pointee.rsi = UInt64(thread.cpu)
       f.pointee.rdx = UInt64(thread.priority)
-      f.pointee.r10 = thread.ipc.state == .none ? 0 : 1
+      f.pointee.r10 = thread.ipc.pointee.state == .none ? 0 : 1
       return Int64(thread.tid)
     }
   }

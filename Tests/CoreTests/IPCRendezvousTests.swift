@@ -6,29 +6,49 @@ import Testing
 /// IPCRendezvous: the wait states and endpoint queues of synchronous IPC,
 /// move by move and against a model that keeps plain lists and indices.
 struct IPCRendezvousTests {
-  final class Waiter: IPCWaiter {
-    let id: Int
-    var ipc = IPCWait<Waiter>()
-    var replyTo: Waiter? = nil
-    init(_ id: Int) { self.id = id }
+  /// A thread's IPC record with a number to name it by (its owner), and
+  /// its wait state seen through that record.
+  struct Waiter {
+    let record: IPCThreadPointer
+    init(_ id: Int) {
+      record = .allocate(capacity: 1)
+      record.initialize(to: IPCThread(owner: UnsafeMutableRawPointer(bitPattern: id + 1)))
+    }
+    var id: Int { Waiter.id(of: record) }
+    var ipc: IPCThread { record.pointee }
+    var replyTo: IPCThreadPointer? { record.pointee.replyTo }
+    static func id(of record: IPCThreadPointer) -> Int { Int(bitPattern: record.pointee.owner) - 1 }
   }
 
-  typealias Endpoint = IPCEndpoint<Waiter>
+  /// An endpoint's queues in memory of their own (the tests leak them).
+  struct Endpoint {
+    let queues: IPCEndpointPointer
+    init() {
+      queues = .allocate(capacity: 1)
+      queues.initialize(to: IPCEndpointQueues())
+    }
+    var senders: [Int] { queues.pointee.senders.threads.map(Waiter.id(of:)) }
+    var receivers: [Int] { queues.pointee.receivers.threads.map(Waiter.id(of:)) }
+    var pendingCalls: Int { queues.pointee.pendingCalls }
+    var isIdle: Bool { queues.pointee.isIdle }
+  }
 
   static func arrive(_ w: Waiter, at endpoint: Endpoint, capability: UInt64 = 1) {
-    w.ipc = IPCWait(endpoint: endpoint, capability: CapabilityID(rawValue: capability), label: 7)
+    w.record.pointee.clearWait()
+    w.record.pointee.arrive(
+      at: endpoint.queues, capability: CapabilityID(rawValue: capability), label: 7)
   }
 
   @Test func aSenderWaitsUntilAReceiverComes() {
     let endpoint = Endpoint()
     let (sender, receiver) = (Waiter(1), Waiter(2))
     Self.arrive(sender, at: endpoint)
-    #expect(IPCRendezvous.send(sender, call: false) == nil)
-    #expect(sender.ipc.state == .sending && endpoint.senders.map(\.id) == [1])
+    #expect(IPCRendezvous.send(sender.record, call: false) == nil)
+    #expect(sender.ipc.state == .sending && endpoint.senders == [1])
     Self.arrive(receiver, at: endpoint)
-    let met = IPCRendezvous.receive(receiver, receiveSlot: 9)
-    #expect(met === sender && endpoint.senders.isEmpty)
-    #expect(IPCRendezvous.delivered(from: sender, to: receiver))
+    let met = IPCRendezvous.receive(receiver.record, receiveSlot: 9)
+    #expect(met == sender.record && endpoint.senders.isEmpty)
+    #expect(IPCRendezvous.delivered(from: sender.record, to: receiver.record))
     #expect(sender.ipc.state == .none && receiver.ipc.state == .none && endpoint.isIdle)
   }
 
@@ -36,12 +56,12 @@ struct IPCRendezvousTests {
     let endpoint = Endpoint()
     let (sender, receiver) = (Waiter(1), Waiter(2))
     Self.arrive(receiver, at: endpoint)
-    #expect(IPCRendezvous.receive(receiver, receiveSlot: 9) == nil)
+    #expect(IPCRendezvous.receive(receiver.record, receiveSlot: 9) == nil)
     #expect(receiver.ipc.state == .receiving && receiver.ipc.receiveSlot == 9)
     Self.arrive(sender, at: endpoint)
-    let met = IPCRendezvous.send(sender, call: false)
-    #expect(met === receiver && met?.ipc.receiveSlot == 9)  // still readable
-    IPCRendezvous.delivered(from: sender, to: receiver)
+    let met = IPCRendezvous.send(sender.record, call: false)
+    #expect(met == receiver.record && met?.pointee.receiveSlot == 9)  // still readable
+    IPCRendezvous.delivered(from: sender.record, to: receiver.record)
     #expect(endpoint.isIdle)
   }
 
@@ -49,16 +69,16 @@ struct IPCRendezvousTests {
     let endpoint = Endpoint()
     let (caller, server) = (Waiter(1), Waiter(2))
     Self.arrive(server, at: endpoint)
-    _ = IPCRendezvous.receive(server, receiveSlot: 0)
+    _ = IPCRendezvous.receive(server.record, receiveSlot: 0)
     Self.arrive(caller, at: endpoint)
-    let met = IPCRendezvous.send(caller, call: true)
-    #expect(met === server)
-    #expect(!IPCRendezvous.delivered(from: caller, to: server))
-    #expect(caller.ipc.state == .awaitingReply && caller.ipc.server === server)
-    #expect(server.replyTo === caller && endpoint.pendingCalls == 1 && !endpoint.isIdle)
-    #expect(IPCRendezvous.answer(server) === caller)
+    let met = IPCRendezvous.send(caller.record, call: true)
+    #expect(met == server.record)
+    #expect(!IPCRendezvous.delivered(from: caller.record, to: server.record))
+    #expect(caller.ipc.state == .awaitingReply && caller.ipc.server == server.record)
+    #expect(server.replyTo == caller.record && endpoint.pendingCalls == 1 && !endpoint.isIdle)
+    #expect(IPCRendezvous.answer(server.record) == caller.record)
     #expect(caller.ipc.state == .none && server.replyTo == nil && endpoint.isIdle)
-    #expect(IPCRendezvous.answer(server) == nil)  // nothing owed any more
+    #expect(IPCRendezvous.answer(server.record) == nil)  // nothing owed any more
   }
 
   @Test func sendersAreServedOldestFirst() {
@@ -66,15 +86,15 @@ struct IPCRendezvousTests {
     let senders = (1...4).map(Waiter.init)
     for sender in senders {
       Self.arrive(sender, at: endpoint)
-      _ = IPCRendezvous.send(sender, call: false)
+      _ = IPCRendezvous.send(sender.record, call: false)
     }
     var order: [Int] = []
     for _ in senders {
       let receiver = Waiter(9)
       Self.arrive(receiver, at: endpoint)
-      if let sender = IPCRendezvous.receive(receiver, receiveSlot: 0) {
-        order.append(sender.id)
-        IPCRendezvous.delivered(from: sender, to: receiver)
+      if let sender = IPCRendezvous.receive(receiver.record, receiveSlot: 0) {
+        order.append(Waiter.id(of: sender))
+        IPCRendezvous.delivered(from: sender, to: receiver.record)
       }
     }
     #expect(order == [1, 2, 3, 4])
@@ -84,11 +104,11 @@ struct IPCRendezvousTests {
     let endpoint = Endpoint()
     let (caller, server) = (Waiter(1), Waiter(2))
     Self.arrive(server, at: endpoint)
-    _ = IPCRendezvous.receive(server, receiveSlot: 0)
+    _ = IPCRendezvous.receive(server.record, receiveSlot: 0)
     Self.arrive(caller, at: endpoint)
-    _ = IPCRendezvous.send(caller, call: true)
-    IPCRendezvous.delivered(from: caller, to: server)
-    #expect(IPCRendezvous.cancel(server) === caller)
+    _ = IPCRendezvous.send(caller.record, call: true)
+    IPCRendezvous.delivered(from: caller.record, to: server.record)
+    #expect(IPCRendezvous.cancel(server.record) == caller.record)
     #expect(caller.ipc.state == .none && endpoint.isIdle)
   }
 
@@ -96,13 +116,13 @@ struct IPCRendezvousTests {
     let endpoint = Endpoint()
     let (caller, server) = (Waiter(1), Waiter(2))
     Self.arrive(server, at: endpoint)
-    _ = IPCRendezvous.receive(server, receiveSlot: 0)
+    _ = IPCRendezvous.receive(server.record, receiveSlot: 0)
     Self.arrive(caller, at: endpoint)
-    _ = IPCRendezvous.send(caller, call: true)
-    IPCRendezvous.delivered(from: caller, to: server)
-    #expect(IPCRendezvous.cancel(caller) == nil)
+    _ = IPCRendezvous.send(caller.record, call: true)
+    IPCRendezvous.delivered(from: caller.record, to: server.record)
+    #expect(IPCRendezvous.cancel(caller.record) == nil)
     #expect(server.replyTo == nil && endpoint.isIdle)
-    #expect(IPCRendezvous.answer(server) == nil)
+    #expect(IPCRendezvous.answer(server.record) == nil)
   }
 
   @Test func abortTakesOnlyTheWaitersOfThatCapability() {
@@ -110,13 +130,13 @@ struct IPCRendezvousTests {
     let waiters = (1...4).map(Waiter.init)
     for (i, waiter) in waiters.enumerated() {
       Self.arrive(waiter, at: endpoint, capability: UInt64(i % 2 + 1))
-      _ = IPCRendezvous.send(waiter, call: false)
+      _ = IPCRendezvous.send(waiter.record, call: false)
     }
-    let aborted = IPCRendezvous.abortQueued(endpoint, through: CapabilityID(rawValue: 2))
-    #expect(aborted.map(\.id) == [2, 4])
-    #expect(endpoint.senders.map(\.id) == [1, 3])
-    #expect(aborted.allSatisfy { $0.ipc.state == .none })
-    #expect(IPCRendezvous.abortQueued(endpoint, through: nil).map(\.id) == [1, 3])
+    let aborted = IPCRendezvous.abortQueued(endpoint.queues, through: CapabilityID(rawValue: 2))
+    #expect(aborted.map(Waiter.id(of:)) == [2, 4])
+    #expect(endpoint.senders == [1, 3])
+    #expect(aborted.allSatisfy { $0.pointee.state == .none })
+    #expect(IPCRendezvous.abortQueued(endpoint.queues, through: nil).map(Waiter.id(of:)) == [1, 3])
     #expect(endpoint.isIdle)
   }
 
@@ -124,16 +144,20 @@ struct IPCRendezvousTests {
     let endpoint = Endpoint()
     let (caller, server) = (Waiter(1), Waiter(2))
     Self.arrive(server, at: endpoint)
-    _ = IPCRendezvous.receive(server, receiveSlot: 0)
+    _ = IPCRendezvous.receive(server.record, receiveSlot: 0)
     Self.arrive(caller, at: endpoint, capability: 5)
-    _ = IPCRendezvous.send(caller, call: true)
-    IPCRendezvous.delivered(from: caller, to: server)
-    #expect(!IPCRendezvous.waitsForReply(caller, on: endpoint, through: CapabilityID(rawValue: 6)))
-    #expect(IPCRendezvous.waitsForReply(caller, on: endpoint, through: CapabilityID(rawValue: 5)))
-    #expect(IPCRendezvous.waitsForReply(caller, on: endpoint, through: nil))
-    IPCRendezvous.abandon(caller)
+    _ = IPCRendezvous.send(caller.record, call: true)
+    IPCRendezvous.delivered(from: caller.record, to: server.record)
+    #expect(
+      !IPCRendezvous.waitsForReply(
+        caller.record, on: endpoint.queues, through: CapabilityID(rawValue: 6)))
+    #expect(
+      IPCRendezvous.waitsForReply(
+        caller.record, on: endpoint.queues, through: CapabilityID(rawValue: 5)))
+    #expect(IPCRendezvous.waitsForReply(caller.record, on: endpoint.queues, through: nil))
+    IPCRendezvous.abandon(caller.record)
     #expect(endpoint.isIdle && server.replyTo == nil)
-    #expect(IPCRendezvous.answer(server) == nil)  // the reply finds nobody
+    #expect(IPCRendezvous.answer(server.record) == nil)  // the reply finds nobody
   }
 
   // MARK: Against a model
@@ -259,27 +283,27 @@ struct IPCRendezvousTests {
     _ threads: [Waiter], _ endpoints: [Endpoint], _ model: Model, after step: String
   ) {
     for (t, thread) in threads.enumerated() {
-      let endpoint = thread.ipc.endpoint.flatMap { e in endpoints.firstIndex { $0 === e } }
+      let endpoint = thread.ipc.endpoint.flatMap { e in endpoints.firstIndex { $0.queues == e } }
       let seen = Model.Thread(
         state: thread.ipc.state, endpoint: thread.ipc.state == .none ? nil : endpoint,
         capability: thread.ipc.state == .none ? 0 : thread.ipc.capability.rawValue,
-        server: thread.ipc.state == .awaitingReply ? thread.ipc.server?.id : nil,
-        replyTo: thread.replyTo?.id)
+        server: thread.ipc.state == .awaitingReply ? thread.ipc.server.map(Waiter.id(of:)) : nil,
+        replyTo: thread.replyTo.map(Waiter.id(of:)))
       var expected = model.threads[t]
       if expected.state == .none { expected.capability = 0 }
       #expect(seen == expected, "thread \(t) after \(step)")
     }
     for (e, endpoint) in endpoints.enumerated() {
-      #expect(endpoint.senders.map(\.id) == model.senders[e], "senders of \(e) after \(step)")
-      #expect(endpoint.receivers.map(\.id) == model.receivers[e], "receivers of \(e) after \(step)")
+      #expect(endpoint.senders == model.senders[e], "senders of \(e) after \(step)")
+      #expect(endpoint.receivers == model.receivers[e], "receivers of \(e) after \(step)")
       #expect(endpoint.pendingCalls == model.pendingCalls(e), "pending calls of \(e) after \(step)")
       // A thread is queued exactly when it sends, calls or receives there.
-      for thread in endpoint.senders {
-        #expect(thread.ipc.state == .sending || thread.ipc.state == .calling)
+      for t in endpoint.senders {
+        #expect(threads[t].ipc.state == .sending || threads[t].ipc.state == .calling)
       }
-      for thread in endpoint.receivers { #expect(thread.ipc.state == .receiving) }
+      for t in endpoint.receivers { #expect(threads[t].ipc.state == .receiving) }
     }
-    let queued = endpoints.flatMap { $0.senders + $0.receivers }.map(\.id)
+    let queued = endpoints.flatMap { $0.senders + $0.receivers }
     #expect(Set(queued).count == queued.count, "a thread queued twice after \(step)")
   }
 
@@ -300,31 +324,32 @@ struct IPCRendezvousTests {
         switch kind {
         case 0 where !waiting, 1 where !waiting:
           Self.arrive(me, at: endpoints[e], capability: capability)
-          let met = IPCRendezvous.send(me, call: kind == 1)
-          let done = met.map { IPCRendezvous.delivered(from: me, to: $0) } ?? false
+          let met = IPCRendezvous.send(me.record, call: kind == 1)
+          let done = met.map { IPCRendezvous.delivered(from: me.record, to: $0) } ?? false
           let expected = model.send(t, e, capability, call: kind == 1)
-          #expect(met?.id == expected.0 && done == expected.1)
+          #expect(met.map(Waiter.id(of:)) == expected.0 && done == expected.1)
         case 2 where !waiting:
           Self.arrive(me, at: endpoints[e], capability: capability)
-          let met = IPCRendezvous.receive(me, receiveSlot: 3)
-          let done = met.map { IPCRendezvous.delivered(from: $0, to: me) } ?? false
+          let met = IPCRendezvous.receive(me.record, receiveSlot: 3)
+          let done = met.map { IPCRendezvous.delivered(from: $0, to: me.record) } ?? false
           let expected = model.receive(t, e, capability)
-          #expect(met?.id == expected.0 && done == expected.1)
+          #expect(met.map(Waiter.id(of:)) == expected.0 && done == expected.1)
         case 3 where !waiting:
-          #expect(IPCRendezvous.answer(me)?.id == model.answer(t))
+          #expect(IPCRendezvous.answer(me.record).map(Waiter.id(of:)) == model.answer(t))
         case 4:
-          #expect(IPCRendezvous.cancel(me)?.id == model.cancel(t))
+          #expect(IPCRendezvous.cancel(me.record).map(Waiter.id(of:)) == model.cancel(t))
         case 5:
           let id = c == 0 ? nil : CapabilityID(rawValue: capability)
-          var aborted = IPCRendezvous.abortQueued(endpoints[e], through: id).map(\.id)
+          var aborted = IPCRendezvous.abortQueued(endpoints[e].queues, through: id).map(
+            Waiter.id(of:))
           for thread in threads
-          where IPCRendezvous.waitsForReply(thread, on: endpoints[e], through: id) {
-            IPCRendezvous.abandon(thread)
+          where IPCRendezvous.waitsForReply(thread.record, on: endpoints[e].queues, through: id) {
+            IPCRendezvous.abandon(thread.record)
             aborted.append(thread.id)
           }
           #expect(aborted == model.abort(e, c == 0 ? nil : capability))
         case 6:
-          IPCRendezvous.abandon(me)
+          IPCRendezvous.abandon(me.record)
           model.abandon(t)
         default:
           continue
@@ -333,7 +358,7 @@ struct IPCRendezvousTests {
       }
       // Nothing may hold a pointer to a thread that has left: everyone
       // abandons, and every endpoint ends idle.
-      for thread in threads { _ = IPCRendezvous.cancel(thread) }
+      for thread in threads { _ = IPCRendezvous.cancel(thread.record) }
       #expect(endpoints.allSatisfy { $0.isIdle })
     }
   }

@@ -10,13 +10,13 @@ import Testing
     let line = KernelCommandLine.parse("  \t ")
     #expect(line.options.isEmpty)
     #expect(line.maxCPUs == nil && line.serviceMemory == nil && line.lwkCPUs == nil)
-    #expect(!line.debug && !line.quiet)
+    #expect(!line.debug && !line.quiet && !line.noFastPath)
     #expect(line.warnings.isEmpty && line.errors.isEmpty)
   }
 
   @Test func everyKnownOption() throws {
     let text =
-      "maxcpus=2 mem=512M lwkcpus=2-3,6 lwkmem=1G ringmem=0x200000 nostart=1,5 console=ttyS0 debug quiet"
+      "maxcpus=2 mem=512M lwkcpus=2-3,6 lwkmem=1G ringmem=0x200000 nostart=1,5 console=ttyS0 debug quiet nofastpath"
     let line = KernelCommandLine.parse(text)
     #expect(line.errors.isEmpty)
     #expect(line.warnings.isEmpty)
@@ -28,7 +28,7 @@ import Testing
     #expect(line.ringMemory == 0x20_0000)
     #expect(line.notStarted?.description == "1,5")
     #expect(line.console == "ttyS0")
-    #expect(line.debug && line.quiet)
+    #expect(line.debug && line.quiet && line.noFastPath)
     #expect(line.options.map(\.description) == text.split(separator: " ").map(String.init))
   }
 

@@ -49,6 +49,8 @@ public struct KernelCommandLine {
   public var console: String?
   public var debug = false
   public var quiet = false
+  /// `nofastpath`: IPC takes its general path only (to measure and test it).
+  public var noFastPath = false
 
   /// One line per unknown or repeated option, naming the token.
   public var warnings: [String] = []
@@ -99,7 +101,8 @@ public struct KernelCommandLine {
 
   /// Every option the kernel understands. Add new keys here and in `apply`.
   public enum KnownOption: CaseIterable {
-    case maxCPUs, serviceMemory, lwkCPUs, lwkMemory, ringMemory, notStarted, console, debug, quiet
+    case maxCPUs, serviceMemory, lwkCPUs, lwkMemory, ringMemory, notStarted, console, debug, quiet,
+      noFastPath
 
     public var key: String {
       switch self {
@@ -112,6 +115,7 @@ public struct KernelCommandLine {
       case .console: "console"
       case .debug: "debug"
       case .quiet: "quiet"
+      case .noFastPath: "nofastpath"
       }
     }
 
@@ -127,12 +131,13 @@ public struct KernelCommandLine {
       case .console: "console=NAME"
       case .debug: "debug"
       case .quiet: "quiet"
+      case .noFastPath: "nofastpath"
       }
     }
 
     public var takesValue: Bool {
       switch self {
-      case .debug, .quiet: false
+      case .debug, .quiet, .noFastPath: false
       default: true
       }
     }
@@ -187,6 +192,8 @@ public struct KernelCommandLine {
       debug = true
     case .quiet:
       quiet = true
+    case .noFastPath:
+      noFastPath = true
     }
     return nil
   }

@@ -141,6 +141,11 @@ public struct CapabilitySystem {
   public private(set) var spaceCount = 0
   public private(set) var objectCount = 0
   public var capabilityCount: Int { tree.count }
+  /// Counts the times a capability left a slot (deleted, revoked, moved
+  /// away, its space destroyed). A cached lookup (CapabilitySlotCache) made
+  /// at an earlier count may name what is gone; at the same count it still
+  /// holds, since a capability's rights and label never change in place.
+  public private(set) var removals: UInt64 = 0
 
   var spaces: [CapabilitySpace] = []
   private var freeSpace = DerivationTree.none
@@ -360,6 +365,7 @@ public struct CapabilitySystem {
     spaces[space].grow(covering: destination.slot)
     spaces[sourceSpace].slots[Int(source.slot)] = DerivationTree.none
     spaces[sourceSpace].occupied -= 1
+    removals &+= 1
     spaces[space].slots[Int(destination.slot)] = node
     spaces[space].occupied += 1
     tree.setLocation(of: node, space: UInt32(space), slot: UInt32(destination.slot))
@@ -575,6 +581,7 @@ public struct CapabilitySystem {
     let space = Int(entry.space)
     spaces[space].slots[Int(entry.slot)] = DerivationTree.none
     spaces[space].occupied -= 1
+    removals &+= 1
     removal.removed.append(
       RemovedCapability(
         id: id, address: CapabilityAddress(space: spaceID(space), slot: UInt64(entry.slot)),

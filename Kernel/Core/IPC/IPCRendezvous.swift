@@ -25,29 +25,28 @@
 // The moves on the IPC path are always inlined: a call to each costs the
 // path its own prologue, which measured about 35 instructions a direction.
 //
-// Not counted references: the kernel's threads and endpoints are classes,
-// and retaining them on every IPC would cost the path a retain and release
-// each time a field changes. An endpoint clears every wait on it before it
-// is destroyed (abort), and a thread leaves everything before it goes
-// (cancel), so no pointer outlives its object.
+// Plain memory, not objects: a thread's wait (IPCThread) and an endpoint's
+// queues (IPCEndpointQueues) are fixed-layout structs the kernel allocates,
+// linked by raw pointers, with the queues threaded through the waiting
+// threads themselves. So a move does no reference counting, allocates
+// nothing and cannot trap on an array bound, and the kernel's IPC fast path
+// runs the same moves as its slow path. An endpoint clears every wait on it
+// before it is destroyed (abort), and a thread leaves everything before it
+// goes (cancel), so no pointer outlives what it points to.
 
-/// A thread that can wait in IPC: it carries its own wait state and the
-/// caller it owes a reply.
-public protocol IPCWaiter: AnyObject {
-  var ipc: IPCWait<Self> { get set }
-  /// The caller this thread received a call from and owes a reply.
-  var replyTo: Self? { get set }
-}
+public typealias IPCThreadPointer = UnsafeMutablePointer<IPCThread>
+public typealias IPCEndpointPointer = UnsafeMutablePointer<IPCEndpointQueues>
 
 /// What a thread waits for in IPC.
-public enum IPCWaitState {
+public enum IPCWaitState: UInt8 {
   case none, sending, calling, receiving, awaitingReply
 }
 
-/// Where a thread waits in IPC.
-public struct IPCWait<Waiter: AnyObject> {
+/// One thread's part of IPC: where it waits, the caller it owes a reply,
+/// and its link in an endpoint queue.
+public struct IPCThread {
   public var state = IPCWaitState.none
-  public unowned(unsafe) var endpoint: IPCEndpoint<Waiter>? = nil
+  public var endpoint: IPCEndpointPointer? = nil
   /// The endpoint capability it came through: removing that capability
   /// aborts the wait.
   public var capability = CapabilityID(rawValue: 0)
@@ -56,27 +55,101 @@ public struct IPCWait<Waiter: AnyObject> {
   /// A receiver's: the empty slot for a transferred capability (0: none).
   public var receiveSlot: UInt64 = 0
   /// A caller's: the thread that received the call and owes the reply.
-  public unowned(unsafe) var server: Waiter? = nil
+  public var server: IPCThreadPointer? = nil
+  /// The caller this thread received a call from and owes a reply.
+  public var replyTo: IPCThreadPointer? = nil
+  /// The next thread in the queue it waits in.
+  public var next: IPCThreadPointer? = nil
+  /// The kernel's thread this is part of (opaque here).
+  public let owner: UnsafeMutableRawPointer?
 
-  public init() {}
+  public init(owner: UnsafeMutableRawPointer? = nil) { self.owner = owner }
 
   /// About to send or receive through `endpoint`, reached through
   /// capability `capability` with `label`.
-  public init(endpoint: IPCEndpoint<Waiter>, capability: CapabilityID, label: UInt64) {
+  @inline(__always)
+  public mutating func arrive(at endpoint: IPCEndpointPointer, capability: CapabilityID, label: UInt64) {
     self.endpoint = endpoint
     self.capability = capability
     self.label = label
   }
+
+  /// Waits for nothing (the reply it owes, if any, stays owed).
+  @inline(__always)
+  public mutating func clearWait() {
+    state = .none
+    endpoint = nil
+    capability = CapabilityID(rawValue: 0)
+    label = 0
+    receiveSlot = 0
+    server = nil
+  }
 }
 
-/// A synchronous endpoint: the threads blocked on it, oldest first.
-/// Messages are not buffered; a sender's words stay with it until a
-/// receiver takes them.
-public final class IPCEndpoint<Waiter: AnyObject> {
+/// Threads waiting in one direction, oldest first, linked through their
+/// `next` fields.
+public struct IPCQueue {
+  public private(set) var head: IPCThreadPointer? = nil
+  private var tail: IPCThreadPointer? = nil
+
+  public init() {}
+
+  public var isEmpty: Bool { head == nil }
+
+  @inline(__always)
+  mutating func append(_ thread: IPCThreadPointer) {
+    thread.pointee.next = nil
+    if let tail { tail.pointee.next = thread } else { head = thread }
+    tail = thread
+  }
+
+  @inline(__always)
+  mutating func popFirst() -> IPCThreadPointer? {
+    guard let first = head else { return nil }
+    head = first.pointee.next
+    if head == nil { tail = nil }
+    first.pointee.next = nil
+    return first
+  }
+
+  /// Takes `thread` out wherever it is; false when it was not queued here.
+  mutating func remove(_ thread: IPCThreadPointer) -> Bool {
+    var previous: IPCThreadPointer? = nil
+    var cursor = head
+    while let current = cursor {
+      if current == thread {
+        if let previous { previous.pointee.next = current.pointee.next } else {
+          head = current.pointee.next
+        }
+        if tail == current { tail = previous }
+        current.pointee.next = nil
+        return true
+      }
+      previous = current
+      cursor = current.pointee.next
+    }
+    return false
+  }
+
+  /// The queued threads, oldest first (aborts and tests; allocates).
+  public var threads: [IPCThreadPointer] {
+    var all: [IPCThreadPointer] = []
+    var cursor = head
+    while let current = cursor {
+      all.append(current)
+      cursor = current.pointee.next
+    }
+    return all
+  }
+}
+
+/// A synchronous endpoint's waiting threads. Messages are not buffered; a
+/// sender's words stay with it until a receiver takes them.
+public struct IPCEndpointQueues {
   /// Blocked in send or call.
-  public private(set) var senders: [Waiter] = []
+  public fileprivate(set) var senders = IPCQueue()
   /// Blocked in receive.
-  public private(set) var receivers: [Waiter] = []
+  public fileprivate(set) var receivers = IPCQueue()
   /// Calls delivered through it that wait for their reply.
   public fileprivate(set) var pendingCalls = 0
 
@@ -84,42 +157,21 @@ public final class IPCEndpoint<Waiter: AnyObject> {
 
   /// Nothing waits on it: aborting has nothing to do.
   public var isIdle: Bool { senders.isEmpty && receivers.isEmpty && pendingCalls == 0 }
-
-  fileprivate func remove(_ waiter: Waiter) {
-    if let index = senders.firstIndex(where: { $0 === waiter }) { senders.remove(at: index) }
-    if let index = receivers.firstIndex(where: { $0 === waiter }) { receivers.remove(at: index) }
-  }
-
-  /// A queue's oldest thread; with one waiting (the usual case) that is a
-  /// removeLast, which moves nothing.
-  fileprivate static func dequeue(_ queue: inout [Waiter]) -> Waiter {
-    queue.count == 1 ? queue.removeLast() : queue.removeFirst()
-  }
-
-  fileprivate func takeSender() -> Waiter? {
-    senders.isEmpty ? nil : Self.dequeue(&senders)
-  }
-
-  fileprivate func takeReceiver() -> Waiter? {
-    receivers.isEmpty ? nil : Self.dequeue(&receivers)
-  }
-
-  fileprivate func append(sender: Waiter) { senders.append(sender) }
-  fileprivate func append(receiver: Waiter) { receivers.append(receiver) }
 }
 
-/// The moves. `me.ipc` must already name the endpoint (IPCWait(endpoint:…)).
+/// The moves. `me` must already have arrived at its endpoint
+/// (IPCThread.arrive).
 public enum IPCRendezvous {
   /// `me` sends (or calls) through its endpoint: the oldest receiver, taken
   /// off the queue and still in its receiving state so its receive slot can
   /// be read (finish it with `delivered`), or nil when none waits and `me`
   /// was queued.
   @inline(__always)
-  public static func send<W: IPCWaiter>(_ me: W, call: Bool) -> W? {
-    me.ipc.state = call ? .calling : .sending
-    guard let endpoint = me.ipc.endpoint else { return nil }
-    guard let receiver = endpoint.takeReceiver() else {
-      endpoint.append(sender: me)
+  public static func send(_ me: IPCThreadPointer, call: Bool) -> IPCThreadPointer? {
+    me.pointee.state = call ? .calling : .sending
+    guard let endpoint = me.pointee.endpoint else { return nil }
+    guard let receiver = endpoint.pointee.receivers.popFirst() else {
+      endpoint.pointee.senders.append(me)
       return nil
     }
     return receiver
@@ -130,12 +182,12 @@ public enum IPCRendezvous {
   /// (finish it with `delivered`), or nil when none waits and `me` was
   /// queued.
   @inline(__always)
-  public static func receive<W: IPCWaiter>(_ me: W, receiveSlot: UInt64) -> W? {
-    guard let endpoint = me.ipc.endpoint else { return nil }
-    guard let sender = endpoint.takeSender() else {
-      me.ipc.state = .receiving
-      me.ipc.receiveSlot = receiveSlot
-      endpoint.append(receiver: me)
+  public static func receive(_ me: IPCThreadPointer, receiveSlot: UInt64) -> IPCThreadPointer? {
+    guard let endpoint = me.pointee.endpoint else { return nil }
+    guard let sender = endpoint.pointee.senders.popFirst() else {
+      me.pointee.state = .receiving
+      me.pointee.receiveSlot = receiveSlot
+      endpoint.pointee.receivers.append(me)
       return nil
     }
     return sender
@@ -145,16 +197,17 @@ public enum IPCRendezvous {
   /// more; a plain sender waits no more (true: wake it with success), a
   /// caller now waits for the receiver's reply (false).
   @discardableResult @inline(__always)
-  public static func delivered<W: IPCWaiter>(from sender: W, to receiver: W) -> Bool {
-    receiver.ipc = IPCWait()
-    guard sender.ipc.state == .calling else {
-      sender.ipc = IPCWait()
+  public static func delivered(from sender: IPCThreadPointer, to receiver: IPCThreadPointer) -> Bool
+  {
+    receiver.pointee.clearWait()
+    guard sender.pointee.state == .calling else {
+      sender.pointee.clearWait()
       return true
     }
-    sender.ipc.endpoint?.pendingCalls += 1
-    sender.ipc.state = .awaitingReply
-    sender.ipc.server = receiver
-    receiver.replyTo = sender
+    sender.pointee.endpoint?.pointee.pendingCalls += 1
+    sender.pointee.state = .awaitingReply
+    sender.pointee.server = receiver
+    receiver.pointee.replyTo = sender
     return false
   }
 
@@ -162,37 +215,41 @@ public enum IPCRendezvous {
   /// the reply and wake it), or nil when it owes none or the caller gave up
   /// meanwhile.
   @inline(__always)
-  public static func answer<W: IPCWaiter>(_ me: W) -> W? {
-    guard let caller = me.replyTo else { return nil }
-    me.replyTo = nil
-    guard caller.ipc.state == .awaitingReply, caller.ipc.server === me else { return nil }
-    caller.ipc.endpoint?.pendingCalls -= 1
-    caller.ipc = IPCWait()
+  public static func answer(_ me: IPCThreadPointer) -> IPCThreadPointer? {
+    guard let caller = me.pointee.replyTo else { return nil }
+    me.pointee.replyTo = nil
+    guard caller.pointee.state == .awaitingReply, caller.pointee.server == me else { return nil }
+    caller.pointee.endpoint?.pointee.pendingCalls -= 1
+    caller.pointee.clearWait()
     return caller
   }
 
   /// `me` gives up whatever it waits for (its IPC failed, or it ends): out
   /// of its queue, a pending call no longer counted and no longer owed.
-  public static func abandon<W: IPCWaiter>(_ me: W) {
-    switch me.ipc.state {
+  public static func abandon(_ me: IPCThreadPointer) {
+    switch me.pointee.state {
     case .awaitingReply:
-      me.ipc.endpoint?.pendingCalls -= 1
-      if let server = me.ipc.server, server.replyTo === me { server.replyTo = nil }
-    case .sending, .calling, .receiving:
-      me.ipc.endpoint?.remove(me)
+      me.pointee.endpoint?.pointee.pendingCalls -= 1
+      if let server = me.pointee.server, server.pointee.replyTo == me {
+        server.pointee.replyTo = nil
+      }
+    case .sending, .calling:
+      _ = me.pointee.endpoint?.pointee.senders.remove(me)
+    case .receiving:
+      _ = me.pointee.endpoint?.pointee.receivers.remove(me)
     case .none:
       break
     }
-    me.ipc = IPCWait()
+    me.pointee.clearWait()
   }
 
   /// `me` ends: it abandons its own wait, and returns the caller that was
   /// waiting for its reply (fail it), if any.
-  public static func cancel<W: IPCWaiter>(_ me: W) -> W? {
+  public static func cancel(_ me: IPCThreadPointer) -> IPCThreadPointer? {
     abandon(me)
-    guard let caller = me.replyTo else { return nil }
-    me.replyTo = nil
-    guard caller.ipc.state == .awaitingReply, caller.ipc.server === me else { return nil }
+    guard let caller = me.pointee.replyTo else { return nil }
+    me.pointee.replyTo = nil
+    guard caller.pointee.state == .awaitingReply, caller.pointee.server == me else { return nil }
     abandon(caller)
     return caller
   }
@@ -202,12 +259,12 @@ public enum IPCRendezvous {
   /// queues with their waits cleared (fail each). Calls awaiting their
   /// reply through it are not queued anywhere: the kernel finds those
   /// through its threads and abandons each that `waitsForReply` says.
-  public static func abortQueued<W: IPCWaiter>(
-    _ endpoint: IPCEndpoint<W>, through capability: CapabilityID?
-  ) -> [W] {
-    var aborted: [W] = []
-    for waiter in endpoint.senders + endpoint.receivers
-    where capability == nil || waiter.ipc.capability == capability {
+  public static func abortQueued(_ endpoint: IPCEndpointPointer, through capability: CapabilityID?)
+    -> [IPCThreadPointer]
+  {
+    var aborted: [IPCThreadPointer] = []
+    for waiter in endpoint.pointee.senders.threads + endpoint.pointee.receivers.threads
+    where capability == nil || waiter.pointee.capability == capability {
       abandon(waiter)
       aborted.append(waiter)
     }
@@ -217,10 +274,10 @@ public enum IPCRendezvous {
   /// Whether `waiter` awaits a reply to a call made through `endpoint`
   /// (and through `capability`, unless nil): an abort of that capability
   /// ends its wait.
-  public static func waitsForReply<W: IPCWaiter>(
-    _ waiter: W, on endpoint: IPCEndpoint<W>, through capability: CapabilityID?
+  public static func waitsForReply(
+    _ waiter: IPCThreadPointer, on endpoint: IPCEndpointPointer, through capability: CapabilityID?
   ) -> Bool {
-    waiter.ipc.state == .awaitingReply && waiter.ipc.endpoint === endpoint
-      && (capability == nil || waiter.ipc.capability == capability)
+    waiter.pointee.state == .awaitingReply && waiter.pointee.endpoint == endpoint
+      && (capability == nil || waiter.pointee.capability == capability)
   }
 }
