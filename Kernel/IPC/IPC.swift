@@ -270,7 +270,9 @@ enum IPC {
     if interrupts { x86_sti() }
   }
 
-  private static func wake(_ block: Block) { Scheduler.wake(block.pointee.thread.takeUnretainedValue()) }
+  private static func wake(_ block: Block) {
+    Scheduler.wake(block.pointee.thread.takeUnretainedValue())
+  }
 
   /// The caller has marked itself blocked under the lock: switch away.
   private static func wait(_ interrupts: Bool) {

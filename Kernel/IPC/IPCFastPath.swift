@@ -34,13 +34,15 @@ extension IPC {
       return false
     }
     let mine = me.pointee.ipc
-    mine.pointee.arrive(at: queues, capability: entry.pointee.capability, label: entry.pointee.label)
+    mine.pointee.arrive(
+      at: queues, capability: entry.pointee.capability, label: entry.pointee.label)
     let receiver = IPCRendezvous.send(mine, call: true).unsafelyUnwrapped  // `waiting`
     copyWords(
       from: frame, label: entry.pointee.label,
       to: ThreadControlBlock.of(receiver).pointee.userFrame, landed: 0)
     IPCRendezvous.delivered(from: mine, to: receiver)  // a call: it awaits the reply
     me.pointee.state = .blocked
+    scheduler.fastIPC &+= 1
     switchNow(to: ThreadControlBlock.of(receiver), scheduler, interrupts)
     return true
   }
@@ -74,9 +76,11 @@ extension IPC {
     out.pointee.rsi = frame.pointee.rdx
     out.pointee.rdx = frame.pointee.r10
     out.pointee.r10 = frame.pointee.r8
-    mine.pointee.arrive(at: queues, capability: entry.pointee.capability, label: entry.pointee.label)
+    mine.pointee.arrive(
+      at: queues, capability: entry.pointee.capability, label: entry.pointee.label)
     _ = IPCRendezvous.receive(mine, receiveSlot: frame.pointee.r9)  // no sender: it waits
     me.pointee.state = .blocked
+    scheduler.fastIPC &+= 1
     switchNow(to: caller, scheduler, interrupts)
     return true
   }

@@ -21,6 +21,9 @@ final class CPUScheduler {
   private var vectorOwner: UnsafeMutablePointer<ThreadControlBlock>? = nil
   let lock = IRQSpinLock()
   var switches: UInt64 = 0
+  /// IPC calls and reply-receives done by the fast path on this CPU
+  /// (IPCFastPath), shown by `cpus`.
+  var fastIPC: UInt64 = 0
   /// Set by interrupt handlers that made a thread ready; acted on at the end
   /// of the interrupt.
   var needsReschedule = false

@@ -31,7 +31,7 @@ enum CPUCommands {
     for scheduler in Scheduler.perCPU {
       guard let scheduler else { continue }
       print(
-        "scheduler on CPU \(scheduler.cpu): \(scheduler.switches) switches, running \(scheduler.current.name), \(scheduler.ready.count) ready"
+        "scheduler on CPU \(scheduler.cpu): \(scheduler.switches) switches, \(scheduler.fastIPC) by the IPC fast path, running \(scheduler.current.name), \(scheduler.ready.count) ready"
       )
     }
     print(

@@ -68,7 +68,9 @@ public struct IPCThread {
   /// About to send or receive through `endpoint`, reached through
   /// capability `capability` with `label`.
   @inline(__always)
-  public mutating func arrive(at endpoint: IPCEndpointPointer, capability: CapabilityID, label: UInt64) {
+  public mutating func arrive(
+    at endpoint: IPCEndpointPointer, capability: CapabilityID, label: UInt64
+  ) {
     self.endpoint = endpoint
     self.capability = capability
     self.label = label
@@ -118,7 +120,9 @@ public struct IPCQueue {
     var cursor = head
     while let current = cursor {
       if current == thread {
-        if let previous { previous.pointee.next = current.pointee.next } else {
+        if let previous {
+          previous.pointee.next = current.pointee.next
+        } else {
           head = current.pointee.next
         }
         if tail == current { tail = previous }
