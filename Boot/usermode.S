@@ -8,23 +8,26 @@
  * syscall_entry builds the same frame as the interrupt stubs (see
  * Kernel/Arch/InterruptFrame.swift) with vector 0x100, so the kernel sees one
  * shape of saved user state, and returns with sysretq after checking that
- * the return address is canonical. Two things make it shorter than the
- * interrupt path, and both matter to every system call:
- *   - R12 to R15 get their frame slots but are not stored: the kernel's code
- *     keeps callee-saved registers itself, and nothing reads or writes those
- *     slots of a system call's frame (a new thread's frame is built in full
- *     and left through enter_user).
- *   - The stack needs no aligning: a user thread's kernel stack top is page
- *     aligned and the frame is 22 words, so RSP is 16-byte aligned at the
- *     call as it is. */
+ * the return address is canonical. The stack needs no aligning: a user
+ * thread's kernel stack top is page aligned and the frame is 22 words, so
+ * RSP is 16-byte aligned at the call as it is.
+ *
+ * A thread that blocks in the IPC fast path is parked: its kernel call chain
+ * is dropped (there is nothing left for it to do but return to user mode),
+ * and its saved stack pointer names a park area just below its frame, laid
+ * out like a context_switch save whose return address is syscall_resume. A
+ * switch to it from anywhere (context_switch) so resumes it, and the fast
+ * path switches to a parked partner straight into its exit (ipc_switch). */
 
 #define SYSCALL_VECTOR 0x100
 /* Where the saved RIP is in the frame: 15 registers, vector, error code. */
 #define FRAME_RIP (17 * 8)
 #define USER_CS (0x20 | 3)
 #define USER_SS (0x18 | 3)
+/* The park area: six callee-saved registers and a return address. */
+#define PARK_BYTES (7 * 8)
 
-/* The registers syscall_entry stores, in POP_FRAME_REGISTERS's order. */
+/* The registers above R12 to R15 in the frame, in POP_FRAME_REGISTERS's order. */
 .macro POP_SYSCALL_REGISTERS
   popq %r11
   popq %r10
@@ -52,18 +55,7 @@ syscall_entry:
   pushq %rcx   /* user RIP */
   pushq $0
   pushq $SYSCALL_VECTOR
-  pushq %rax
-  pushq %rbx
-  pushq %rcx
-  pushq %rdx
-  pushq %rsi
-  pushq %rdi
-  pushq %rbp
-  pushq %r8
-  pushq %r9
-  pushq %r10
-  pushq %r11
-  subq $32, %rsp /* R12 to R15 */
+  PUSH_FRAME_REGISTERS
   cld
   movq %rsp, %rdi
   xorl %ebp, %ebp
@@ -72,6 +64,10 @@ syscall_entry:
    * thread runs (CPUScheduler.switchVectorState). */
   sti
   call syscall_dispatch
+/* Leaves through the frame at RSP, with interrupts in any state. R12 to R15
+ * are not reloaded: the kernel's code kept them in their registers (a parked
+ * thread reloads them first, in syscall_restore). */
+syscall_exit:
   cli
   /* The frame may have been changed by the kernel: take RIP, RFLAGS and RSP
    * from it. A non-canonical RIP would fault sysretq in ring 0, so check it
@@ -83,7 +79,7 @@ syscall_entry:
   cmpq $-1, %rax
   jne 2f
 1:
-  addq $32, %rsp /* R12 to R15: never stored */
+  addq $32, %rsp /* R12 to R15 */
   POP_SYSCALL_REGISTERS
   addq $16, %rsp /* vector, error code */
   movq 0(%rsp), %rcx  /* RIP */
@@ -98,3 +94,44 @@ syscall_entry:
   swapgs
   iretq
 
+/* A parked thread that was switched to: its frame is at RSP. The checks of
+ * the way out (a reschedule, a kill) run in syscall_resumed. */
+.global syscall_resume
+syscall_resume:
+  movq %rsp, %rdi
+  call syscall_resumed
+syscall_restore:
+  movq 0(%rsp), %r15
+  movq 8(%rsp), %r14
+  movq 16(%rsp), %r13
+  movq 24(%rsp), %r12
+  jmp syscall_exit
+
+/* ipc_switch(save, frame, next, nextFrame): the IPC fast path's switch.
+ * The running thread parks: its park area goes below `frame` and its saved
+ * stack pointer (*save) names it. Then the CPU continues on `next`, a saved
+ * stack pointer: when `nextFrame` is not 0, that thread is parked too and
+ * leaves through its frame at once; else `next` is an ordinary
+ * context_switch save and is returned into. The caller has done the rest of
+ * the switch (CPUScheduler.parkAndSwitch) and holds no lock; interrupts are
+ * off. Never returns. */
+.global ipc_switch
+ipc_switch:
+  leaq -PARK_BYTES(%rsi), %rax
+  movq %rdx, %rsp /* the running thread's stack is not used from here */
+  leaq syscall_resume(%rip), %r8
+  movq %r8, 48(%rax)
+  movq $0, 40(%rax) /* RBP: backtraces end here */
+  movq %rax, (%rdi)
+  testq %rcx, %rcx
+  jz 1f
+  movq %rcx, %rsp
+  jmp syscall_restore
+1:
+  popq %r15
+  popq %r14
+  popq %r13
+  popq %r12
+  popq %rbx
+  popq %rbp
+  ret

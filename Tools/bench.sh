@@ -17,7 +17,7 @@ runner=$1 kernel=$2 collector=$3
 all_groups=(alloc ipi ipc lwk dtu boot)
 # Seconds each group took on the development machine (2 cores), for the
 # estimate printed before the run.
-declare -A seconds=([alloc]=10 [ipi]=10 [ipc]=10 [lwk]=15 [dtu]=25 [boot]=60)
+declare -A seconds=([alloc]=10 [ipi]=10 [ipc]=20 [lwk]=15 [dtu]=25 [boot]=60)
 
 groups=()
 if [ -n "${ONLY:-}" ]; then
@@ -45,11 +45,15 @@ for group in "${groups[@]}"; do
     continue
   fi
   collect_groups+=("$group" "$group-tcg")
+  # A group's scenarios: GROUP-icount, GROUP-cycles, and variants of them
+  # under other boot options (GROUP-VARIANT-icount, GROUP-VARIANT-cycles).
+  scenarios=(Tests/Bench/"$group"-*icount.scenario Tests/Bench/"$group"-*cycles.scenario)
   # One at a time: plain-TCG cycles are host time, and a second QEMU on the
   # two cores would be in them.
-  "$runner" run --kernel "$kernel" --jobs 1 "Tests/Bench/$group-icount.scenario" \
-    "Tests/Bench/$group-cycles.scenario"
-  cp "build/scenarios/$group-icount.log" "build/scenarios/$group-cycles.log" "$transcripts/"
+  "$runner" run --kernel "$kernel" --jobs 1 "${scenarios[@]}"
+  for scenario in "${scenarios[@]}"; do
+    cp "build/scenarios/$(basename "$scenario" .scenario).log" "$transcripts/"
+  done
 done
 
 if [[ " ${groups[*]} " == *" boot "* ]]; then

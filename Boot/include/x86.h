@@ -172,6 +172,8 @@ static inline void x86_call_address(uint64_t address) {
 
 // Boot/context.S: thread switches (enter_user is used by address only).
 void context_switch(uint64_t *save, uint64_t next);
+/* Boot/usermode.S: the IPC fast path's switch (never returns). */
+__attribute__((noreturn)) void ipc_switch(uint64_t *save, uint64_t frame, uint64_t next, uint64_t nextFrame);
 
 static inline void x86_write_fs_base(uint64_t value) { x86_wrmsr(0xC0000100, value); }
 
@@ -214,6 +216,7 @@ LINKER_SYMBOL(trampoline_start)
 LINKER_SYMBOL(syscall_entry)
 LINKER_SYMBOL(thread_trampoline)
 LINKER_SYMBOL(enter_user)
+LINKER_SYMBOL(syscall_resume)
 LINKER_SYMBOL(trampoline_end)
 LINKER_SYMBOL(trampoline_data)
 LINKER_SYMBOL(probe_read_access)

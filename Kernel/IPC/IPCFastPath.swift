@@ -14,13 +14,13 @@
 extension IPC {
   nonisolated(unsafe) static var fastPathEnabled = true
 
-  /// call: true when it was done here (the caller has been switched away
-  /// from and its reply is in its frame), false to take the slow path.
+  /// call: false to take the slow path; when it can be done here it does
+  /// not return: the caller parks (its reply will arrive in its frame) and
+  /// the receiver runs.
   @inline(__always)
   static func fastCall(_ frame: Frame, on scheduler: CPUScheduler) -> Bool {
     let me = scheduler.running
-    guard frame.pointee.r9 == 0, let cache = me.pointee.slotCache, !me.pointee.killRequested,
-      !scheduler.needsReschedule
+    guard frame.pointee.r9 == 0, let cache = me.pointee.slotCache, scheduler.mayParkRunning
     else { return false }
     let interrupts = KernelLock.acquire()
     guard
@@ -28,7 +28,7 @@ extension IPC {
         frame.pointee.rdi, removals: ProcessCapabilities.system.removals, requiring: .write),
       let queues = entry.pointee.object?.assumingMemoryBound(to: IPCEndpointQueues.self),
       let waiting = queues.pointee.receivers.head,
-      runsAtOnce(ThreadControlBlock.of(waiting), on: scheduler)
+      mayResume(ThreadControlBlock.of(waiting), on: scheduler)
     else {
       KernelLock.release(interrupts)
       return false
@@ -41,21 +41,16 @@ extension IPC {
       from: frame, label: entry.pointee.label,
       to: ThreadControlBlock.of(receiver).pointee.userFrame, landed: 0)
     IPCRendezvous.delivered(from: mine, to: receiver)  // a call: it awaits the reply
-    me.pointee.state = .blocked
-    scheduler.fastIPC &+= 1
-    switchNow(to: ThreadControlBlock.of(receiver), scheduler, interrupts)
-    return true
+    leave(to: ThreadControlBlock.of(receiver), scheduler)
   }
 
-  /// replyReceive: true when it was done here (the reply is in the caller's
-  /// frame, this thread waits on its endpoint and was switched away from),
-  /// false to take the slow path.
+  /// replyReceive: false to take the slow path; when it can be done here it
+  /// does not return: the reply goes into the caller's frame, this thread
+  /// parks waiting on its endpoint, and the caller runs.
   @inline(__always)
   static func fastReplyReceive(_ frame: Frame, on scheduler: CPUScheduler) -> Bool {
     let me = scheduler.running
-    guard let cache = me.pointee.slotCache, !me.pointee.killRequested,
-      !scheduler.needsReschedule
-    else { return false }
+    guard let cache = me.pointee.slotCache, scheduler.mayParkRunning else { return false }
     let mine = me.pointee.ipc
     let interrupts = KernelLock.acquire()
     guard let waiting = mine.pointee.replyTo, waiting.pointee.state == .awaitingReply,
@@ -64,7 +59,7 @@ extension IPC {
         frame.pointee.rdi, removals: ProcessCapabilities.system.removals, requiring: .read),
       let queues = entry.pointee.object?.assumingMemoryBound(to: IPCEndpointQueues.self),
       queues.pointee.senders.isEmpty,
-      runsAtOnce(ThreadControlBlock.of(waiting), on: scheduler)
+      mayResume(ThreadControlBlock.of(waiting), on: scheduler)
     else {
       KernelLock.release(interrupts)
       return false
@@ -79,9 +74,25 @@ extension IPC {
     mine.pointee.arrive(
       at: queues, capability: entry.pointee.capability, label: entry.pointee.label)
     _ = IPCRendezvous.receive(mine, receiveSlot: frame.pointee.r9)  // no sender: it waits
-    me.pointee.state = .blocked
+    leave(to: caller, scheduler)
+  }
+
+  /// Whether the blocked partner `next` may have this CPU at once and
+  /// leave straight to user mode: it lives here, nothing of higher
+  /// priority is ready, and it was not asked to end.
+  @inline(__always)
+  private static func mayResume(_ next: Block, on scheduler: CPUScheduler) -> Bool {
+    runsAtOnce(next, on: scheduler) && !next.pointee.killRequested
+  }
+
+  /// The running thread blocks (its IPC state says on what), `next` runs:
+  /// under KernelLock, released here.
+  @inline(__always)
+  private static func leave(to next: Block, _ scheduler: CPUScheduler) -> Never {
+    scheduler.running.pointee.state = .blocked
+    next.pointee.state = .ready  // not blocked any more: wakers leave it alone
     scheduler.fastIPC &+= 1
-    switchNow(to: caller, scheduler, interrupts)
-    return true
+    KernelLock.release(false)
+    scheduler.parkAndSwitch(to: next)
   }
 }

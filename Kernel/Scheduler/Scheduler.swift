@@ -89,6 +89,14 @@ final class CPUScheduler {
     return true
   }
 
+  /// Whether the running thread may block through the IPC fast path: no
+  /// switch is due, it was not asked to end, and no dead thread waits to be
+  /// retired (a parked thread leaves without those checks).
+  @inline(__always)
+  var mayParkRunning: Bool {
+    !needsReschedule && !running.pointee.killRequested && dying == nil
+  }
+
   /// The highest priority with a ready thread (-1: none).
   var highestReadyPriority: Int { ready.highestPriority }
 
@@ -100,6 +108,29 @@ final class CPUScheduler {
     if running.pointee.state == .running { running.pointee.state = .ready }
     switchTo(next)
   }
+
+  /// IPC's fast hand-off (IPCFastPath): switches to `next`, which is in no
+  /// queue, and parks the running thread, which is blocked in a system call
+  /// with nothing left to do but return to user mode through its frame (see
+  /// Boot/usermode.S). A parked `next` leaves through its own frame at once.
+  /// Interrupts off, no lock held, nobody dying here (so nothing to retire).
+  @inline(__always)
+  func parkAndSwitch(to next: UnsafeMutablePointer<ThreadControlBlock>) -> Never {
+    let previous = running
+    prepareSwitch(to: next)
+    let frame = UInt64(UInt(bitPattern: next.pointee.userFrame))
+    let stack = next.pointee.savedStackPointer
+    let parked =
+      stack == frame &- Self.parkBytes
+      && UnsafePointer<UInt64>(bitPattern: UInt(frame &- 8)).unsafelyUnwrapped.pointee
+        == symbol_syscall_resume()
+    ipc_switch(
+      savedStackPointer(of: previous), UInt64(UInt(bitPattern: previous.pointee.userFrame)), stack,
+      parked ? frame : 0)
+  }
+
+  /// A parked thread's park area: six registers and a return address.
+  static let parkBytes: UInt64 = 7 * 8
 
   /// Picks the next thread and switches to it. Call with interrupts off;
   /// returns (with interrupts still off) when the caller runs again.

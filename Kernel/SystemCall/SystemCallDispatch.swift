@@ -34,6 +34,16 @@ private func dispatch(_ frame: UnsafeMutablePointer<InterruptFrame>, on schedule
   returnToUser(scheduler)
 }
 
+/// A thread parked by the IPC fast path was switched to (Boot/usermode.S,
+/// syscall_resume): the rest of its way out.
+@_cdecl("syscall_resumed")
+func systemCallResumed(_ raw: UnsafeMutableRawPointer) {
+  Scheduler.withHere { scheduler in
+    if scheduler.dying != nil { scheduler.retire() }
+    returnToUser(scheduler)
+  }
+}
+
 /// The way back to user mode is a preemption point: a thread that woke (the
 /// shell, on input) or a used-up slice takes effect here, not only on ticks
 /// that happen to land in user code; and a thread asked to end ends here.

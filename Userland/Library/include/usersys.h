@@ -37,6 +37,66 @@ static inline int64_t user_syscall_out(uint64_t number, uint64_t a0, uint64_t a1
   return result;
 }
 
+// For the vectors program: a system call made with XMM0-XMM15 and MXCSR
+// loaded from `before` (16 pairs of words, then MXCSR in word 32) and stored
+// into `after` as soon as it returns, in one asm statement, so no compiled
+// code touches them in between; `after` word 33 gets the call's RDI result.
+static inline int64_t user_syscall_vectors(uint64_t number, uint64_t a0, uint64_t a1, uint64_t a2,
+                                           uint64_t a3, uint64_t a4, uint64_t a5,
+                                           const uint64_t *before, uint64_t *after) {
+  int64_t result;
+  register uint64_t r10 __asm__("r10") = a3;
+  register uint64_t r8 __asm__("r8") = a4;
+  register uint64_t r9 __asm__("r9") = a5;
+  __asm__ volatile(
+      "movdqu 0(%[before]), %%xmm0\n"
+      "movdqu 16(%[before]), %%xmm1\n"
+      "movdqu 32(%[before]), %%xmm2\n"
+      "movdqu 48(%[before]), %%xmm3\n"
+      "movdqu 64(%[before]), %%xmm4\n"
+      "movdqu 80(%[before]), %%xmm5\n"
+      "movdqu 96(%[before]), %%xmm6\n"
+      "movdqu 112(%[before]), %%xmm7\n"
+      "movdqu 128(%[before]), %%xmm8\n"
+      "movdqu 144(%[before]), %%xmm9\n"
+      "movdqu 160(%[before]), %%xmm10\n"
+      "movdqu 176(%[before]), %%xmm11\n"
+      "movdqu 192(%[before]), %%xmm12\n"
+      "movdqu 208(%[before]), %%xmm13\n"
+      "movdqu 224(%[before]), %%xmm14\n"
+      "movdqu 240(%[before]), %%xmm15\n"
+      "ldmxcsr 256(%[before])\n"
+      "syscall\n"
+      "movdqu %%xmm0, 0(%[after])\n"
+      "movdqu %%xmm1, 16(%[after])\n"
+      "movdqu %%xmm2, 32(%[after])\n"
+      "movdqu %%xmm3, 48(%[after])\n"
+      "movdqu %%xmm4, 64(%[after])\n"
+      "movdqu %%xmm5, 80(%[after])\n"
+      "movdqu %%xmm6, 96(%[after])\n"
+      "movdqu %%xmm7, 112(%[after])\n"
+      "movdqu %%xmm8, 128(%[after])\n"
+      "movdqu %%xmm9, 144(%[after])\n"
+      "movdqu %%xmm10, 160(%[after])\n"
+      "movdqu %%xmm11, 176(%[after])\n"
+      "movdqu %%xmm12, 192(%[after])\n"
+      "movdqu %%xmm13, 208(%[after])\n"
+      "movdqu %%xmm14, 224(%[after])\n"
+      "movdqu %%xmm15, 240(%[after])\n"
+      "stmxcsr 256(%[after])\n"
+      "movq %%rdi, 264(%[after])\n"
+      : "=a"(result), "+D"(a0), "+S"(a1), "+d"(a2), "+r"(r10), "+r"(r8), "+r"(r9)
+      : "a"(number), [before] "r"(before), [after] "r"(after)
+      : "rcx", "r11", "memory", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
+  return result;
+}
+
+// MXCSR back to its start value (all SSE exceptions masked, round to nearest).
+static inline void user_reset_mxcsr(void) {
+  uint32_t value = 0x1F80;
+  __asm__ volatile("ldmxcsr %0" : : "m"(value));
+}
+
 static inline uint64_t user_rdtsc(void) {
   uint32_t low, high;
   __asm__ volatile("rdtsc" : "=a"(low), "=d"(high));
