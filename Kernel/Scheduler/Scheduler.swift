@@ -84,8 +84,8 @@ final class CPUScheduler {
   func keepsRunningToEnd() -> Bool {
     _ = lock.lock()
     defer { lock.unlock(false) }
-    guard current.killRequested, current.state == .blocked else { return false }
-    current.state = .running
+    guard running.pointee.killRequested, running.pointee.state == .blocked else { return false }
+    running.pointee.state = .running
     return true
   }
 
@@ -137,8 +137,8 @@ final class CPUScheduler {
   func reschedule() {
     retire()
     let next = pickNext()
-    guard next !== current else {
-      current.state = .running
+    guard next.control != running else {
+      running.pointee.state = .running
       return
     }
     switchTo(next.control)
@@ -169,9 +169,9 @@ final class CPUScheduler {
     _ = lock.lock()
     defer { lock.unlock(false) }
     needsReschedule = false
-    if current.state == .running && current !== idle {
-      current.state = .ready
-      ready.append(current, priority: current.priority)
+    if running.pointee.state == .running && running != idle.control {
+      running.pointee.state = .ready
+      ready.append(current, priority: running.pointee.priority)
     }
     return ready.popHighest() ?? idle
   }
@@ -179,7 +179,7 @@ final class CPUScheduler {
   /// Once the CPU runs on another stack, a dead thread's stack and address
   /// space may be freed (by whoever reaps its process).
   func retire() {
-    guard let thread = dying, thread !== current else { return }
+    guard let thread = dying, thread.control != running else { return }
     thread.retired = true
     dying = nil
   }
@@ -297,7 +297,7 @@ enum Scheduler {
     guard let scheduler = here else { return }
     let interruptsWereOn = x86_read_rflags() & (1 << 9) != 0
     x86_cli()
-    scheduler.current.state = .blocked
+    scheduler.running.pointee.state = .blocked
     if !scheduler.keepsRunningToEnd() {
       scheduler.reschedule()
       scheduler.retire()
@@ -318,7 +318,7 @@ enum Scheduler {
       }
       // Marked under the lock that wake takes: a wakeup after the check
       // finds it blocked and queues it.
-      scheduler.current.state = .blocked
+      scheduler.running.pointee.state = .blocked
       scheduler.lock.unlock(false)
       scheduler.reschedule()
       scheduler.retire()
@@ -330,10 +330,11 @@ enum Scheduler {
   /// Switches away from a thread that marked itself blocked (under a lock
   /// its wakers hold). Interrupts off.
   static func blockMarked() {
-    guard let scheduler = here else { return }
-    if scheduler.keepsRunningToEnd() { return }
-    scheduler.reschedule()
-    scheduler.retire()
+    withHere { scheduler in
+      if scheduler.keepsRunningToEnd() { return }
+      scheduler.reschedule()
+      scheduler.retire()
+    }
   }
 
   /// Makes a blocked thread ready (from any CPU, also from interrupts),
@@ -359,7 +360,7 @@ enum Scheduler {
     guard let scheduler = here else {
       Panic.halt(because: "a thread exited on a CPU without a scheduler")
     }
-    scheduler.current.state = .dead
+    scheduler.running.pointee.state = .dead
     scheduler.switchAwayFromDead()
     Panic.halt(because: "a dead thread was scheduled again")
   }
@@ -367,26 +368,36 @@ enum Scheduler {
   /// The timer tick: a user thread that used its slice makes way for other
   /// ready threads (this CPU only; interrupts are off).
   static func tick(fromUser: Bool) -> Bool {
-    guard let scheduler = here else { return false }
+    var switchDue = false
+    withHere { scheduler in switchDue = tick(fromUser: fromUser, on: scheduler) }
+    return switchDue
+  }
+
+  private static func tick(fromUser: Bool, on scheduler: CPUScheduler) -> Bool {
     scheduler.retire()
-    let thread = scheduler.current
-    thread.ticksInSlice += 1
-    if fromUser && thread.ticksInSlice >= sliceTicks { return true }
+    let thread = scheduler.running
+    thread.pointee.ticksInSlice += 1
+    if fromUser && thread.pointee.ticksInSlice >= sliceTicks { return true }
     return scheduler.needsReschedule
   }
 
   /// At the end of an interrupt: switch if a thread was made ready and the
   /// interrupted code may be preempted (user code, or the idle loop).
   static func preemptIfNeeded(fromUser: Bool, requested: Bool) {
-    guard let scheduler = here else { return }
-    let sliceUsed = fromUser && scheduler.current.ticksInSlice >= sliceTicks
+    withHere { scheduler in preempt(fromUser: fromUser, requested: requested, on: scheduler) }
+  }
+
+  private static func preempt(fromUser: Bool, requested: Bool, on scheduler: CPUScheduler) {
+    let running = scheduler.running
+    let idle = scheduler.idle.control
+    let sliceUsed = fromUser && running.pointee.ticksInSlice >= sliceTicks
     guard requested || sliceUsed || scheduler.needsReschedule else { return }
     if fromUser { ProcessRunner.exitIfRequested() }
-    guard fromUser || scheduler.current === scheduler.idle else { return }
+    guard fromUser || running == idle else { return }
     // mOS: an LWK thread runs until it blocks, yields or exits; only a
     // thread of higher priority (the control thread) may take its CPU.
-    if KernelInstance.kind == .lwk && scheduler.current !== scheduler.idle
-      && scheduler.highestReadyPriority <= scheduler.current.priority
+    if KernelInstance.kind == .lwk && running != idle
+      && scheduler.highestReadyPriority <= running.pointee.priority
     {
       return
     }
@@ -403,7 +414,7 @@ enum Scheduler {
 let idleLoop: @convention(c) (UInt64) -> Void = { _ in
   while true {
     x86_cli()
-    Scheduler.here?.retire()
+    Scheduler.withHere { $0.retire() }
     x86_sti_hlt()
   }
 }
