@@ -8,6 +8,10 @@ import UserSystem
 /// threads on one CPU yielding to each other; and call/replyReceive between
 /// two threads on one CPU, the IPC fast path's ground. Prints the
 /// mismatches; exits 1 if there are any.
+///
+/// `vectors park` leaves a thread parked by the fast path for good (a
+/// server waiting for its next call after one fast round trip) and blocks
+/// its first thread in a receive nobody answers: a test kills it there.
 enum Program {
   static let endpoint: UInt64 = 30
   static let otherThread: UInt64 = 31
@@ -20,6 +24,7 @@ enum Program {
   nonisolated(unsafe) static var otherDone = false
 
   static func main(argument: String) -> Int64 {
+    if argument == "park" { return park() }
     if let n = Int(argument), n >= 1 { rounds = n }
     let calls = nullCalls()
     let yields = yieldsBetweenThreads()
@@ -32,6 +37,20 @@ enum Program {
     )
     print(total == 0 ? "vectors: ok" : "vectors: \(total) mismatches")
     return total == 0 ? 0 : 1
+  }
+
+  static func park() -> Int64 {
+    guard Capabilities.createEndpoint(endpoint) == 0,
+      Capabilities.createEndpoint(endpoint + 10) == 0,
+      Threads.start(slot: otherThread, argument: endpoint, echoingThread) > 0
+    else {
+      print("vectors: cannot start a server thread")
+      return 1
+    }
+    let (status, answer) = IPC.call(endpoint, Message(7))
+    print("vectors: the server answered \(answer.words.0) (status \(status)) and waits parked")
+    _ = IPC.receive(endpoint + 10)  // nobody sends: blocked until killed
+    return 0
   }
 
   /// A thread's pattern: every register different, MXCSR with a rounding
@@ -104,6 +123,14 @@ let yieldingThread: @convention(c) (UInt64) -> Void = { _ in
   for _ in 0..<Program.rounds { mismatches += Program.callKeeping(mine, .yield).mismatch }
   Program.otherMismatches = mismatches
   Program.otherDone = true
+}
+
+/// Answers every call with its first word plus one, for good.
+let echoingThread: @convention(c) (UInt64) -> Void = { endpoint in
+  var request = IPC.receive(endpoint)
+  while true {
+    request = IPC.replyReceive(endpoint, Message(request.message.words.0 &+ 1))
+  }
 }
 
 /// Answers calls with its own pattern in the registers until told to quit.
