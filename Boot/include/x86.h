@@ -66,14 +66,15 @@ static inline void x86_store_byte_release(uint8_t *byte, uint8_t value) {
 }
 
 // Per-CPU data: the GS base points at the CPU's block.
+/* Through clang's GS address space rather than inline assembly, so a
+ * constant offset becomes the instruction's displacement. */
 static inline uint64_t x86_read_gs_qword(uint64_t offset) {
-  uint64_t v;
-  __asm__ volatile("movq %%gs:(%1), %0" : "=r"(v) : "r"(offset));
-  return v;
+  return *(volatile uint64_t __seg_gs *)offset;
 }
 
 static inline void x86_write_gs_qword(uint64_t offset, uint64_t value) {
-  __asm__ volatile("movq %1, %%gs:(%0)" : : "r"(offset), "r"(value) : "memory");
+  *(volatile uint64_t __seg_gs *)offset = value;
+  __asm__ volatile("" : : : "memory");
 }
 
 static inline uint64_t x86_rdtsc(void) {

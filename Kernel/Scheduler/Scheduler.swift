@@ -19,6 +19,10 @@ final class CPUScheduler {
   /// Kernel code never touches them, so they stay while kernel threads
   /// run, and are saved only when another user thread takes the CPU.
   private var vectorOwner: UnsafeMutablePointer<ThreadControlBlock>? = nil
+  /// The FS base this CPU has (only prepareSwitch and setThreadPointer
+  /// write it), so a switch between threads with the same one skips the
+  /// MSR write.
+  var fsBase: UInt64 = 0
   let lock = IRQSpinLock()
   var switches: UInt64 = 0
   /// IPC calls and reply-receives done by the fast path on this CPU
@@ -218,7 +222,11 @@ final class CPUScheduler {
     } else if previousRoot != 0 {
       KernelAddressSpace.activate()
     }
-    x86_write_fs_base(next.pointee.threadPointer)
+    let threadPointer = next.pointee.threadPointer
+    if threadPointer != fsBase {
+      x86_write_fs_base(threadPointer)
+      fsBase = threadPointer
+    }
     switchVectorState(to: next)
   }
 
@@ -227,7 +235,8 @@ final class CPUScheduler {
   @inline(__always)
   private func switchVectorState(to next: UnsafeMutablePointer<ThreadControlBlock>) {
     guard let area = next.pointee.vectorState, vectorOwner != next else { return }
-    if let owner = vectorOwner, let saved = owner.pointee.vectorState { x86_fxsave(saved) }
+    // An owner is a user thread: it has an area.
+    if let owner = vectorOwner { x86_fxsave(owner.pointee.vectorState.unsafelyUnwrapped) }
     x86_fxrstor(area)
     vectorOwner = next
   }
@@ -281,6 +290,15 @@ enum Scheduler {
     let raw = UInt(x86_read_gs_qword(48))
     guard let pointer = UnsafeRawPointer(bitPattern: raw) else { return }
     Unmanaged<CPUScheduler>.fromOpaque(pointer)._withUnsafeGuaranteedRef(body)
+  }
+
+  /// `withHere` for the system-call path: a system call comes from a user
+  /// thread, and user threads run only on CPUs with a scheduler.
+  @inline(__always)
+  static func withHereFromUser(_ body: (CPUScheduler) -> Void) {
+    let raw = UInt(x86_read_gs_qword(48))
+    Unmanaged<CPUScheduler>.fromOpaque(UnsafeRawPointer(bitPattern: raw).unsafelyUnwrapped)
+      ._withUnsafeGuaranteedRef(body)
   }
 
   /// Puts `thread` on its CPU's queue, waking that CPU if it is another.

@@ -86,7 +86,7 @@ final class Thread {
       to: ThreadControlBlock(
         ipc: ipc, priority: min(max(priority, 0), Thread.priorities - 1), cpu: cpu,
         kernelStackTop: kernelStackTop, pageTableRoot: process?.space.table.root ?? 0,
-        processID: process?.pid ?? 0,
+        processID: UInt64(process?.pid ?? 0),
         slotCache: process?.slotCache,
         vectorState: process == nil ? nil : ThreadControlBlock.initialVectorState(),
         thread: Unmanaged.passUnretained(self)))

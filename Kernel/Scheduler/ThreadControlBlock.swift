@@ -25,7 +25,7 @@ struct ThreadControlBlock {
   /// Asked to end; it does at its next way out of the kernel.
   var killRequested = false
   /// Its process's ID (0: a kernel thread).
-  let processID: Int
+  let processID: UInt64
   /// Its process's capability lookups (nil: a kernel thread).
   let slotCache: CapabilitySlotCache?
   /// A user thread's vector registers while another user thread has the

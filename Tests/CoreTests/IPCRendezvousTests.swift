@@ -292,6 +292,11 @@ struct IPCRendezvousTests {
       var expected = model.threads[t]
       if expected.state == .none { expected.capability = 0 }
       #expect(seen == expected, "thread \(t) after \(step)")
+      // The fast path's reply check relies on it: a server is named only
+      // while its reply is awaited.
+      #expect(
+        thread.ipc.server == nil || thread.ipc.state == .awaitingReply,
+        "thread \(t) names a server without awaiting a reply after \(step)")
     }
     for (e, endpoint) in endpoints.enumerated() {
       #expect(endpoint.senders == model.senders[e], "senders of \(e) after \(step)")

@@ -20,7 +20,9 @@
 // in at most one queue, and in one exactly when it is sending, calling or
 // receiving; an endpoint's pendingCalls equals the threads awaitingReply
 // through it; a thread awaitingReply names a server whose replyTo names it
-// back (until that server answers, ends, or the call is aborted).
+// back (until that server answers, ends, or the call is aborted), and a
+// thread names a server only while awaitingReply (the fast path's reply
+// check is that one compare).
 //
 // The moves on the IPC path are always inlined: a call to each costs the
 // path its own prologue, which measured about 35 instructions a direction.
