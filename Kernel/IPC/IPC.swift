@@ -137,11 +137,21 @@ enum IPC {
   }
 
   /// Makes the thread arrive at the endpoint behind `slot` (IPCThread.arrive)
-  /// when the capability there has `rights`, and records the lookup in its
-  /// process's slot cache for the fast path; else the error.
+  /// when the capability there has `rights`; else the error. A current entry
+  /// of its process's slot cache answers at once (it says what a lookup
+  /// would); a full lookup refills it.
   private static func resolve(
     _ space: SpaceID, slot: UInt64, requiring rights: Rights, for thread: Thread
   ) -> SystemCallError? {
+    if let entry = thread.control.pointee.slotCache?.find(
+      slot, removals: ProcessCapabilities.system.removals, requiring: rights)
+    {
+      thread.ipc.pointee.clearWait()
+      thread.ipc.pointee.arrive(
+        at: entry.pointee.object.unsafelyUnwrapped.assumingMemoryBound(to: IPCEndpointQueues.self),
+        capability: entry.pointee.capability, label: entry.pointee.label)
+      return nil
+    }
     do throws(CapabilityError) {
       let (id, capability) = try ProcessCapabilities.lookup(
         CapabilityAddress(space: space, slot: slot), type: .endpoint, requiring: rights)
