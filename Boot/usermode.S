@@ -128,10 +128,5 @@ ipc_switch:
   movq %rcx, %rsp
   jmp syscall_restore
 1:
-  popq %r15
-  popq %r14
-  popq %r13
-  popq %r12
-  popq %rbx
-  popq %rbp
-  ret
+  movq %rdx, %rsi
+  jmp context_resume
