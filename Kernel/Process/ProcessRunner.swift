@@ -18,7 +18,11 @@ enum ProcessRunner {
   static let defaultPriority = 1
 
   /// The process of the thread running on this CPU, if it is a user thread.
-  static var current: Process? { Scheduler.here?.current.process }
+  static var current: Process? {
+    var process: Process? = nil
+    Scheduler.withHere { scheduler in process = scheduler.current.process }
+    return process
+  }
 
   enum StartError: Error {
     case badCPU(Int)
