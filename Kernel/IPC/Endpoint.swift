@@ -18,3 +18,12 @@ final class Endpoint {
   /// Nothing waits on it: aborting has nothing to do.
   var isIdle: Bool { queues.pointee.isIdle }
 }
+
+extension CapabilitySlotCacheEntry {
+  /// The endpoint queues an IPC lookup filled this entry with (IPC.resolve
+  /// fills the cache with endpoints only, and a found entry always has one).
+  @inline(__always)
+  var endpointQueues: IPCEndpointPointer {
+    object.unsafelyUnwrapped.assumingMemoryBound(to: IPCEndpointQueues.self)
+  }
+}

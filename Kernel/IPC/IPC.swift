@@ -148,8 +148,8 @@ enum IPC {
     {
       thread.ipc.pointee.clearWait()
       thread.ipc.pointee.arrive(
-        at: entry.pointee.object.unsafelyUnwrapped.assumingMemoryBound(to: IPCEndpointQueues.self),
-        capability: entry.pointee.capability, label: entry.pointee.label)
+        at: entry.pointee.endpointQueues, capability: entry.pointee.capability,
+        label: entry.pointee.label)
       return nil
     }
     do throws(CapabilityError) {
@@ -200,7 +200,8 @@ enum IPC {
 
   /// Gives a reply to the caller `me` owes one; nil when there is none or
   /// it gave up (aborted) meanwhile.
-  private static func answer(_ me: IPCThreadPointer, with words: Words) -> IPCThreadPointer? {
+  @inline(__always)
+  static func answer(_ me: IPCThreadPointer, with words: Words) -> IPCThreadPointer? {
     guard let caller = IPCRendezvous.answer(me) else { return nil }
     let out = ThreadControlBlock.of(caller).pointee.userFrame
     out.pointee.rax = 0

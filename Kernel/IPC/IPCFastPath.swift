@@ -27,8 +27,7 @@ extension IPC {
     guard
       let entry = cache.find(
         frame.pointee.rdi, removals: ProcessCapabilities.system.removals, requiring: .write),
-      case let queues = entry.pointee.object.unsafelyUnwrapped.assumingMemoryBound(
-        to: IPCEndpointQueues.self),
+      case let queues = entry.pointee.endpointQueues,
       let waiting = queues.pointee.receivers.head,
       mayResume(ThreadControlBlock.of(waiting), on: scheduler)
     else {
@@ -59,21 +58,15 @@ extension IPC {
     guard let waiting = mine.pointee.replyTo, waiting.pointee.server == mine,
       let entry = cache.find(
         frame.pointee.rdi, removals: ProcessCapabilities.system.removals, requiring: .read),
-      case let queues = entry.pointee.object.unsafelyUnwrapped.assumingMemoryBound(
-        to: IPCEndpointQueues.self),
+      case let queues = entry.pointee.endpointQueues,
       queues.pointee.senders.isEmpty,
       mayResume(ThreadControlBlock.of(waiting), on: scheduler)
     else {
       KernelLock.release(interrupts)
       return
     }
-    let caller = ThreadControlBlock.of(IPCRendezvous.answer(mine).unsafelyUnwrapped)  // `waiting`
-    let out = caller.pointee.userFrame
-    out.pointee.rax = 0
-    out.pointee.rdi = frame.pointee.rsi
-    out.pointee.rsi = frame.pointee.rdx
-    out.pointee.rdx = frame.pointee.r10
-    out.pointee.r10 = frame.pointee.r8
+    let words = (frame.pointee.rsi, frame.pointee.rdx, frame.pointee.r10, frame.pointee.r8)
+    let caller = ThreadControlBlock.of(answer(mine, with: words).unsafelyUnwrapped)  // `waiting`
     mine.pointee.arrive(
       at: queues, capability: entry.pointee.capability, label: entry.pointee.label)
     _ = IPCRendezvous.receive(mine, receiveSlot: frame.pointee.r9)  // no sender: it waits
