@@ -74,7 +74,7 @@ $(BUILD)/kernel-noredzone.ll: $(BUILD)/kernel.ll
 $(BUILD)/kernel.o: $(BUILD)/kernel-noredzone.ll
 	$(CLANG) $(CLANG_FLAGS) -Wno-override-module -c $< -o $@
 
-$(BUILD)/%.o: Boot/%.S Boot/include/frame.inc | $(BUILD)
+$(BUILD)/%.o: Boot/%.S $(BOOT_HEADERS) | $(BUILD)
 	$(CLANG) $(CLANG_FLAGS) -c $< -o $@
 
 $(BUILD)/%.o: Boot/%.c $(BOOT_HEADERS) | $(BUILD)

@@ -20,8 +20,8 @@ context_switch:
   pushq %r15
   movq %rsp, (%rdi)
 /* context_resume(_, next): the second half, also entered on its own by
- * ipc_switch: continues the thread whose stack `next` was saved by
- * context_switch. */
+ * the IPC fast path (Boot/ipcfast.S): continues the thread whose stack
+ * `next` was saved by context_switch. */
 .global context_resume
 context_resume:
   movq %rsi, %rsp

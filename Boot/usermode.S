@@ -1,9 +1,10 @@
 #include "include/frame.inc"
+#include "include/layout.h"
 /* Entering and leaving user mode.
  *
- * The per-CPU block behind the kernel GS base (Kernel/Arch/Processor.swift):
- *   gs:0 self, gs:8 CPU number, gs:16 scratch for the user RSP,
- *   gs:24 kernel stack top of the running thread.
+ * The per-CPU block behind the kernel GS base (Kernel/Arch/PerCPUBlock.swift,
+ * offsets in include/layout.h) gives syscall_entry a scratch word for the
+ * user RSP and the kernel stack top of the running thread.
  *
  * syscall_entry builds the same frame as the interrupt stubs (see
  * Kernel/Arch/InterruptFrame.swift) with vector 0x100, so the kernel sees one
@@ -12,20 +13,20 @@
  * thread's kernel stack top is page aligned and the frame is 22 words, so
  * RSP is 16-byte aligned at the call as it is.
  *
- * A thread that blocks in the IPC fast path is parked: its kernel call chain
- * is dropped (there is nothing left for it to do but return to user mode),
- * and its saved stack pointer names a park area just below its frame, laid
- * out like a context_switch save whose return address is syscall_resume. A
- * switch to it from anywhere (context_switch) so resumes it, and the fast
- * path switches to a parked partner straight into its exit (ipc_switch). */
+ * call, reply and replyReceive (19 to 21) go to the IPC fast path first
+ * (Boot/ipcfast.S), which hands every case it does not take to
+ * syscall_general. A thread that blocks in the fast path is parked: it has
+ * nothing left to do in the kernel but return to user mode, and its saved
+ * stack pointer names a park area just below its frame, laid out like a
+ * context_switch save whose return address is syscall_resume. A switch to
+ * it from anywhere (context_switch) so resumes it, and the fast path enters
+ * a parked partner straight at its exit (syscall_restore). */
 
 #define SYSCALL_VECTOR 0x100
 /* Where the saved RIP is in the frame: 15 registers, vector, error code. */
 #define FRAME_RIP (17 * 8)
 #define USER_CS (0x20 | 3)
 #define USER_SS (0x18 | 3)
-/* The park area: six callee-saved registers and a return address. */
-#define PARK_BYTES (7 * 8)
 
 /* The registers above R12 to R15 in the frame, in POP_FRAME_REGISTERS's order. */
 .macro POP_SYSCALL_REGISTERS
@@ -46,10 +47,10 @@
 .global syscall_entry
 syscall_entry:
   swapgs
-  movq %rsp, %gs:16
-  movq %gs:24, %rsp
+  movq %rsp, %gs:PERCPU_USER_STACK
+  movq %gs:PERCPU_KERNEL_STACK_TOP, %rsp
   pushq $USER_SS
-  pushq %gs:16 /* user RSP */
+  pushq %gs:PERCPU_USER_STACK
   pushq %r11   /* user RFLAGS */
   pushq $USER_CS
   pushq %rcx   /* user RIP */
@@ -57,6 +58,11 @@ syscall_entry:
   pushq $SYSCALL_VECTOR
   PUSH_FRAME_REGISTERS
   cld
+  leaq -SYSCALL_CALL(%rax), %rcx
+  cmpq $(SYSCALL_REPLY_RECEIVE - SYSCALL_CALL), %rcx
+  jbe ipc_fast_entry
+.global syscall_general
+syscall_general:
   movq %rsp, %rdi
   xorl %ebp, %ebp
   /* No fxsave: the kernel does not touch vector registers (it is built
@@ -100,33 +106,10 @@ syscall_exit:
 syscall_resume:
   movq %rsp, %rdi
   call syscall_resumed
+.global syscall_restore
 syscall_restore:
   movq 0(%rsp), %r15
   movq 8(%rsp), %r14
   movq 16(%rsp), %r13
   movq 24(%rsp), %r12
   jmp syscall_exit
-
-/* ipc_switch(save, frame, next, nextFrame): the IPC fast path's switch.
- * The running thread parks: its park area goes below `frame` and its saved
- * stack pointer (*save) names it. Then the CPU continues on `next`, a saved
- * stack pointer: when `nextFrame` is not 0, that thread is parked too and
- * leaves through its frame at once; else `next` is an ordinary
- * context_switch save and is returned into. The caller has done the rest of
- * the switch (CPUScheduler.parkAndSwitch) and holds no lock; interrupts are
- * off. Never returns. */
-.global ipc_switch
-ipc_switch:
-  leaq -PARK_BYTES(%rsi), %rax
-  movq %rdx, %rsp /* the running thread's stack is not used from here */
-  leaq syscall_resume(%rip), %r8
-  movq %r8, 48(%rax)
-  movq $0, 40(%rax) /* RBP: backtraces end here */
-  movq %rax, (%rdi)
-  testq %rcx, %rcx
-  jz 1f
-  movq %rcx, %rsp
-  jmp syscall_restore
-1:
-  movq %rdx, %rsi
-  jmp context_resume

@@ -82,7 +82,7 @@ func logBootInformation() {
     print("boot: command line error: \(error.description) (ignored)")
   }
   if boot.commandLine.noFastPath {
-    IPC.fastPathEnabled = false
+    IPCFastPathLayout.requested = false
     print("boot: IPC fast path off (nofastpath): call and replyReceive take the general path")
   }
   printMemoryMap(info.memoryMap)

@@ -173,8 +173,6 @@ static inline void x86_call_address(uint64_t address) {
 
 // Boot/context.S: thread switches (enter_user is used by address only).
 void context_switch(uint64_t *save, uint64_t next);
-/* Boot/usermode.S: the IPC fast path's switch (never returns). */
-__attribute__((noreturn)) void ipc_switch(uint64_t *save, uint64_t frame, uint64_t next, uint64_t nextFrame);
 
 static inline void x86_write_fs_base(uint64_t value) { x86_wrmsr(0xC0000100, value); }
 

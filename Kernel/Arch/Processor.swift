@@ -4,10 +4,8 @@ import X86
 /// One CPU as a kernel instance tracks it: who it is, which partition it
 /// belongs to, its state, and its remote-call mailbox. Each instance has a
 /// record of every CPU of the machine but runs only its partition's. The GS
-/// base of each CPU points at a small block, allocated by the instance that
-/// runs the CPU, whose second word is the CPU's logical number (words 0–3:
-/// Boot/usermode.S; 4: the TSS's RSP0 field; 5: frame operations here; 6:
-/// this CPU's scheduler, unretained, for the system-call path).
+/// base of each CPU points at its PerCPUBlock, allocated by the instance
+/// that runs the CPU.
 final class Processor {
   enum State: UInt8 {
     case offline = 0
@@ -37,23 +35,22 @@ final class Processor {
   var tscKHz: UInt64 = 0
   /// TSC cycles from the INIT IPI to the CPU reporting in.
   var bringUpCycles: UInt64 = 0
-  /// Also published in the block (slot 4: the address of TSS.RSP0), so a
-  /// context switch sets the kernel stack without looking the CPU up.
+  /// Also published in the block (the address of TSS.RSP0), so a context
+  /// switch sets the kernel stack without looking the CPU up.
   var tables: DescriptorTables? = nil {
-    didSet { block[4] = tables.map { UInt64(UInt(bitPattern: $0.tss)) + 4 } ?? 0 }
+    didSet {
+      block.pointee.tssStackField = tables.map { UInt64(UInt(bitPattern: $0.tss)) + 4 } ?? 0
+    }
   }
   var interruptStackTops: (doubleFault: UInt64, nmi: UInt64) = (0, 0)
-  let block: UnsafeMutablePointer<UInt64>
+  let block: UnsafeMutablePointer<PerCPUBlock>
 
   init(index: Int, apicID: UInt32, node: Int, isService: Bool) {
     self.index = index
     self.apicID = apicID
     self.node = node
     self.isService = isService
-    block = UnsafeMutablePointer<UInt64>.allocate(capacity: 8)
-    block.initialize(repeating: 0, count: 8)
-    block[0] = UInt64(UInt(bitPattern: block))
-    block[1] = UInt64(index)
+    block = PerCPUBlock.allocate(cpu: index)
   }
 
   /// An LWK CPU's state lives in the shared region, so the instance that
@@ -92,14 +89,14 @@ final class Processor {
 
   /// The logical number of the calling CPU (0 before per-CPU blocks exist).
   static var currentIndex: Int {
-    blocksInstalled ? Int(x86_read_gs_qword(8)) : 0
+    blocksInstalled ? Int(x86_read_gs_qword(UInt64(PERCPU_CPU))) : 0
   }
 
   /// Frame allocations and frees made on the calling CPU (see Frames):
-  /// block slot 5, so that counting takes no reference to a Processor.
+  /// in the block, so that counting takes no reference to a Processor.
   static var frameOperationsHere: UInt64 {
-    get { blocksInstalled ? x86_read_gs_qword(40) : 0 }
-    set { if blocksInstalled { x86_write_gs_qword(40, newValue) } }
+    get { blocksInstalled ? x86_read_gs_qword(UInt64(PERCPU_FRAME_OPERATIONS)) : 0 }
+    set { if blocksInstalled { x86_write_gs_qword(UInt64(PERCPU_FRAME_OPERATIONS), newValue) } }
   }
 }
 

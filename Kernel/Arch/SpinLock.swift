@@ -7,18 +7,31 @@ import X86
 /// the holder may be waiting for this CPU to answer a remote call (a TLB
 /// shootdown). Every spin executes `pause` (QEMU runs vCPUs round robin
 /// under -icount; see DESIGN.md).
+///
+/// The flag is a byte of its own memory (not a field of the object), so the
+/// assembly IPC fast path can take the kernel lock by its address (`word`).
 final class IRQSpinLock {
-  private let held = Atomic<Bool>(false)
+  private let flag: UnsafeMutablePointer<Atomic<Bool>>
 
-  init() {}
+  init() {
+    flag = .allocate(capacity: 1)
+    flag.initialize(to: Atomic<Bool>(false))
+  }
+
+  deinit { flag.deallocate() }
+
+  /// The flag's byte: 1 while held.
+  var word: UnsafeMutableRawPointer { UnsafeMutableRawPointer(flag) }
 
   /// Returns the interrupt flag to restore in `unlock`.
   func lock() -> Bool {
     let interruptsWereOn = x86_read_rflags() & (1 << 9) != 0
     x86_cli()
-    while !held.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged {
+    while !flag.pointee.compareExchange(expected: false, desired: true, ordering: .acquiring)
+      .exchanged
+    {
       if interruptsWereOn { x86_sti() }
-      while held.load(ordering: .relaxed) { x86_pause() }
+      while flag.pointee.load(ordering: .relaxed) { x86_pause() }
       x86_cli()
     }
     return interruptsWereOn
@@ -29,7 +42,8 @@ final class IRQSpinLock {
   func tryLock() -> Bool? {
     let interruptsWereOn = x86_read_rflags() & (1 << 9) != 0
     x86_cli()
-    guard held.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged
+    guard
+      flag.pointee.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged
     else {
       if interruptsWereOn { x86_sti() }
       return nil
@@ -38,7 +52,7 @@ final class IRQSpinLock {
   }
 
   func unlock(_ interruptsWereOn: Bool) {
-    held.store(false, ordering: .releasing)
+    flag.pointee.store(false, ordering: .releasing)
     if interruptsWereOn { x86_sti() }
   }
 }

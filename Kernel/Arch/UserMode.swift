@@ -28,14 +28,14 @@ enum UserMode {
   static var hasSMAP: Bool { x86_read_cr4() & (1 << 21) != 0 }
 
   /// The stack the CPU takes on an interrupt or syscall from user mode.
-  /// Through the per-CPU block: slot 4 holds the address of TSS.RSP0,
-  /// slot 3 is the stack syscall_entry switches to.
+  /// Through the per-CPU block: the address of TSS.RSP0, and the stack
+  /// syscall_entry switches to.
   static func setKernelStack(_ top: UInt64) {
-    let rsp0 = x86_read_gs_qword(32)
+    let rsp0 = x86_read_gs_qword(UInt64(PERCPU_TSS_STACK_FIELD))
     if rsp0 != 0 {
       UnsafeMutableRawPointer(bitPattern: UInt(rsp0))!.storeBytes(of: top, as: UInt64.self)
     }
-    x86_write_gs_qword(24, top)
+    x86_write_gs_qword(UInt64(PERCPU_KERNEL_STACK_TOP), top)
   }
 }
 

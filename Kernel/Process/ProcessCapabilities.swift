@@ -25,6 +25,13 @@ enum ProcessCapabilities {
     return pointer
   }()
 
+  /// Where the system's removal count lives: the assembly IPC fast path
+  /// compares slot cache entries with it (CapabilitySlotCache).
+  static var removalsAddress: UnsafePointer<UInt64> {
+    UnsafeRawPointer(storage).advanced(by: CapabilitySystem.removalsOffset)
+      .assumingMemoryBound(to: UInt64.self)
+  }
+
   static var system: CapabilitySystem {
     unsafeAddress { UnsafePointer(storage) }
     unsafeMutableAddress { storage }

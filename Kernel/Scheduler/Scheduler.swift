@@ -6,43 +6,72 @@ import X86
 /// to completion; kernel threads (the shell, the LWK's control thread) run
 /// until they block. All of
 /// it runs with interrupts off; other CPUs reach a queue only through `lock`.
+///
+/// The state the switch and the IPC fast path (Boot/ipcfast.S) share lives
+/// in the CPU's per-CPU block; the properties below are views of it.
 final class CPUScheduler {
   let cpu: Int
-  var ready = RunQueue<Thread>(priorities: Thread.priorities)
-  /// The running thread's control block (a plain pointer: switching
-  /// counts no references). Its thread is kept alive by its process, or
-  /// by `boot` and `idle` below.
-  private(set) var running: UnsafeMutablePointer<ThreadControlBlock>
+  let block: UnsafeMutablePointer<PerCPUBlock>
+  /// Its highest level is copied to the block on every change, for the
+  /// fast path's check that nothing of higher priority is ready.
+  var ready = RunQueue<Thread>(priorities: Thread.priorities) {
+    didSet { block.pointee.highestReady = ready.highestPriority }
+  }
   let boot: Thread
   let idle: Thread
-  /// The user thread whose vector registers this CPU holds (nil: none).
-  /// Kernel code never touches them, so they stay while kernel threads
-  /// run, and are saved only when another user thread takes the CPU.
-  private var vectorOwner: UnsafeMutablePointer<ThreadControlBlock>? = nil
-  /// The FS base this CPU has (only prepareSwitch and setThreadPointer
-  /// write it), so a switch between threads with the same one skips the
-  /// MSR write.
-  var fsBase: UInt64 = 0
   let lock = IRQSpinLock()
-  var switches: UInt64 = 0
-  /// IPC calls and reply-receives done by the fast path on this CPU
-  /// (IPCFastPath), shown by `cpus`.
-  var fastIPC: UInt64 = 0
-  /// Set by interrupt handlers that made a thread ready; acted on at the end
-  /// of the interrupt.
-  var needsReschedule = false
   /// A thread that died on this CPU; its stack is still in use until the
   /// switch away from it has happened.
-  var dying: Thread? = nil
+  var dying: Thread? = nil {
+    didSet { block.pointee.retiring = dying != nil }
+  }
 
   /// `boot` is the context already running on this CPU (the shell on the
   /// boot CPU, the idle loop elsewhere); `idle` runs when nothing else can.
-  init(cpu: Int, boot: Thread, idle: Thread) {
+  init(cpu: Int, block: UnsafeMutablePointer<PerCPUBlock>, boot: Thread, idle: Thread) {
     self.cpu = cpu
-    self.running = boot.control
+    self.block = block
     self.boot = boot
     self.idle = idle
+    block.pointee.running = boot.control
     boot.state = .running
+  }
+
+  /// The running thread's control block (a plain pointer: switching
+  /// counts no references). Its thread is kept alive by its process, or
+  /// by `boot` and `idle` above.
+  private(set) var running: UnsafeMutablePointer<ThreadControlBlock> {
+    @inline(__always) get { block.pointee.running.unsafelyUnwrapped }
+    @inline(__always) set { block.pointee.running = newValue }
+  }
+
+  /// The user thread whose vector registers this CPU holds (nil: none).
+  /// Kernel code never touches them, so they stay while kernel threads
+  /// run, and are saved only when another user thread takes the CPU.
+  private var vectorOwner: UnsafeMutablePointer<ThreadControlBlock>? {
+    get { block.pointee.vectorOwner }
+    set { block.pointee.vectorOwner = newValue }
+  }
+
+  /// The FS base this CPU has (only the switches and setThreadPointer
+  /// write it), so a switch between threads with the same one skips the
+  /// MSR write.
+  var fsBase: UInt64 {
+    get { block.pointee.fsBase }
+    set { block.pointee.fsBase = newValue }
+  }
+
+  var switches: UInt64 { block.pointee.switches }
+
+  /// IPC calls and reply-receives done by the fast path on this CPU, shown
+  /// by `cpus`.
+  var fastIPC: UInt64 { block.pointee.fastIPC }
+
+  /// Set by interrupt handlers that made a thread ready; acted on at the end
+  /// of the interrupt.
+  var needsReschedule: Bool {
+    @inline(__always) get { block.pointee.needsReschedule }
+    @inline(__always) set { block.pointee.needsReschedule = newValue }
   }
 
   var current: Thread { running.pointee.thread.takeUnretainedValue() }
@@ -93,14 +122,6 @@ final class CPUScheduler {
     return true
   }
 
-  /// Whether the running thread may block through the IPC fast path: no
-  /// switch is due, it was not asked to end, and no dead thread waits to be
-  /// retired (a parked thread leaves without those checks).
-  @inline(__always)
-  var mayParkRunning: Bool {
-    !needsReschedule && !running.pointee.killRequested && dying == nil
-  }
-
   /// The highest priority with a ready thread (-1: none).
   var highestReadyPriority: Int { ready.highestPriority }
 
@@ -112,29 +133,6 @@ final class CPUScheduler {
     if running.pointee.state == .running { running.pointee.state = .ready }
     switchTo(next)
   }
-
-  /// IPC's fast hand-off (IPCFastPath): switches to `next`, which is in no
-  /// queue, and parks the running thread, which is blocked in a system call
-  /// with nothing left to do but return to user mode through its frame (see
-  /// Boot/usermode.S). A parked `next` leaves through its own frame at once.
-  /// Interrupts off, no lock held, nobody dying here (so nothing to retire).
-  @inline(__always)
-  func parkAndSwitch(to next: UnsafeMutablePointer<ThreadControlBlock>) -> Never {
-    let previous = running
-    prepareSwitch(to: next)
-    let frame = UInt64(UInt(bitPattern: next.pointee.userFrame))
-    let stack = next.pointee.savedStackPointer
-    let parked =
-      stack == frame &- Self.parkBytes
-      && UnsafePointer<UInt64>(bitPattern: UInt(frame &- 8)).unsafelyUnwrapped.pointee
-        == symbol_syscall_resume()
-    ipc_switch(
-      savedStackPointer(of: previous), UInt64(UInt(bitPattern: previous.pointee.userFrame)), stack,
-      parked ? frame : 0)
-  }
-
-  /// A parked thread's park area: six registers and a return address.
-  static let parkBytes: UInt64 = 7 * 8
 
   /// Picks the next thread and switches to it. Call with interrupts off;
   /// returns (with interrupts still off) when the caller runs again.
@@ -211,7 +209,7 @@ final class CPUScheduler {
     running = next
     next.pointee.state = .running
     next.pointee.ticksInSlice = 0
-    switches &+= 1
+    block.pointee.switches &+= 1
     let top = next.pointee.kernelStackTop
     if top != 0 { UserMode.setKernelStack(top) }
     // A kernel thread switches to the kernel's own tables: the last
@@ -275,19 +273,21 @@ enum Scheduler {
         entry: UInt64(UInt(bitPattern: unsafeBitCast(idleLoop, to: UnsafeRawPointer.self))),
         argument: 0, below: stack)
     }
-    let scheduler = CPUScheduler(cpu: cpu, boot: boot, idle: idle)
+    let block = processors[cpu].block
+    let scheduler = CPUScheduler(cpu: cpu, block: block, boot: boot, idle: idle)
     perCPU[cpu] = scheduler
     // Schedulers live as long as the kernel (perCPU keeps them), so the
     // system-call path may use this one without counting a reference.
-    x86_write_gs_qword(48, UInt64(UInt(bitPattern: Unmanaged.passUnretained(scheduler).toOpaque())))
+    block.pointee.scheduler = Unmanaged.passUnretained(scheduler).toOpaque()
+    IPCFastPathLayout.enable(on: block)
   }
 
-  /// This CPU's scheduler for the system-call path: from the per-CPU block
-  /// (slot 6), no array, optional or reference count on the way; `body`
-  /// must not keep it. Only on a CPU that runs user threads (so it has one).
+  /// This CPU's scheduler for the system-call path: from the per-CPU block,
+  /// no array, optional or reference count on the way; `body` must not keep
+  /// it. Only on a CPU that runs user threads (so it has one).
   @inline(__always)
   static func withHere(_ body: (CPUScheduler) -> Void) {
-    let raw = UInt(x86_read_gs_qword(48))
+    let raw = UInt(x86_read_gs_qword(UInt64(PERCPU_SCHEDULER)))
     guard let pointer = UnsafeRawPointer(bitPattern: raw) else { return }
     Unmanaged<CPUScheduler>.fromOpaque(pointer)._withUnsafeGuaranteedRef(body)
   }
@@ -296,7 +296,7 @@ enum Scheduler {
   /// thread, and user threads run only on CPUs with a scheduler.
   @inline(__always)
   static func withHereFromUser(_ body: (CPUScheduler) -> Void) {
-    let raw = UInt(x86_read_gs_qword(48))
+    let raw = UInt(x86_read_gs_qword(UInt64(PERCPU_SCHEDULER)))
     Unmanaged<CPUScheduler>.fromOpaque(UnsafeRawPointer(bitPattern: raw).unsafelyUnwrapped)
       ._withUnsafeGuaranteedRef(body)
   }

@@ -1,7 +1,8 @@
 import X86
 
 /// Entry from syscall_entry (Boot/usermode.S) with the user's registers in
-/// the frame. Arguments: RDI, RSI, RDX, R10, R8, R9; the result goes to RAX.
+/// the frame, for every call the IPC fast path (Boot/ipcfast.S) did not
+/// take. Arguments: RDI, RSI, RDX, R10, R8, R9; the result goes to RAX.
 @_cdecl("syscall_dispatch")
 func systemCallDispatch(_ raw: UnsafeMutableRawPointer) {
   let frame = raw.assumingMemoryBound(to: InterruptFrame.self)
@@ -10,20 +11,6 @@ func systemCallDispatch(_ raw: UnsafeMutableRawPointer) {
 
 @inline(__always)
 private func dispatch(_ frame: UnsafeMutablePointer<InterruptFrame>, on scheduler: CPUScheduler) {
-  // call (19) and replyReceive (21) try the fast path first; one range
-  // check keeps every other call's way as short as it was. (On the LWK they
-  // go through triage, which counts them.)
-  let number = frame.pointee.rax
-  if number &- SystemCallNumber.call.rawValue <= 2, IPC.fastPathEnabled,
-    KernelInstance.kind == .service
-  {
-    // Each returns only when the general path must do the call.
-    if number == SystemCallNumber.call.rawValue {
-      IPC.fastCall(frame, on: scheduler)
-    } else if number == SystemCallNumber.replyReceive.rawValue {
-      IPC.fastReplyReceive(frame, on: scheduler)
-    }
-  }
   if KernelInstance.kind == .lwk, LWKSystemCalls.triage(frame, on: scheduler) {
     returnToUser(scheduler)
     return

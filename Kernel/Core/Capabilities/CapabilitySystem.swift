@@ -146,6 +146,9 @@ public struct CapabilitySystem {
   /// at an earlier count may name what is gone; at the same count it still
   /// holds, since a capability's rights and label never change in place.
   public private(set) var removals: UInt64 = 0
+  /// Where `removals` lies in the struct (the kernel's assembly fast path
+  /// reads it through a pointer).
+  public static let removalsOffset = MemoryLayout<CapabilitySystem>.offset(of: \.removals)!
 
   var spaces: [CapabilitySpace] = []
   private var freeSpace = DerivationTree.none

@@ -98,6 +98,11 @@ public struct IPCQueue {
 
   public init() {}
 
+  /// Where `head` and `tail` lie (the kernel's assembly fast path reads
+  /// them; Boot/include/layout.h).
+  public static let headOffset = MemoryLayout<IPCQueue>.offset(of: \.head)!
+  public static let tailOffset = MemoryLayout<IPCQueue>.offset(of: \.tail)!
+
   public var isEmpty: Bool { head == nil }
 
   @inline(__always)

@@ -1,0 +1,296 @@
+#include "include/layout.h"
+/* The IPC fast path: `call` and `replyReceive` when nothing is unusual, from
+ * the system-call entry to the partner's exit without a call into Swift.
+ *
+ * It runs the moves of Core's IPCRendezvous (send + delivered for a call;
+ * answer + receive for a replyReceive) on the same plain records the Swift
+ * IPC path uses, under the same kernel lock, and does everything else the
+ * general path would: the same capability check through the space's slot
+ * cache (CapabilitySlotCache: the entry must be current and carry the
+ * right), the same message registers, the same switch (CPUScheduler's
+ * prepareSwitch). It decides before it changes anything: every unusual case
+ * goes to the general path (Kernel/IPC/IPC.swift), which is the one
+ * implementation of every error and every other case:
+ *   - the fast path is off on this CPU (an LWK CPU, `nofastpath`);
+ *   - a switch is due, a dead thread waits to be retired, or the caller
+ *     was asked to end;
+ *   - a call transfers a capability (R9 not 0);
+ *   - the kernel lock is held elsewhere (the general path waits for it
+ *     with interrupts on, as a TLB shootdown may need this CPU meanwhile);
+ *   - the slot cache has no current entry for the slot, or it lacks the
+ *     right (write to call, read to receive);
+ *   - no receiver waits (call), or the caller owed a reply is not waiting
+ *     for it, or a sender waits already (replyReceive);
+ *   - the partner lives on another CPU, is not blocked, was asked to end,
+ *     or a thread of higher priority is ready here.
+ *
+ * Entered from syscall_entry (Boot/usermode.S) with RAX 19 to 21, the frame
+ * built at RSP, interrupts off, and the user's registers still live (RDI the
+ * slot, RSI, RDX, R10 and R8 the message words, R9 the transfer or receive
+ * slot). R12 to R15 are the user's and stay untouched until the decision:
+ * the general path and the exit rely on them.
+ *
+ * The caller parks (see Boot/usermode.S): its saved stack pointer names a
+ * park area below its frame, so it later leaves through syscall_resume. The
+ * partner is entered at its exit when it is parked too, else resumed where
+ * it switched away (context_resume). */
+
+/* The park area: six callee-saved registers and a return address. */
+#define PARK_BYTES (7 * 8)
+
+.section .text
+
+/* The general path, with the kernel lock given back. */
+.macro GIVE_UP_LOCKED
+  movq %gs:PERCPU_KERNEL_LOCK, %rax
+  movb $0, (%rax)
+  jmp syscall_general
+.endm
+
+/* Takes the kernel lock if it is free (interrupts are off); else the
+ * general path. Clobbers RAX and RCX. */
+.macro TRY_LOCK
+  movq %gs:PERCPU_KERNEL_LOCK, %rcx
+  movl $1, %eax
+  xchgb %al, (%rcx)
+  testb %al, %al
+  jnz syscall_general
+.endm
+
+/* RBP := the current slot cache entry of slot RDI whose capability has
+ * `right`, else the general path. Clobbers RAX. */
+.macro LOOK_UP right, fail
+  movq TCB_SLOT_CACHE(%rbx), %rbp
+  testq %rbp, %rbp
+  jz \fail
+  movl %edi, %eax
+  andl $(CACHE_ENTRIES - 1), %eax
+  leaq (%rax,%rax,2), %rax /* * 48: three times sixteen */
+  shlq $4, %rax
+  addq %rax, %rbp
+  cmpq %rdi, CACHE_ENTRY_SLOT(%rbp)
+  jne \fail
+  movq %gs:PERCPU_REMOVALS, %rax
+  movq (%rax), %rax
+  cmpq %rax, CACHE_ENTRY_REMOVALS(%rbp)
+  jne \fail
+  testb $\right, CACHE_ENTRY_RIGHTS(%rbp)
+  jz \fail
+.endm
+
+/* Whether the blocked partner (control block R11) may have this CPU at
+ * once (IPC.runsAtOnce, and not asked to end). Clobbers RAX. */
+.macro MAY_RESUME fail
+  movq %gs:PERCPU_CPU, %rax
+  cmpq %rax, TCB_CPU(%r11)
+  jne \fail
+  cmpb $THREAD_BLOCKED, TCB_STATE(%r11)
+  jne \fail
+  movq %gs:PERCPU_HIGHEST_READY, %rax
+  cmpq %rax, TCB_PRIORITY(%r11)
+  jl \fail
+  cmpb $0, TCB_KILL_REQUESTED(%r11)
+  jne \fail
+  /* A user thread (it has vector registers to load): a kernel thread
+   * takes the general switch to the kernel's own tables. */
+  cmpq $0, TCB_VECTOR_STATE(%r11)
+  je \fail
+.endm
+
+/* The IPC wait of record REG ends (IPCThread.clearWait). */
+.macro CLEAR_WAIT reg
+  movb $IPC_WAIT_NONE, IPC_STATE(\reg)
+  movq $0, IPC_ENDPOINT(\reg)
+  movq $0, IPC_CAPABILITY(\reg)
+  movq $0, IPC_LABEL(\reg)
+  movq $0, IPC_RECEIVE_SLOT(\reg)
+  movq $0, IPC_SERVER(\reg)
+.endm
+
+.global ipc_fast_entry
+ipc_fast_entry:
+  cmpb $0, %gs:PERCPU_IPC_FAST_PATH
+  je syscall_general
+  /* CPUScheduler.needsReschedule and .retiring, adjacent bytes */
+  cmpw $0, %gs:PERCPU_NEEDS_RESCHEDULE
+  jne syscall_general
+  movq %gs:PERCPU_RUNNING, %rbx
+  cmpb $0, TCB_KILL_REQUESTED(%rbx)
+  jne syscall_general
+  cmpq $SYSCALL_CALL, %rax
+  je fast_call
+  cmpq $SYSCALL_REPLY_RECEIVE, %rax
+  jne syscall_general
+
+/* replyReceive(slot, words...; receive slot R9): answer the caller this
+ * thread owes a reply, then wait on the endpoint. */
+fast_reply_receive:
+  TRY_LOCK
+  movq TCB_IPC(%rbx), %rcx /* mine */
+  /* A thread names a server only while it awaits that server's reply. */
+  movq IPC_REPLY_TO(%rcx), %rsi
+  testq %rsi, %rsi
+  jz 9f
+  cmpq %rcx, IPC_SERVER(%rsi)
+  jne 9f
+  cmpb $IPC_WAIT_AWAITING_REPLY, IPC_STATE(%rsi)
+  jne 9f
+  LOOK_UP RIGHT_READ, 9f
+  movq CACHE_ENTRY_OBJECT(%rbp), %r9 /* the endpoint's queues */
+  cmpq $0, QUEUES_SENDERS_HEAD(%r9)
+  jne 9f
+  movq IPC_OWNER(%rsi), %r11
+  MAY_RESUME 9f
+  /* Decided. IPCRendezvous.answer: the caller waits no more. */
+  movq $0, IPC_REPLY_TO(%rcx)
+  movq IPC_ENDPOINT(%rsi), %rax
+  decq QUEUES_PENDING_CALLS(%rax)
+  CLEAR_WAIT %rsi
+  /* The reply into the caller's frame (IPC.answer). The user's RSI was
+   * overwritten above: the words come from this thread's frame. */
+  movq TCB_KERNEL_STACK_TOP(%r11), %rdi
+  subq $FRAME_BYTES, %rdi
+  movq $0, FRAME_RAX(%rdi)
+  movq FRAME_RSI(%rsp), %rax
+  movq %rax, FRAME_RDI(%rdi)
+  movq %rdx, FRAME_RSI(%rdi)
+  movq %r10, FRAME_RDX(%rdi)
+  movq %r8, FRAME_R10(%rdi)
+  /* IPCThread.arrive, then IPCRendezvous.receive with no sender: this
+   * thread waits at the back of the receivers. */
+  movq %r9, IPC_ENDPOINT(%rcx)
+  movq CACHE_ENTRY_CAPABILITY(%rbp), %rax
+  movq %rax, IPC_CAPABILITY(%rcx)
+  movq CACHE_ENTRY_LABEL(%rbp), %rax
+  movq %rax, IPC_LABEL(%rcx)
+  movb $IPC_WAIT_RECEIVING, IPC_STATE(%rcx)
+  movq FRAME_R9(%rsp), %rax
+  movq %rax, IPC_RECEIVE_SLOT(%rcx)
+  movq $0, IPC_NEXT(%rcx)
+  movq QUEUES_RECEIVERS_TAIL(%r9), %rax
+  testq %rax, %rax
+  jz 1f
+  movq %rcx, IPC_NEXT(%rax)
+  jmp 2f
+1:
+  movq %rcx, QUEUES_RECEIVERS_HEAD(%r9)
+2:
+  movq %rcx, QUEUES_RECEIVERS_TAIL(%r9)
+  jmp fast_switch
+9:
+  GIVE_UP_LOCKED
+
+/* call(slot, words...; transfer slot R9): deliver to the oldest receiver
+ * and wait for its reply. */
+fast_call:
+  testq %r9, %r9
+  jnz syscall_general
+  TRY_LOCK
+  LOOK_UP RIGHT_WRITE, 9f
+  movq CACHE_ENTRY_OBJECT(%rbp), %r9 /* the endpoint's queues */
+  movq QUEUES_RECEIVERS_HEAD(%r9), %rcx /* the receiver's IPC record */
+  testq %rcx, %rcx
+  jz 9f
+  movq IPC_OWNER(%rcx), %r11
+  MAY_RESUME 9f
+  /* Decided. IPCRendezvous.send: the receiver leaves its queue. */
+  movq IPC_NEXT(%rcx), %rax
+  movq %rax, QUEUES_RECEIVERS_HEAD(%r9)
+  testq %rax, %rax
+  jnz 1f
+  movq $0, QUEUES_RECEIVERS_TAIL(%r9)
+1:
+  movq $0, IPC_NEXT(%rcx)
+  /* IPCRendezvous.delivered: the receiver waits no more, this thread
+   * (arrived at the endpoint) awaits its reply. */
+  CLEAR_WAIT %rcx
+  movq TCB_IPC(%rbx), %rax /* mine */
+  movq %r9, IPC_ENDPOINT(%rax)
+  movq CACHE_ENTRY_CAPABILITY(%rbp), %rdi
+  movq %rdi, IPC_CAPABILITY(%rax)
+  movq CACHE_ENTRY_LABEL(%rbp), %rbp /* the label, from here on */
+  movq %rbp, IPC_LABEL(%rax)
+  incq QUEUES_PENDING_CALLS(%r9)
+  movb $IPC_WAIT_AWAITING_REPLY, IPC_STATE(%rax)
+  movq %rcx, IPC_SERVER(%rax)
+  movq %rax, IPC_REPLY_TO(%rcx)
+  /* The message into the receiver's frame (IPC.copyWords). */
+  movq TCB_KERNEL_STACK_TOP(%r11), %rdi
+  subq $FRAME_BYTES, %rdi
+  movq $0, FRAME_RAX(%rdi)
+  movq %rsi, FRAME_RDI(%rdi)
+  movq %rdx, FRAME_RSI(%rdi)
+  movq %r10, FRAME_RDX(%rdi)
+  movq %r8, FRAME_R10(%rdi)
+  movq $0, FRAME_R8(%rdi)
+  movq %rbp, FRAME_R9(%rdi)
+  jmp fast_switch
+9:
+  GIVE_UP_LOCKED
+
+/* This thread (control block RBX, frame at RSP) blocks, and the partner
+ * (control block R11, frame at RDI) runs: CPUScheduler.prepareSwitch, then
+ * the park and the partner's way out. The kernel lock is held on entry. */
+fast_switch:
+  movb $THREAD_BLOCKED, TCB_STATE(%rbx)
+  movb $THREAD_RUNNING, TCB_STATE(%r11)
+  movq $0, TCB_TICKS_IN_SLICE(%r11)
+  movq %r11, %gs:PERCPU_RUNNING
+  incq %gs:PERCPU_SWITCHES
+  incq %gs:PERCPU_FAST_IPC
+  /* Every IPC record is written: others may look at them now. */
+  movq %gs:PERCPU_KERNEL_LOCK, %rax
+  movb $0, (%rax)
+  /* The kernel stack entries from user mode take. */
+  movq TCB_KERNEL_STACK_TOP(%r11), %rax
+  movq %rax, %gs:PERCPU_KERNEL_STACK_TOP
+  movq %gs:PERCPU_TSS_STACK_FIELD, %rcx
+  movq %rax, (%rcx)
+  /* The partner's page tables (it is a user thread: it has its own). */
+  movq TCB_PAGE_TABLE_ROOT(%r11), %rax
+  movq %cr3, %rcx
+  cmpq %rax, %rcx
+  je 1f
+  movq %rax, %cr3
+1:
+  /* Its FS base, when it differs. */
+  movq TCB_THREAD_POINTER(%r11), %rax
+  cmpq %rax, %gs:PERCPU_FS_BASE
+  je 1f
+  movq %rax, %gs:PERCPU_FS_BASE
+  movq %rax, %rdx
+  shrq $32, %rdx
+  movl $0xC0000100, %ecx
+  wrmsr
+1:
+  /* Its vector registers, when the CPU holds another user thread's. */
+  cmpq %r11, %gs:PERCPU_VECTOR_OWNER
+  je 1f
+  movq %gs:PERCPU_VECTOR_OWNER, %rax
+  testq %rax, %rax
+  jz 2f
+  movq TCB_VECTOR_STATE(%rax), %rax
+  fxsave64 (%rax)
+2:
+  movq TCB_VECTOR_STATE(%r11), %rax
+  fxrstor64 (%rax)
+  movq %r11, %gs:PERCPU_VECTOR_OWNER
+1:
+  /* Park this thread: a switch to it resumes at syscall_resume. */
+  leaq -PARK_BYTES(%rsp), %rax
+  leaq syscall_resume(%rip), %rcx
+  movq %rcx, 48(%rax)
+  movq $0, 40(%rax) /* RBP: backtraces end here */
+  movq %rax, TCB_SAVED_STACK_POINTER(%rbx)
+  /* A parked partner leaves through its frame at once; any other was
+   * switched away from by context_switch and resumes there. */
+  movq TCB_SAVED_STACK_POINTER(%r11), %rsi
+  leaq -PARK_BYTES(%rdi), %rax
+  cmpq %rax, %rsi
+  jne 1f
+  cmpq %rcx, -8(%rdi)
+  jne 1f
+  movq %rdi, %rsp
+  jmp syscall_restore
+1:
+  jmp context_resume

@@ -1,0 +1,66 @@
+import X86
+
+/// The block each CPU's GS base points at: what the system-call entry, the
+/// switch and the assembly IPC fast path (Boot/ipcfast.S) need of this CPU,
+/// as plain fields one gs-relative move reaches, without looking the CPU or
+/// its scheduler up. The instance that runs a CPU allocates its block
+/// (Processor); the CPU's scheduler keeps its hot state here (CPUScheduler's
+/// `running`, `needsReschedule` and the rest are views of these fields).
+/// Offsets: Boot/include/layout.h, checked at boot (IPCFastPathLayout).
+struct PerCPUBlock {
+  /// Its own address, for a pointer to it without an MSR read.
+  var selfAddress: UInt64 = 0
+  /// The CPU's logical number.
+  let cpu: UInt64
+  /// syscall_entry's scratch word for the user stack pointer.
+  var userStack: UInt64 = 0
+  /// The kernel stack a system call from user mode switches to.
+  var kernelStackTop: UInt64 = 0
+  /// The address of this CPU's TSS.RSP0 (0 before its tables exist).
+  var tssStackField: UInt64 = 0
+  /// Frame allocations and frees made on this CPU (Frames).
+  var frameOperations: UInt64 = 0
+  /// This CPU's scheduler, unretained (perCPU keeps it), 0 before it has one.
+  var scheduler: UnsafeMutableRawPointer? = nil
+  /// The running thread's control block (set with the scheduler).
+  var running: UnsafeMutablePointer<ThreadControlBlock>? = nil
+  /// The user thread whose vector registers this CPU holds.
+  var vectorOwner: UnsafeMutablePointer<ThreadControlBlock>? = nil
+  /// The FS base this CPU has.
+  var fsBase: UInt64 = 0
+  /// Thread switches on this CPU.
+  var switches: UInt64 = 0
+  /// IPC operations the fast path did on this CPU.
+  var fastIPC: UInt64 = 0
+  /// The highest priority with a ready thread (-1: none): the run queue's,
+  /// copied on every change of it.
+  var highestReady = -1
+  /// The capability system's removal count (what a slot cache entry must
+  /// match), for the fast path.
+  var removals: UnsafePointer<UInt64>? = nil
+  /// The byte of the kernel lock (KernelLock), for the fast path.
+  var kernelLock: UnsafeMutableRawPointer? = nil
+  /// A switch is due (set by whoever made a thread ready).
+  var needsReschedule = false
+  /// A dead thread waits to be retired once the CPU left its stack.
+  var retiring = false
+  /// The IPC fast path may run here (a service CPU, `nofastpath` not given,
+  /// the layout checked).
+  var ipcFastPath = false
+
+  init(cpu: Int) { self.cpu = UInt64(cpu) }
+
+  /// A zeroed block for CPU `cpu` that knows its own address.
+  static func allocate(cpu: Int) -> UnsafeMutablePointer<PerCPUBlock> {
+    let block = UnsafeMutablePointer<PerCPUBlock>.allocate(capacity: 1)
+    block.initialize(to: PerCPUBlock(cpu: cpu))
+    block.pointee.selfAddress = UInt64(UInt(bitPattern: block))
+    return block
+  }
+
+  /// This CPU's block (after Processor.installPerCPUBlock).
+  @inline(__always)
+  static var here: UnsafeMutablePointer<PerCPUBlock> {
+    UnsafeMutablePointer(bitPattern: UInt(x86_read_gs_qword(UInt64(PERCPU_SELF)))).unsafelyUnwrapped
+  }
+}
