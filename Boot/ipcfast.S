@@ -61,7 +61,7 @@
  * `right`, else the general path. Clobbers RAX. */
 .macro LOOK_UP right, fail
   movq TCB_SLOT_CACHE(%rbx), %rbp
-  testq %rbp, %rbp
+  testq %rbp, %rbp /* none: the general path says what is wrong */
   jz \fail
   movl %edi, %eax
   andl $(CACHE_ENTRIES - 1), %eax
@@ -290,7 +290,13 @@ fast_switch:
   jne 1f
   cmpq %rcx, -8(%rdi)
   jne 1f
+  /* Its frame's RIP is the one its own syscall saved (nothing changes a
+   * parked thread's), so syscall_exit's check has nothing to find. */
   movq %rdi, %rsp
-  jmp syscall_restore
+  movq 0(%rsp), %r15
+  movq 8(%rsp), %r14
+  movq 16(%rsp), %r13
+  movq 24(%rsp), %r12
+  jmp syscall_sysret
 1:
   jmp context_resume

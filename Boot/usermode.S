@@ -20,7 +20,7 @@
  * stack pointer names a park area just below its frame, laid out like a
  * context_switch save whose return address is syscall_resume. A switch to
  * it from anywhere (context_switch) so resumes it, and the fast path enters
- * a parked partner straight at its exit (syscall_restore). */
+ * a parked partner straight at its exit (syscall_sysret). */
 
 #define SYSCALL_VECTOR 0x100
 /* Where the saved RIP is in the frame: 15 registers, vector, error code. */
@@ -81,10 +81,12 @@ syscall_exit:
    * results of IPC), and fall back to iretq, which faults in user mode. */
   movq FRAME_RIP(%rsp), %rax
   sarq $47, %rax
-  jz 1f
+  jz syscall_sysret
   cmpq $-1, %rax
   jne 2f
-1:
+/* Leaves through the frame at RSP by sysretq: interrupts off, RIP checked. */
+.global syscall_sysret
+syscall_sysret:
   addq $32, %rsp /* R12 to R15 */
   POP_SYSCALL_REGISTERS
   addq $16, %rsp /* vector, error code */
@@ -106,7 +108,6 @@ syscall_exit:
 syscall_resume:
   movq %rsp, %rdi
   call syscall_resumed
-.global syscall_restore
 syscall_restore:
   movq 0(%rsp), %r15
   movq 8(%rsp), %r14

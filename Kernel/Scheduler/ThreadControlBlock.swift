@@ -2,7 +2,9 @@
 /// plain fields at a known place, reached through a raw pointer, so neither
 /// counts references, unwraps an optional or checks an array bound. The
 /// Thread object owns it and presents its fields as properties, so the rest
-/// of the kernel goes on using threads as objects.
+/// of the kernel goes on using threads as objects. The assembly fast path
+/// (Boot/ipcfast.S) reads it at the offsets of Boot/include/layout.h:
+/// reorder a field and the boot check (IPCFastPathLayout) names it.
 struct ThreadControlBlock {
   /// Its part in IPC (Core's record; that record's owner is this block).
   let ipc: IPCThreadPointer
