@@ -21,8 +21,14 @@
  *     right (write to call, read to receive);
  *   - no receiver waits (call), or the caller owed a reply is not waiting
  *     for it, or a sender waits already (replyReceive);
- *   - the partner lives on another CPU, is not blocked, was asked to end,
- *     or a thread of higher priority is ready here.
+ *   - the partner is not blocked, was asked to end, or is a kernel thread;
+ *   - the partner lives here and a thread of higher priority is ready; or
+ *     it lives on another CPU and anything is ready here, that CPU's lock
+ *     is held, or another hand-off waits there.
+ *
+ * A partner on this CPU runs at once. A partner on another CPU is handed
+ * to it (fast_handoff): it becomes that CPU's next thread and the CPU gets
+ * an IPI, while this CPU idles.
  *
  * Entered from syscall_entry (Boot/usermode.S) with RAX 19 to 21, the frame
  * built at RSP, interrupts off, and the user's registers still live (RDI the
@@ -78,23 +84,62 @@
   jz \fail
 .endm
 
-/* Whether the blocked partner (control block R11) may have this CPU at
- * once (IPC.runsAtOnce, and not asked to end). Clobbers RAX. */
-.macro MAY_RESUME fail
-  movq %gs:PERCPU_CPU, %rax
-  cmpq %rax, TCB_CPU(%r11)
-  jne \fail
+/* Whether the blocked partner (control block R11) may run at once, and
+ * where. On this CPU (R12 := 0) when nothing of higher priority is ready
+ * here (IPC.runsAtOnce). On its own CPU (R12 := that CPU's block, R13 :=
+ * its scheduler lock, taken here) when nothing at all is ready here, so
+ * this CPU will idle, and no other hand-off is pending there. Either way it
+ * must be blocked, not asked to end, and a user thread (a kernel thread has
+ * no vector registers to load and takes the general switch). Clobbers RAX
+ * and RDI; R12 and R13 only once nothing can fail. */
+.macro PARTNER fail
   cmpb $THREAD_BLOCKED, TCB_STATE(%r11)
   jne \fail
-  movq %gs:PERCPU_HIGHEST_READY, %rax
-  cmpq %rax, TCB_PRIORITY(%r11)
-  jl \fail
   cmpb $0, TCB_KILL_REQUESTED(%r11)
   jne \fail
-  /* A user thread (it has vector registers to load): a kernel thread
-   * takes the general switch to the kernel's own tables. */
   cmpq $0, TCB_VECTOR_STATE(%r11)
   je \fail
+  movq %gs:PERCPU_HIGHEST_READY, %rax
+  movq %gs:PERCPU_CPU, %rdi
+  cmpq %rdi, TCB_CPU(%r11)
+  je 50f
+  cmpq $-1, %rax
+  jne \fail
+  movq TCB_CPU_BLOCK(%r11), %rax
+  cmpq $0, PERCPU_HANDOFF(%rax)
+  jne \fail
+  movq PERCPU_SCHEDULER_LOCK(%rax), %rdi
+  movl $1, %eax
+  xchgb %al, (%rdi)
+  testb %al, %al
+  jnz \fail
+  /* Again under that lock, which a wake there takes too. */
+  movq TCB_CPU_BLOCK(%r11), %rax
+  cmpq $0, PERCPU_HANDOFF(%rax)
+  jne 52f
+  cmpb $THREAD_BLOCKED, TCB_STATE(%r11)
+  jne 52f
+  movq %rax, %r12
+  movq %rdi, %r13
+  jmp 53f
+52:
+  movb $0, (%rdi)
+  jmp \fail
+50:
+  cmpq %rax, TCB_PRIORITY(%r11)
+  jl \fail
+  xorl %r12d, %r12d
+53:
+.endm
+
+/* This thread (control block RBX, frame at RSP) parks: a switch to it
+ * resumes at syscall_resume. Leaves syscall_resume's address in RCX. */
+.macro PARK
+  leaq -PARK_BYTES(%rsp), %rax
+  leaq syscall_resume(%rip), %rcx
+  movq %rcx, 48(%rax)
+  movq $0, 40(%rax) /* RBP: backtraces end here */
+  movq %rax, TCB_SAVED_STACK_POINTER(%rbx)
 .endm
 
 /* The IPC wait of record REG ends (IPCThread.clearWait). */
@@ -140,7 +185,7 @@ fast_reply_receive:
   cmpq $0, QUEUES_SENDERS_HEAD(%r9)
   jne 9f
   movq IPC_OWNER(%rsi), %r11
-  MAY_RESUME 9f
+  PARTNER 9f
   /* Decided. IPCRendezvous.answer: the caller waits no more. */
   movq $0, IPC_REPLY_TO(%rcx)
   movq IPC_ENDPOINT(%rsi), %rax
@@ -176,6 +221,8 @@ fast_reply_receive:
   movq %rcx, QUEUES_RECEIVERS_HEAD(%r9)
 2:
   movq %rcx, QUEUES_RECEIVERS_TAIL(%r9)
+  testq %r12, %r12
+  jnz fast_handoff
   jmp fast_switch
 9:
   GIVE_UP_LOCKED
@@ -192,7 +239,7 @@ fast_call:
   testq %rcx, %rcx
   jz 9f
   movq IPC_OWNER(%rcx), %r11
-  MAY_RESUME 9f
+  PARTNER 9f
   /* Decided. IPCRendezvous.send: the receiver leaves its queue. */
   movq IPC_NEXT(%rcx), %rax
   movq %rax, QUEUES_RECEIVERS_HEAD(%r9)
@@ -224,7 +271,9 @@ fast_call:
   movq %r8, FRAME_R10(%rdi)
   movq $0, FRAME_R8(%rdi)
   movq %rbp, FRAME_R9(%rdi)
-  jmp fast_switch
+  testq %r12, %r12
+  jz fast_switch
+  jmp fast_handoff
 9:
   GIVE_UP_LOCKED
 
@@ -276,12 +325,7 @@ fast_switch:
   fxrstor64 (%rax)
   movq %r11, %gs:PERCPU_VECTOR_OWNER
 1:
-  /* Park this thread: a switch to it resumes at syscall_resume. */
-  leaq -PARK_BYTES(%rsp), %rax
-  leaq syscall_resume(%rip), %rcx
-  movq %rcx, 48(%rax)
-  movq $0, 40(%rax) /* RBP: backtraces end here */
-  movq %rax, TCB_SAVED_STACK_POINTER(%rbx)
+  PARK
   /* A parked partner leaves through its frame at once; any other was
    * switched away from by context_switch and resumes there. */
   movq TCB_SAVED_STACK_POINTER(%r11), %rsi
@@ -299,4 +343,71 @@ fast_switch:
   movq 24(%rsp), %r12
   jmp syscall_sysret
 1:
+  jmp context_resume
+
+/* The partner runs on its own CPU: it becomes that CPU's hand-off, which
+ * its next pick takes (as Scheduler.wake would queue it there), and that
+ * CPU gets the reschedule IPI. This thread blocks, and this CPU, where
+ * nothing else is ready, runs its idle thread. R12: the partner CPU's
+ * block; R13: its scheduler lock; both locks held on entry. */
+fast_handoff:
+  movb $THREAD_BLOCKED, TCB_STATE(%rbx)
+  movb $THREAD_READY, TCB_STATE(%r11)
+  movq %r11, PERCPU_HANDOFF(%r12)
+  movb $1, PERCPU_NEEDS_RESCHEDULE(%r12)
+  movb $0, (%r13)
+  incq %gs:PERCPU_FAST_IPC
+  movq %gs:PERCPU_KERNEL_LOCK, %rax
+  movb $0, (%rax)
+  /* The IPI (LocalAPIC.send): an MSR write in x2APIC mode, else the two
+   * halves of the xAPIC's command register (interrupts are off, so no
+   * handler comes between them), then its send-pending bit. */
+  movq PERCPU_APIC_ID(%r12), %rdx
+  movq %gs:PERCPU_APIC_COMMAND, %rdi
+  testq %rdi, %rdi
+  jnz 1f
+  movl $0x830, %ecx
+  movl $RESCHEDULE_VECTOR, %eax
+  wrmsr
+  jmp 3f
+1:
+  shll $24, %edx
+  movl %edx, 0x10(%rdi)
+  movl $RESCHEDULE_VECTOR, (%rdi)
+2:
+  testl $0x1000, (%rdi)
+  jz 3f
+  pause
+  jmp 2b
+3:
+  /* CPUScheduler.prepareSwitch to the idle (kernel) thread. */
+  movq %gs:PERCPU_IDLE, %r11
+  movb $THREAD_RUNNING, TCB_STATE(%r11)
+  movq $0, TCB_TICKS_IN_SLICE(%r11)
+  movq %r11, %gs:PERCPU_RUNNING
+  incq %gs:PERCPU_SWITCHES
+  movq TCB_KERNEL_STACK_TOP(%r11), %rax
+  testq %rax, %rax
+  jz 1f
+  movq %rax, %gs:PERCPU_KERNEL_STACK_TOP
+  movq %gs:PERCPU_TSS_STACK_FIELD, %rcx
+  movq %rax, (%rcx)
+1:
+  /* The kernel's own tables: this process's may be freed meanwhile. */
+  movq %gs:PERCPU_KERNEL_ROOT, %rax
+  testq %rax, %rax
+  jz 1f
+  movq %rax, %cr3
+1:
+  movq TCB_THREAD_POINTER(%r11), %rax
+  cmpq %rax, %gs:PERCPU_FS_BASE
+  je 1f
+  movq %rax, %gs:PERCPU_FS_BASE
+  movq %rax, %rdx
+  shrq $32, %rdx
+  movl $0xC0000100, %ecx
+  wrmsr
+1:
+  PARK
+  movq TCB_SAVED_STACK_POINTER(%r11), %rsi
   jmp context_resume

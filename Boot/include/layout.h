@@ -26,6 +26,12 @@
 #define PERCPU_NEEDS_RESCHEDULE 120
 #define PERCPU_RETIRING 121
 #define PERCPU_IPC_FAST_PATH 122
+#define PERCPU_IDLE 128
+#define PERCPU_HANDOFF 136
+#define PERCPU_SCHEDULER_LOCK 144
+#define PERCPU_KERNEL_ROOT 152
+#define PERCPU_APIC_ID 160
+#define PERCPU_APIC_COMMAND 168
 
 /* A thread's control block (Kernel/Scheduler/ThreadControlBlock.swift). */
 #define TCB_IPC 0
@@ -40,7 +46,9 @@
 #define TCB_KILL_REQUESTED 72
 #define TCB_SLOT_CACHE 88
 #define TCB_VECTOR_STATE 96
+#define TCB_CPU_BLOCK 112
 /* Thread.State as stored (case order). */
+#define THREAD_READY 0
 #define THREAD_RUNNING 1
 #define THREAD_BLOCKED 2
 
@@ -89,5 +97,8 @@
 /* System call numbers (Kernel/Core/UserABI/SystemCall.swift). */
 #define SYSCALL_CALL 19
 #define SYSCALL_REPLY_RECEIVE 21
+
+/* The IPI that makes a CPU pick its next thread (Kernel/Arch/InterruptVector.swift). */
+#define RESCHEDULE_VECTOR 0xF1
 
 #endif

@@ -47,6 +47,21 @@ struct PerCPUBlock {
   /// The IPC fast path may run here (a service CPU, `nofastpath` not given,
   /// the layout checked).
   var ipcFastPath = false
+  /// The CPU's idle thread, which the fast path switches to when it hands
+  /// its partner to another CPU and nothing else is ready here.
+  var idle: UnsafeMutablePointer<ThreadControlBlock>? = nil
+  /// A thread the fast path on another CPU made ready for this one (under
+  /// `schedulerLock`): the next pick takes it (CPUScheduler.pickNext).
+  var handoff: UnsafeMutablePointer<ThreadControlBlock>? = nil
+  /// The byte of this CPU's scheduler lock, for other CPUs' fast paths.
+  var schedulerLock: UnsafeMutableRawPointer? = nil
+  /// The kernel's own page tables, which a kernel thread runs on.
+  var kernelRoot: UInt64 = 0
+  /// This CPU's local APIC ID, the destination of IPIs to it.
+  var apicID: UInt64 = 0
+  /// Where an xAPIC takes an IPI command (its ICR low word, in the direct
+  /// map; the high word is 16 bytes above); 0 in x2APIC mode (MSR 0x830).
+  var apicCommand: UInt64 = 0
 
   init(cpu: Int) { self.cpu = UInt64(cpu) }
 

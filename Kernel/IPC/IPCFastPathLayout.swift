@@ -15,8 +15,9 @@ enum IPCFastPathLayout {
   nonisolated(unsafe) static var requested = true
   nonisolated(unsafe) private static var verified = false
 
-  /// Lets the fast path run on the CPU of `block` when it may.
-  static func enable(on block: UnsafeMutablePointer<PerCPUBlock>) {
+  /// Lets the fast path run on the CPU of `scheduler` (block `block`) when
+  /// it may.
+  static func enable(on block: UnsafeMutablePointer<PerCPUBlock>, for scheduler: CPUScheduler) {
     guard requested, KernelInstance.kind == .service else { return }
     if !verified {
       verify()
@@ -24,6 +25,15 @@ enum IPCFastPathLayout {
     }
     block.pointee.removals = ProcessCapabilities.removalsAddress
     block.pointee.kernelLock = KernelLock.lock.word
+    block.pointee.idle = scheduler.idle.control
+    block.pointee.schedulerLock = scheduler.lock.word
+    block.pointee.kernelRoot = KernelAddressSpace.table?.root ?? 0
+    block.pointee.apicID = UInt64(processors[scheduler.cpu].apicID)
+    block.pointee.apicCommand =
+      LocalAPIC.x2APIC
+      ? 0
+      : PhysicalMemory.directMapBase + LocalAPIC.physicalBase
+        + UInt64(LocalAPIC.Register.interruptCommandLow.rawValue)
     block.pointee.ipcFastPath = true
   }
 
@@ -62,6 +72,15 @@ enum IPCFastPathLayout {
     check("PERCPU_RETIRING", PERCPU_RETIRING, MemoryLayout<Block>.offset(of: \.retiring))
     check(
       "PERCPU_IPC_FAST_PATH", PERCPU_IPC_FAST_PATH, MemoryLayout<Block>.offset(of: \.ipcFastPath))
+    check("PERCPU_IDLE", PERCPU_IDLE, MemoryLayout<Block>.offset(of: \.idle))
+    check("PERCPU_HANDOFF", PERCPU_HANDOFF, MemoryLayout<Block>.offset(of: \.handoff))
+    check(
+      "PERCPU_SCHEDULER_LOCK", PERCPU_SCHEDULER_LOCK,
+      MemoryLayout<Block>.offset(of: \.schedulerLock))
+    check("PERCPU_KERNEL_ROOT", PERCPU_KERNEL_ROOT, MemoryLayout<Block>.offset(of: \.kernelRoot))
+    check("PERCPU_APIC_ID", PERCPU_APIC_ID, MemoryLayout<Block>.offset(of: \.apicID))
+    check(
+      "PERCPU_APIC_COMMAND", PERCPU_APIC_COMMAND, MemoryLayout<Block>.offset(of: \.apicCommand))
 
     check("TCB_IPC", TCB_IPC, MemoryLayout<TCB>.offset(of: \.ipc))
     check("TCB_STATE", TCB_STATE, MemoryLayout<TCB>.offset(of: \.state))
@@ -79,6 +98,8 @@ enum IPCFastPathLayout {
     check("TCB_KILL_REQUESTED", TCB_KILL_REQUESTED, MemoryLayout<TCB>.offset(of: \.killRequested))
     check("TCB_SLOT_CACHE", TCB_SLOT_CACHE, MemoryLayout<TCB>.offset(of: \.slotCache))
     check("TCB_VECTOR_STATE", TCB_VECTOR_STATE, MemoryLayout<TCB>.offset(of: \.vectorState))
+    check("TCB_CPU_BLOCK", TCB_CPU_BLOCK, MemoryLayout<TCB>.offset(of: \.cpuBlock))
+    checkValue("THREAD_READY", THREAD_READY, storedByte(Thread.State.ready))
     checkValue("THREAD_RUNNING", THREAD_RUNNING, storedByte(Thread.State.running))
     checkValue("THREAD_BLOCKED", THREAD_BLOCKED, storedByte(Thread.State.blocked))
 
@@ -134,6 +155,7 @@ enum IPCFastPathLayout {
     checkValue("SYSCALL_CALL", SYSCALL_CALL, Int(SystemCallNumber.call.rawValue))
     checkValue(
       "SYSCALL_REPLY_RECEIVE", SYSCALL_REPLY_RECEIVE, Int(SystemCallNumber.replyReceive.rawValue))
+    checkValue("RESCHEDULE_VECTOR", RESCHEDULE_VECTOR, Int(InterruptVector.reschedule))
   }
 
   private static func check(_ name: StaticString, _ claimed: Int32, _ actual: Int?) {

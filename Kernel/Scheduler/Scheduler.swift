@@ -167,6 +167,9 @@ final class CPUScheduler {
 
   /// The next thread to run: the first of the highest non-empty level, or
   /// idle; a still-runnable current thread goes behind its own level first.
+  /// A thread handed over by another CPU's IPC fast path runs first unless
+  /// something of higher priority is ready (then it queues like any woken
+  /// thread).
   private func pickNext() -> Thread {
     _ = lock.lock()
     defer { lock.unlock(false) }
@@ -174,6 +177,12 @@ final class CPUScheduler {
     if running.pointee.state == .running && running != idle.control {
       running.pointee.state = .ready
       ready.append(current, priority: running.pointee.priority)
+    }
+    if let handed = block.pointee.handoff {
+      block.pointee.handoff = nil
+      let thread = handed.pointee.thread.takeUnretainedValue()
+      guard handed.pointee.priority < ready.highestPriority else { return thread }
+      ready.append(thread, priority: handed.pointee.priority)
     }
     return ready.popHighest() ?? idle
   }
@@ -279,7 +288,7 @@ enum Scheduler {
     // Schedulers live as long as the kernel (perCPU keeps them), so the
     // system-call path may use this one without counting a reference.
     block.pointee.scheduler = Unmanaged.passUnretained(scheduler).toOpaque()
-    IPCFastPathLayout.enable(on: block)
+    IPCFastPathLayout.enable(on: block, for: scheduler)
   }
 
   /// This CPU's scheduler for the system-call path: from the per-CPU block,

@@ -89,7 +89,8 @@ final class Thread {
         processID: UInt64(process?.pid ?? 0),
         slotCache: process?.slotCache,
         vectorState: process == nil ? nil : ThreadControlBlock.initialVectorState(),
-        thread: Unmanaged.passUnretained(self)))
+        thread: Unmanaged.passUnretained(self),
+        cpuBlock: cpu < processors.count ? processors[cpu].block : nil))
   }
 
   /// Only once it is retired (or never ran): no CPU's vector registers

@@ -35,6 +35,9 @@ struct ThreadControlBlock {
   let vectorState: UnsafeMutableRawPointer?
   /// The object this block belongs to.
   let thread: Unmanaged<Thread>
+  /// The per-CPU block of its CPU (another CPU's fast path hands it over
+  /// through it).
+  let cpuBlock: UnsafeMutablePointer<PerCPUBlock>?
 
   static let vectorStateBytes = 512
 
