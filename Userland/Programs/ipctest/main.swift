@@ -74,16 +74,39 @@ enum Program {
     print(
       "ipctest: the server thread \(waiting?.tid ?? 0) waits in IPC on CPU \(waiting?.cpu ?? 99) at priority \(waiting?.priority ?? 99): \(seen ? "ok" : "WRONG")"
     )
+    let wrong = pingPong(rounds: 2000)
+    print(
+      "ipctest: 2000 calls to the server on CPU \(waiting?.cpu ?? 99), \(wrong) wrong replies: \(wrong == 0 ? "ok" : "WRONG")"
+    )
     let (status, answer) = IPC.call(labelled, Message(1, 2, 3, 4), transfer: page)
     _ = IPC.call(endpoint, Message(quit))
     let words = answer.words
     let ok =
-      seen && status == 0 && words.0 == 2 && words.1 == 3 && words.2 == 4 && words.3 == 5
+      seen && wrong == 0 && status == 0 && words.0 == 2 && words.1 == 3 && words.2 == 4
+      && words.3 == 5
       && seenLabel == 0x2A && seenSlot == received && seenType == 1
     print(
       "ipctest: call with label 0x\(String(seenLabel, radix: 16)), a memory capability in slot \(seenSlot) (type \(seenType)), reply \(words.0) \(words.1) \(words.2) \(words.3): \(ok ? "ok" : "WRONG")"
     )
     return ok
+  }
+
+  /// Calls with words that change every round, each checked in its reply
+  /// (every word + 1): the fast path's message copy, both ways, on one CPU
+  /// or handed across two. Returns the wrong replies.
+  static func pingPong(rounds: UInt64) -> UInt64 {
+    var wrong: UInt64 = 0
+    for i in 1...rounds {
+      let sent = (i, i << 8, ~i, i ^ 0x5A5A)
+      let (status, reply) = IPC.call(endpoint, Message(sent.0, sent.1, sent.2, sent.3))
+      let words = reply.words
+      if status != 0 || words.0 != sent.0 &+ 1 || words.1 != sent.1 &+ 1 || words.2 != sent.2 &+ 1
+        || words.3 != sent.3 &+ 1
+      {
+        wrong += 1
+      }
+    }
+    return wrong
   }
 
   /// A call waits for its reply when the endpoint capability it came
@@ -180,7 +203,8 @@ let serverEntry: @convention(c) (UInt64) -> Void = { endpoint in
       Program.seenType = info.type
     }
     let w = request.message.words
-    request = IPC.replyReceive(endpoint, Message(w.0 + 1, w.1 + 1, w.2 + 1, w.3 + 1))
+    request = IPC.replyReceive(
+      endpoint, Message(w.0 &+ 1, w.1 &+ 1, w.2 &+ 1, w.3 &+ 1), into: Program.received)
   }
   IPC.reply(Message())
 }
