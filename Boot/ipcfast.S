@@ -132,6 +132,28 @@
 53:
 .endm
 
+/* The kernel stack (RAX) that entries from user mode take: the per-CPU
+ * block's and the TSS's (UserMode.setKernelStack). Clobbers RCX. */
+.macro SET_KERNEL_STACK
+  movq %rax, %gs:PERCPU_KERNEL_STACK_TOP
+  movq %gs:PERCPU_TSS_STACK_FIELD, %rcx
+  movq %rax, (%rcx)
+.endm
+
+/* The FS base of the thread R11, when it is not the CPU's already.
+ * Clobbers RAX, RCX and RDX. */
+.macro SET_FS_BASE
+  movq TCB_THREAD_POINTER(%r11), %rax
+  cmpq %rax, %gs:PERCPU_FS_BASE
+  je 54f
+  movq %rax, %gs:PERCPU_FS_BASE
+  movq %rax, %rdx
+  shrq $32, %rdx
+  movl $0xC0000100, %ecx
+  wrmsr
+54:
+.endm
+
 /* This thread (control block RBX, frame at RSP) parks: a switch to it
  * resumes at syscall_resume. Leaves syscall_resume's address in RCX. */
 .macro PARK
@@ -290,11 +312,8 @@ fast_switch:
   /* Every IPC record is written: others may look at them now. */
   movq %gs:PERCPU_KERNEL_LOCK, %rax
   movb $0, (%rax)
-  /* The kernel stack entries from user mode take. */
   movq TCB_KERNEL_STACK_TOP(%r11), %rax
-  movq %rax, %gs:PERCPU_KERNEL_STACK_TOP
-  movq %gs:PERCPU_TSS_STACK_FIELD, %rcx
-  movq %rax, (%rcx)
+  SET_KERNEL_STACK
   /* The partner's page tables (it is a user thread: it has its own). */
   movq TCB_PAGE_TABLE_ROOT(%r11), %rax
   movq %cr3, %rcx
@@ -302,16 +321,7 @@ fast_switch:
   je 1f
   movq %rax, %cr3
 1:
-  /* Its FS base, when it differs. */
-  movq TCB_THREAD_POINTER(%r11), %rax
-  cmpq %rax, %gs:PERCPU_FS_BASE
-  je 1f
-  movq %rax, %gs:PERCPU_FS_BASE
-  movq %rax, %rdx
-  shrq $32, %rdx
-  movl $0xC0000100, %ecx
-  wrmsr
-1:
+  SET_FS_BASE
   /* Its vector registers, when the CPU holds another user thread's. */
   cmpq %r11, %gs:PERCPU_VECTOR_OWNER
   je 1f
@@ -389,9 +399,7 @@ fast_handoff:
   movq TCB_KERNEL_STACK_TOP(%r11), %rax
   testq %rax, %rax
   jz 1f
-  movq %rax, %gs:PERCPU_KERNEL_STACK_TOP
-  movq %gs:PERCPU_TSS_STACK_FIELD, %rcx
-  movq %rax, (%rcx)
+  SET_KERNEL_STACK
 1:
   /* The kernel's own tables: this process's may be freed meanwhile. */
   movq %gs:PERCPU_KERNEL_ROOT, %rax
@@ -399,15 +407,7 @@ fast_handoff:
   jz 1f
   movq %rax, %cr3
 1:
-  movq TCB_THREAD_POINTER(%r11), %rax
-  cmpq %rax, %gs:PERCPU_FS_BASE
-  je 1f
-  movq %rax, %gs:PERCPU_FS_BASE
-  movq %rax, %rdx
-  shrq $32, %rdx
-  movl $0xC0000100, %ecx
-  wrmsr
-1:
+  SET_FS_BASE
   PARK
   movq TCB_SAVED_STACK_POINTER(%r11), %rsi
   jmp context_resume
