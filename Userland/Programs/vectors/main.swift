@@ -12,6 +12,8 @@ import UserSystem
 /// `vectors park` leaves a thread parked by the fast path for good (a
 /// server waiting for its next call after one fast round trip) and blocks
 /// its first thread in a receive nobody answers: a test kills it there.
+/// `vectors park-elsewhere` does the same with the server on another CPU
+/// (the round trip is two of the fast path's hand-offs).
 enum Program {
   static let endpoint: UInt64 = 30
   static let otherThread: UInt64 = 31
@@ -24,7 +26,14 @@ enum Program {
   nonisolated(unsafe) static var otherDone = false
 
   static func main(argument: String) -> Int64 {
-    if argument == "park" { return park() }
+    if argument == "park" { return park(cpu: SystemCallCPU.same) }
+    if argument == "park-elsewhere" {
+      guard let other = Threads.otherCPU() else {
+        print("vectors: no other CPU")
+        return 1
+      }
+      return park(cpu: other)
+    }
     if let n = Int(argument), n >= 1 { rounds = n }
     let calls = nullCalls()
     let yields = yieldsBetweenThreads()
@@ -39,10 +48,10 @@ enum Program {
     return total == 0 ? 0 : 1
   }
 
-  static func park() -> Int64 {
+  static func park(cpu: UInt64) -> Int64 {
     guard Capabilities.createEndpoint(endpoint) == 0,
       Capabilities.createEndpoint(endpoint + 10) == 0,
-      Threads.start(slot: otherThread, argument: endpoint, echoingThread) > 0
+      Threads.start(slot: otherThread, cpu: cpu, argument: endpoint, echoingThread) > 0
     else {
       print("vectors: cannot start a server thread")
       return 1
