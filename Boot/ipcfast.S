@@ -176,10 +176,8 @@
 
 .global ipc_fast_entry
 ipc_fast_entry:
-  cmpb $0, %gs:PERCPU_IPC_FAST_PATH
-  je syscall_general
-  /* CPUScheduler.needsReschedule and .retiring, adjacent bytes */
-  cmpw $0, %gs:PERCPU_NEEDS_RESCHEDULE
+  /* needsReschedule, retiring and ipcFastPathOff: four adjacent bytes */
+  cmpl $0, %gs:PERCPU_NEEDS_RESCHEDULE
   jne syscall_general
   movq %gs:PERCPU_RUNNING, %rbx
   cmpb $0, TCB_KILL_REQUESTED(%rbx)

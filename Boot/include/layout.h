@@ -23,9 +23,10 @@
 #define PERCPU_HIGHEST_READY 96
 #define PERCPU_REMOVALS 104
 #define PERCPU_KERNEL_LOCK 112
+/* Three flags in four bytes (two Bools and a UInt16), tested together. */
 #define PERCPU_NEEDS_RESCHEDULE 120
 #define PERCPU_RETIRING 121
-#define PERCPU_IPC_FAST_PATH 122
+#define PERCPU_IPC_FAST_PATH_OFF 122
 #define PERCPU_IDLE 128
 #define PERCPU_HANDOFF 136
 #define PERCPU_SCHEDULER_LOCK 144

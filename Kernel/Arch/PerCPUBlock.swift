@@ -44,9 +44,11 @@ struct PerCPUBlock {
   var needsReschedule = false
   /// A dead thread waits to be retired once the CPU left its stack.
   var retiring = false
-  /// The IPC fast path may run here (a service CPU, `nofastpath` not given,
-  /// the layout checked).
-  var ipcFastPath = false
+  /// Not 0 unless the IPC fast path may run here (a service CPU,
+  /// `nofastpath` not given, the layout checked). Two bytes, so that the
+  /// fast path's entry tests it and the two flags above with one 32-bit
+  /// compare.
+  var ipcFastPathOff: UInt16 = 1
   /// The CPU's idle thread, which the fast path switches to when it hands
   /// its partner to another CPU and nothing else is ready here.
   var idle: UnsafeMutablePointer<ThreadControlBlock>? = nil

@@ -8,7 +8,7 @@ import X86
 /// corruption. (IPCLayoutTests checks the Core ones on the host as well.)
 ///
 /// It also turns the fast path on per CPU: a service CPU's per-CPU block
-/// gets the addresses the assembly needs and its `ipcFastPath` flag, unless
+/// gets the addresses the assembly needs and its `ipcFastPathOff` cleared, unless
 /// the `nofastpath` boot option was given.
 enum IPCFastPathLayout {
   /// Cleared by `nofastpath` (before any CPU's scheduler starts).
@@ -34,7 +34,7 @@ enum IPCFastPathLayout {
       ? 0
       : PhysicalMemory.directMapBase + LocalAPIC.physicalBase
         + UInt64(LocalAPIC.Register.interruptCommandLow.rawValue)
-    block.pointee.ipcFastPath = true
+    block.pointee.ipcFastPathOff = 0
   }
 
   /// Halts unless every offset in layout.h is the one Swift chose.
@@ -71,7 +71,8 @@ enum IPCFastPathLayout {
       MemoryLayout<Block>.offset(of: \.needsReschedule))
     check("PERCPU_RETIRING", PERCPU_RETIRING, MemoryLayout<Block>.offset(of: \.retiring))
     check(
-      "PERCPU_IPC_FAST_PATH", PERCPU_IPC_FAST_PATH, MemoryLayout<Block>.offset(of: \.ipcFastPath))
+      "PERCPU_IPC_FAST_PATH_OFF", PERCPU_IPC_FAST_PATH_OFF,
+      MemoryLayout<Block>.offset(of: \.ipcFastPathOff))
     check("PERCPU_IDLE", PERCPU_IDLE, MemoryLayout<Block>.offset(of: \.idle))
     check("PERCPU_HANDOFF", PERCPU_HANDOFF, MemoryLayout<Block>.offset(of: \.handoff))
     check(
