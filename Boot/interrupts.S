@@ -1,4 +1,5 @@
 #include "include/frame.inc"
+#include "include/layout.h"
 /* Interrupt and exception entry. Every vector's stub pushes a uniform frame
  * (a zero error code where the CPU pushes none, then the vector number), the
  * common path saves the general registers and the SSE state, and calls the
@@ -7,6 +8,9 @@
 
 .macro STUB vector, has_error_code
 .balign 16
+.if \vector == RESCHEDULE_VECTOR
+.global isr_stub_\vector /* reschedule_interrupt's way to the handler */
+.endif
 isr_stub_\vector:
   .if \has_error_code == 0
   pushq $0
@@ -83,13 +87,19 @@ isr_common:
 1:
   iretq
 
-/* The stubs' addresses, for building the IDT. */
+/* The stubs' addresses, for building the IDT. The reschedule IPI enters
+ * reschedule_interrupt (Boot/ipcfast.S) first, which takes its stub when it
+ * does not finish a hand-off itself. */
 .section .rodata
 .balign 8
 .global isr_stub_table
 isr_stub_table:
 .macro STUB_ADDRESS vector
+  .if \vector == RESCHEDULE_VECTOR
+  .quad reschedule_interrupt
+  .else
   .quad isr_stub_\vector
+  .endif
 .endm
 .set vector, 0
 .rept 256

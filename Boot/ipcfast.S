@@ -154,6 +154,45 @@
 54:
 .endm
 
+/* The vector registers of the user thread R11, when the CPU holds another
+ * user thread's (CPUScheduler.switchVectorState). Clobbers RAX. */
+.macro SWITCH_VECTOR_STATE
+  cmpq %r11, %gs:PERCPU_VECTOR_OWNER
+  je 55f
+  movq %gs:PERCPU_VECTOR_OWNER, %rax
+  testq %rax, %rax
+  jz 56f
+  movq TCB_VECTOR_STATE(%rax), %rax
+  fxsave64 (%rax)
+56:
+  movq TCB_VECTOR_STATE(%r11), %rax
+  fxrstor64 (%rax)
+  movq %r11, %gs:PERCPU_VECTOR_OWNER
+55:
+.endm
+
+/* Continues the user thread R11, whose frame is at RDI (RCX: the address
+ * of syscall_resume). A parked one leaves through its frame at once: its
+ * frame's RIP is the one its own syscall saved (nothing changes a parked
+ * thread's), so syscall_exit's check has nothing to find. Any other was
+ * switched away from by context_switch and resumes there. */
+.macro ENTER
+  movq TCB_SAVED_STACK_POINTER(%r11), %rsi
+  leaq -PARK_BYTES(%rdi), %rax
+  cmpq %rax, %rsi
+  jne 57f
+  cmpq %rcx, -8(%rdi)
+  jne 57f
+  movq %rdi, %rsp
+  movq 0(%rsp), %r15
+  movq 8(%rsp), %r14
+  movq 16(%rsp), %r13
+  movq 24(%rsp), %r12
+  jmp syscall_sysret
+57:
+  jmp context_resume
+.endm
+
 /* This thread (control block RBX, frame at RSP) parks: a switch to it
  * resumes at syscall_resume. Leaves syscall_resume's address in RCX. */
 .macro PARK
@@ -320,38 +359,9 @@ fast_switch:
   movq %rax, %cr3
 1:
   SET_FS_BASE
-  /* Its vector registers, when the CPU holds another user thread's. */
-  cmpq %r11, %gs:PERCPU_VECTOR_OWNER
-  je 1f
-  movq %gs:PERCPU_VECTOR_OWNER, %rax
-  testq %rax, %rax
-  jz 2f
-  movq TCB_VECTOR_STATE(%rax), %rax
-  fxsave64 (%rax)
-2:
-  movq TCB_VECTOR_STATE(%r11), %rax
-  fxrstor64 (%rax)
-  movq %r11, %gs:PERCPU_VECTOR_OWNER
-1:
+  SWITCH_VECTOR_STATE
   PARK
-  /* A parked partner leaves through its frame at once; any other was
-   * switched away from by context_switch and resumes there. */
-  movq TCB_SAVED_STACK_POINTER(%r11), %rsi
-  leaq -PARK_BYTES(%rdi), %rax
-  cmpq %rax, %rsi
-  jne 1f
-  cmpq %rcx, -8(%rdi)
-  jne 1f
-  /* Its frame's RIP is the one its own syscall saved (nothing changes a
-   * parked thread's), so syscall_exit's check has nothing to find. */
-  movq %rdi, %rsp
-  movq 0(%rsp), %r15
-  movq 8(%rsp), %r14
-  movq 16(%rsp), %r13
-  movq 24(%rsp), %r12
-  jmp syscall_sysret
-1:
-  jmp context_resume
+  ENTER
 
 /* The partner runs on its own CPU: it becomes that CPU's hand-off, which
  * its next pick takes (as Scheduler.wake would queue it there), and that
@@ -409,3 +419,127 @@ fast_handoff:
   PARK
   movq TCB_SAVED_STACK_POINTER(%r11), %rsi
   jmp context_resume
+
+/* The reschedule IPI. On an idle CPU with a hand-off waiting (the other
+ * half of fast_handoff, nothing else ready, nobody dying) it switches to
+ * the handed-over thread here, as the Swift handler would through
+ * Scheduler.preemptIfNeeded and CPUScheduler.reschedule. Every other case
+ * takes the vector's ordinary stub with every register as it came.
+ *
+ * The idle thread is interrupted in its `sti; hlt`. It is switched away
+ * from with its registers on its stack, laid out for context_resume, whose
+ * return lands in idle_resume: that restores the rest and returns from the
+ * interrupt into the idle loop. */
+.if RESCHEDULE_VECTOR != 241
+.error "reschedule_interrupt falls back to isr_stub_241"
+.endif
+.global reschedule_interrupt
+reschedule_interrupt:
+  testb $3, 8(%rsp) /* from user mode */
+  jnz isr_stub_241
+  pushq %rax
+  movq %gs:PERCPU_RUNNING, %rax
+  testq %rax, %rax
+  jz 8f
+  cmpq %rax, %gs:PERCPU_IDLE
+  jne 8f
+  cmpq $0, %gs:PERCPU_HANDOFF
+  je 8f
+  cmpq $-1, %gs:PERCPU_HIGHEST_READY
+  jne 8f
+  cmpb $0, %gs:PERCPU_RETIRING
+  jne 8f
+  pushq %rcx
+  pushq %rdx
+  pushq %rsi
+  pushq %rdi
+  pushq %r8
+  pushq %r9
+  pushq %r10
+  pushq %r11
+  leaq idle_resume(%rip), %rax
+  pushq %rax
+  pushq %rbp
+  pushq %rbx
+  pushq %r12
+  pushq %r13
+  pushq %r14
+  pushq %r15
+  /* CPUScheduler.pickNext: the hand-off, under this CPU's lock. */
+  movq %gs:PERCPU_SCHEDULER_LOCK, %rcx
+  movl $1, %eax
+  xchgb %al, (%rcx)
+  testb %al, %al
+  jnz 7f
+  movq %gs:PERCPU_HANDOFF, %r11
+  testq %r11, %r11
+  jz 6f
+  cmpq $0, TCB_VECTOR_STATE(%r11) /* a user thread, as fast_handoff hands */
+  je 6f
+  movq $0, %gs:PERCPU_HANDOFF
+  movb $0, %gs:PERCPU_NEEDS_RESCHEDULE
+  movb $0, (%rcx)
+  /* The interrupt ends here (LocalAPIC.endOfInterrupt). */
+  movq %gs:PERCPU_APIC_END_OF_INTERRUPT, %rax
+  testq %rax, %rax
+  jz 1f
+  movl $0, (%rax)
+  jmp 2f
+1:
+  movl $0x80B, %ecx
+  xorl %eax, %eax
+  xorl %edx, %edx
+  wrmsr
+2:
+  movq %gs:PERCPU_IDLE, %rax
+  movq %rsp, TCB_SAVED_STACK_POINTER(%rax)
+  /* CPUScheduler.prepareSwitch to the user thread R11. */
+  movb $THREAD_RUNNING, TCB_STATE(%r11)
+  movq $0, TCB_TICKS_IN_SLICE(%r11)
+  movq %r11, %gs:PERCPU_RUNNING
+  incq %gs:PERCPU_SWITCHES
+  movq TCB_KERNEL_STACK_TOP(%r11), %rax
+  SET_KERNEL_STACK
+  movq TCB_PAGE_TABLE_ROOT(%r11), %rax
+  movq %rax, %cr3 /* the idle thread ran on the kernel's tables */
+  SET_FS_BASE
+  SWITCH_VECTOR_STATE
+  movq TCB_KERNEL_STACK_TOP(%r11), %rdi
+  subq $FRAME_BYTES, %rdi
+  leaq syscall_resume(%rip), %rcx
+  /* Asked to end: through syscall_resumed, which ends it. */
+  cmpb $0, TCB_KILL_REQUESTED(%r11)
+  je 3f
+  movq TCB_SAVED_STACK_POINTER(%r11), %rsi
+  jmp context_resume
+3:
+  ENTER
+6:
+  movb $0, (%rcx)
+7:
+  addq $(7 * 8), %rsp /* six registers, unchanged, and idle_resume */
+  popq %r11
+  popq %r10
+  popq %r9
+  popq %r8
+  popq %rdi
+  popq %rsi
+  popq %rdx
+  popq %rcx
+8:
+  popq %rax
+  jmp isr_stub_241
+
+/* The idle thread resumes after a hand-off (see above): context_resume has
+ * restored its callee-saved registers. */
+idle_resume:
+  popq %r11
+  popq %r10
+  popq %r9
+  popq %r8
+  popq %rdi
+  popq %rsi
+  popq %rdx
+  popq %rcx
+  popq %rax
+  iretq

@@ -33,6 +33,7 @@
 #define PERCPU_KERNEL_ROOT 152
 #define PERCPU_APIC_ID 160
 #define PERCPU_APIC_COMMAND 168
+#define PERCPU_APIC_END_OF_INTERRUPT 176
 
 /* A thread's control block (Kernel/Scheduler/ThreadControlBlock.swift). */
 #define TCB_IPC 0

@@ -64,6 +64,9 @@ struct PerCPUBlock {
   /// Where an xAPIC takes an IPI command (its ICR low word, in the direct
   /// map; the high word is 16 bytes above); 0 in x2APIC mode (MSR 0x830).
   var apicCommand: UInt64 = 0
+  /// Where an xAPIC takes the end of an interrupt (in the direct map); 0 in
+  /// x2APIC mode (MSR 0x80B).
+  var apicEndOfInterrupt: UInt64 = 0
 
   init(cpu: Int) { self.cpu = UInt64(cpu) }
 

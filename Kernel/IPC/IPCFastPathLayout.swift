@@ -29,11 +29,13 @@ enum IPCFastPathLayout {
     block.pointee.schedulerLock = scheduler.lock.word
     block.pointee.kernelRoot = KernelAddressSpace.table?.root ?? 0
     block.pointee.apicID = UInt64(processors[scheduler.cpu].apicID)
-    block.pointee.apicCommand =
-      LocalAPIC.x2APIC
-      ? 0
-      : PhysicalMemory.directMapBase + LocalAPIC.physicalBase
-        + UInt64(LocalAPIC.Register.interruptCommandLow.rawValue)
+    if !LocalAPIC.x2APIC {
+      let registers = PhysicalMemory.directMapBase + LocalAPIC.physicalBase
+      block.pointee.apicCommand =
+        registers + UInt64(LocalAPIC.Register.interruptCommandLow.rawValue)
+      block.pointee.apicEndOfInterrupt =
+        registers + UInt64(LocalAPIC.Register.endOfInterrupt.rawValue)
+    }
     block.pointee.ipcFastPathOff = 0
   }
 
@@ -82,6 +84,9 @@ enum IPCFastPathLayout {
     check("PERCPU_APIC_ID", PERCPU_APIC_ID, MemoryLayout<Block>.offset(of: \.apicID))
     check(
       "PERCPU_APIC_COMMAND", PERCPU_APIC_COMMAND, MemoryLayout<Block>.offset(of: \.apicCommand))
+    check(
+      "PERCPU_APIC_END_OF_INTERRUPT", PERCPU_APIC_END_OF_INTERRUPT,
+      MemoryLayout<Block>.offset(of: \.apicEndOfInterrupt))
 
     check("TCB_IPC", TCB_IPC, MemoryLayout<TCB>.offset(of: \.ipc))
     check("TCB_STATE", TCB_STATE, MemoryLayout<TCB>.offset(of: \.state))
