@@ -2,9 +2,10 @@
 #include "include/layout.h"
 /* Interrupt and exception entry. Every vector's stub pushes a uniform frame
  * (a zero error code where the CPU pushes none, then the vector number), the
- * common path saves the general registers and the SSE state, and calls the
- * Swift dispatcher with a pointer to the frame (Kernel/Arch/InterruptFrame.swift
- * mirrors this layout). */
+ * common path saves the general registers (not the vector registers: the
+ * kernel is built without them) and calls the Swift dispatcher with a
+ * pointer to the frame (Kernel/Arch/InterruptFrame.swift mirrors this
+ * layout). The reschedule IPI enters Boot/ipcfast.S first. */
 
 .macro STUB vector, has_error_code
 .balign 16

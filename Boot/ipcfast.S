@@ -28,7 +28,8 @@
  *
  * A partner on this CPU runs at once. A partner on another CPU is handed
  * to it (fast_handoff): it becomes that CPU's next thread and the CPU gets
- * an IPI, while this CPU idles.
+ * an IPI, while this CPU idles; an idle CPU takes the hand-off in the IPI's
+ * entry (reschedule_interrupt, at the end of this file).
  *
  * Entered from syscall_entry (Boot/usermode.S) with RAX 19 to 21, the frame
  * built at RSP, interrupts off, and the user's registers still live (RDI the
