@@ -421,6 +421,30 @@ fast_handoff:
   movq TCB_SAVED_STACK_POINTER(%r11), %rsi
   jmp context_resume
 
+/* The caller-saved registers but RAX, which the interrupted idle thread
+ * keeps while it is switched away from. */
+.macro PUSH_SCRATCH
+  pushq %rcx
+  pushq %rdx
+  pushq %rsi
+  pushq %rdi
+  pushq %r8
+  pushq %r9
+  pushq %r10
+  pushq %r11
+.endm
+
+.macro POP_SCRATCH
+  popq %r11
+  popq %r10
+  popq %r9
+  popq %r8
+  popq %rdi
+  popq %rsi
+  popq %rdx
+  popq %rcx
+.endm
+
 /* The reschedule IPI. On an idle CPU with a hand-off waiting (the other
  * half of fast_handoff, nothing else ready, nobody dying) it switches to
  * the handed-over thread here, as the Swift handler would through
@@ -450,14 +474,7 @@ reschedule_interrupt:
   jne 8f
   cmpb $0, %gs:PERCPU_RETIRING
   jne 8f
-  pushq %rcx
-  pushq %rdx
-  pushq %rsi
-  pushq %rdi
-  pushq %r8
-  pushq %r9
-  pushq %r10
-  pushq %r11
+  PUSH_SCRATCH
   leaq idle_resume(%rip), %rax
   pushq %rax
   pushq %rbp
@@ -519,14 +536,7 @@ reschedule_interrupt:
   movb $0, (%rcx)
 7:
   addq $(7 * 8), %rsp /* six registers, unchanged, and idle_resume */
-  popq %r11
-  popq %r10
-  popq %r9
-  popq %r8
-  popq %rdi
-  popq %rsi
-  popq %rdx
-  popq %rcx
+  POP_SCRATCH
 8:
   popq %rax
   jmp isr_stub_241
@@ -534,13 +544,6 @@ reschedule_interrupt:
 /* The idle thread resumes after a hand-off (see above): context_resume has
  * restored its callee-saved registers. */
 idle_resume:
-  popq %r11
-  popq %r10
-  popq %r9
-  popq %r8
-  popq %rdi
-  popq %rsi
-  popq %rdx
-  popq %rcx
+  POP_SCRATCH
   popq %rax
   iretq
