@@ -12,12 +12,7 @@
 .section .text
 .global context_switch
 context_switch:
-  pushq %rbp
-  pushq %rbx
-  pushq %r12
-  pushq %r13
-  pushq %r14
-  pushq %r15
+  PUSH_SWITCH_REGISTERS
   movq %rsp, (%rdi)
 /* context_resume(_, next): the second half, also entered on its own by
  * the IPC fast path (Boot/ipcfast.S): continues the thread whose stack

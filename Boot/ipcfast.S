@@ -1,3 +1,4 @@
+#include "include/frame.inc"
 #include "include/layout.h"
 /* The IPC fast path: `call` and `replyReceive` when nothing is unusual, from
  * the system-call entry to the partner's exit without a call into Swift.
@@ -477,12 +478,7 @@ reschedule_interrupt:
   PUSH_SCRATCH
   leaq idle_resume(%rip), %rax
   pushq %rax
-  pushq %rbp
-  pushq %rbx
-  pushq %r12
-  pushq %r13
-  pushq %r14
-  pushq %r15
+  PUSH_SWITCH_REGISTERS
   /* CPUScheduler.pickNext: the hand-off, under this CPU's lock. */
   movq %gs:PERCPU_SCHEDULER_LOCK, %rcx
   movl $1, %eax

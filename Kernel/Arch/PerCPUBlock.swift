@@ -77,10 +77,4 @@ struct PerCPUBlock {
     block.pointee.selfAddress = UInt64(UInt(bitPattern: block))
     return block
   }
-
-  /// This CPU's block (after Processor.installPerCPUBlock).
-  @inline(__always)
-  static var here: UnsafeMutablePointer<PerCPUBlock> {
-    UnsafeMutablePointer(bitPattern: UInt(x86_read_gs_qword(UInt64(PERCPU_SELF)))).unsafelyUnwrapped
-  }
 }

@@ -1,8 +1,8 @@
 /// The lock of the object layer: the capability system, the kernel-object
 /// table, endpoint queues and every thread's IPC state, the process table,
 /// mappings made through capabilities, and kernel stacks. One lock keeps the
-/// rules simple to check; the IPC fast path holds it for a few hundred
-/// instructions. Order: KernelLock, then a scheduler's lock, then Frames.
+/// rules simple to check; the IPC fast path (Boot/ipcfast.S) holds it for
+/// a few dozen instructions, and only takes it when it is free. Order: KernelLock, then a scheduler's lock, then Frames.
 enum KernelLock {
   static let lock = IRQSpinLock()
 

@@ -24,15 +24,17 @@
 // thread names a server only while awaitingReply (the fast path's reply
 // check is that one compare).
 //
-// The moves on the IPC path are always inlined: a call to each costs the
-// path its own prologue, which measured about 35 instructions a direction.
+// The moves on the general IPC path are always inlined: a call to each
+// costs the path its own prologue (about 35 instructions a direction when
+// the fast path was still Swift).
 //
 // Plain memory, not objects: a thread's wait (IPCThread) and an endpoint's
 // queues (IPCEndpointQueues) are fixed-layout structs the kernel allocates,
 // linked by raw pointers, with the queues threaded through the waiting
 // threads themselves. So a move does no reference counting, allocates
-// nothing and cannot trap on an array bound, and the kernel's IPC fast path
-// runs the same moves as its slow path. An endpoint clears every wait on it
+// nothing and cannot trap on an array bound, and the kernel's assembly IPC
+// fast path (Boot/ipcfast.S) makes the same moves on the same records (their
+// offsets in Boot/include/layout.h, checked against this layout). An endpoint clears every wait on it
 // before it is destroyed (abort), and a thread leaves everything before it
 // goes (cancel), so no pointer outlives what it points to.
 
